@@ -1,0 +1,80 @@
+//! Builds the wasm plugins (built-ins and test-only guests) for
+//! `wasm32-wasip2` with a nested cargo, so that `cargo build` yields a
+//! self-contained `proxmcp` with the built-ins embedded.
+//!
+//! The nested build uses its own target directory (`target/wasm-plugins`)
+//! so it never contends with the outer build's lock, and is always
+//! `--release`: plugins are small, and optimised guests are what ships.
+
+use std::env;
+use std::path::PathBuf;
+use std::process::Command;
+
+/// (package, env var the host reads, artifact file name).
+const GUESTS: &[(&str, &str, &str)] = &[
+    ("proxmcp-plugin-inventory", "PROXMCP_WASM_INVENTORY", "proxmcp_plugin_inventory.wasm"),
+    ("proxmcp-plugin-hostile", "PROXMCP_TEST_WASM_HOSTILE", "proxmcp_plugin_hostile.wasm"),
+    ("proxmcp-plugin-forbidden-net", "PROXMCP_TEST_WASM_FORBIDDEN_NET", "proxmcp_plugin_forbidden_net.wasm"),
+];
+
+fn main() {
+    let Some(root) = env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from).and_then(|d| d.parent().map(PathBuf::from))
+    else {
+        println!("cargo::error=CARGO_MANIFEST_DIR is not set; run the build through cargo");
+        return;
+    };
+    for watched in ["wit", "sdk", "plugins", "tests/plugins", "Cargo.lock", "Cargo.toml"] {
+        println!("cargo::rerun-if-changed={}", root.join(watched).display());
+    }
+    let target_dir = root.join("target").join("wasm-plugins");
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(&root).args(["build", "--release", "--target", "wasm32-wasip2", "--target-dir"]).arg(&target_dir);
+    for (package, _, _) in GUESTS {
+        cmd.args(["-p", package]);
+    }
+    // The outer cargo's settings for the host must not leak into the guest
+    // build (clippy's wrapper, host rustflags, a forced target).
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "RUSTC_WRAPPER",
+        "CARGO_BUILD_RUSTC_WRAPPER",
+        "CARGO_BUILD_RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "CARGO_PRIMARY_PACKAGE",
+        "CLIPPY_ARGS",
+        "CLIPPY_CONF_DIR",
+        "__CARGO_FIX_PLZ",
+    ] {
+        cmd.env_remove(var);
+    }
+    match cmd.output() {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let hint = if stderr.contains("wasm32-wasip2") && stderr.contains("target may not be installed") {
+                " The wasm target is missing: run `rustup target add wasm32-wasip2`."
+            } else {
+                ""
+            };
+            for line in stderr.lines().rev().take(40).collect::<Vec<_>>().into_iter().rev() {
+                println!("cargo::warning={line}");
+            }
+            println!(
+                "cargo::error=building the wasm plugins failed.{hint} See the warnings above for the compiler's output."
+            );
+            return;
+        }
+        Err(e) => {
+            println!("cargo::error=cannot run cargo to build the wasm plugins: {e}");
+            return;
+        }
+    }
+    let out_dir = target_dir.join("wasm32-wasip2").join("release");
+    for (_, var, file) in GUESTS {
+        println!("cargo::rustc-env={var}={}", out_dir.join(file).display());
+    }
+}

@@ -1,0 +1,428 @@
+//! One typed configuration: TOML file < environment < command-line flags.
+//!
+//! Unknown keys in the file are errors (a typo must not silently leave a
+//! default in place). Secrets are [`Secret`]s and never printed. The
+//! environment names match the Proxmox MCP servers users come from.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::pve::{Auth, PveConfig};
+use crate::runtime::Limits;
+use crate::secret::Secret;
+
+/// Why the configuration is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The config file is not valid TOML or has unknown keys.
+    #[error("config file {path} is invalid: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message (names the key and line).
+        message: String,
+    },
+    /// An environment variable has a value of the wrong kind.
+    #[error("environment variable {name}={value:?} is invalid: {expected}")]
+    Env {
+        /// The variable.
+        name: String,
+        /// Its value (never a secret: secrets are not parsed).
+        value: String,
+        /// What is expected.
+        expected: String,
+    },
+    /// A setting has a value outside what works.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// `[proxmox]`: how to reach the cluster.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxmoxSection {
+    /// `PVE_BASE_URL` / `PVE_HOST`: `https://HOST:8006`.
+    pub base_url: Option<String>,
+    /// `PVE_API_TOKEN_ID` / `PVE_TOKEN_ID`: `USER@REALM!NAME`.
+    pub token_id: Option<String>,
+    /// `PVE_API_TOKEN_SECRET` / `PVE_TOKEN_SECRET`.
+    pub token_secret: Option<Secret>,
+    /// `PVE_USERNAME`: `USER@REALM` for password login.
+    pub username: Option<String>,
+    /// `PVE_PASSWORD`.
+    pub password: Option<Secret>,
+    /// `PVE_VERIFY_SSL`: verify the TLS certificate (default true).
+    pub verify_ssl: Option<bool>,
+    /// `PVE_ALLOW_INSECURE_HTTP`: allow `http://` (default false).
+    pub allow_insecure_http: Option<bool>,
+    /// `PVE_TIMEOUT`: seconds per request (default 30).
+    pub timeout_secs: Option<u64>,
+}
+
+/// `[mcp]`: how clients reach proxmcp.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct McpSection {
+    /// `MCP_TRANSPORT`: `stdio` (default).
+    pub transport: Option<String>,
+    /// `MCP_HOST`: address for HTTP transports (default 127.0.0.1).
+    pub host: Option<String>,
+    /// `MCP_PORT`: port for HTTP transports (default 8000).
+    pub port: Option<u16>,
+    /// `MCP_PATH`: path of the streamable HTTP endpoint (default /mcp).
+    pub path: Option<String>,
+}
+
+/// `[plugins]`: which components load.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginsSection {
+    /// Built-in plugins to load (default: all of them).
+    pub builtin: Option<Vec<String>>,
+    /// Extra plugin files (`.wasm` components).
+    #[serde(default)]
+    pub files: Vec<PathBuf>,
+    /// Directories whose `*.wasm` files are loaded.
+    #[serde(default)]
+    pub dirs: Vec<PathBuf>,
+    /// `PROXMCP_READ_ONLY` / `PVE_MCP_READ_ONLY`: load only read-only
+    /// plugins and refuse every write (default false).
+    pub read_only: Option<bool>,
+}
+
+/// `[limits]`: per-call limits.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSection {
+    /// Deadline of one tool call in seconds (default 30).
+    pub call_timeout_secs: Option<f64>,
+    /// Memory per call in MiB (default 64).
+    pub memory_mib: Option<usize>,
+    /// Largest result in KiB (default 1024).
+    pub output_kib: Option<usize>,
+}
+
+/// `[cache]`: the compile cache.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSection {
+    /// Use the cache (default true). `PROXMCP_CACHE=false` turns it off.
+    pub enabled: Option<bool>,
+    /// `PROXMCP_CACHE_DIR`: where compiled plugins are kept
+    /// (default `$XDG_CACHE_HOME/proxmcp` or `~/.cache/proxmcp`).
+    pub dir: Option<PathBuf>,
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[proxmox]`.
+    #[serde(default)]
+    pub proxmox: ProxmoxSection,
+    /// `[mcp]`.
+    #[serde(default)]
+    pub mcp: McpSection,
+    /// `[plugins]`.
+    #[serde(default)]
+    pub plugins: PluginsSection,
+    /// `[limits]`.
+    #[serde(default)]
+    pub limits: LimitsSection,
+    /// `[cache]`.
+    #[serde(default)]
+    pub cache: CacheSection,
+}
+
+/// Settings given as command-line flags; they win over file and environment.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--read-only`.
+    pub read_only: bool,
+    /// `--plugin FILE` (added to the configured files).
+    pub plugin_files: Vec<PathBuf>,
+    /// `--no-cache`.
+    pub no_cache: bool,
+    /// `--transport`.
+    pub transport: Option<String>,
+}
+
+impl Config {
+    /// Loads the file at `path` (if any), then applies the environment seen
+    /// through `env`, then `overrides`.
+    pub fn load(
+        path: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+        overrides: &Overrides,
+    ) -> Result<Config, ConfigError> {
+        let mut config = match path {
+            Some(path) => Self::from_file(path)?,
+            None => Config::default(),
+        };
+        config.apply_env(env)?;
+        config.apply_overrides(overrides);
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses a TOML file.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })
+    }
+
+    fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        let first =
+            |names: &[&str]| names.iter().find_map(|n| env(n).filter(|v| !v.is_empty()).map(|v| ((*n).to_string(), v)));
+        let p = &mut self.proxmox;
+        if let Some((_, v)) = first(&["PVE_BASE_URL", "PVE_HOST"]) {
+            p.base_url = Some(v);
+        }
+        if let Some((_, v)) = first(&["PVE_API_TOKEN_ID", "PVE_TOKEN_ID"]) {
+            p.token_id = Some(v);
+        }
+        if let Some((_, v)) = first(&["PVE_API_TOKEN_SECRET", "PVE_TOKEN_SECRET"]) {
+            p.token_secret = Some(Secret::new(v));
+        }
+        if let Some((_, v)) = first(&["PVE_USERNAME"]) {
+            p.username = Some(v);
+        }
+        if let Some((_, v)) = first(&["PVE_PASSWORD"]) {
+            p.password = Some(Secret::new(v));
+        }
+        if let Some((n, v)) = first(&["PVE_VERIFY_SSL"]) {
+            p.verify_ssl = Some(parse_bool(&n, &v)?);
+        }
+        if let Some((n, v)) = first(&["PVE_ALLOW_INSECURE_HTTP"]) {
+            p.allow_insecure_http = Some(parse_bool(&n, &v)?);
+        }
+        if let Some((n, v)) = first(&["PVE_TIMEOUT"]) {
+            p.timeout_secs = Some(parse_num(&n, &v, "a whole number of seconds, e.g. 30")?);
+        }
+        let m = &mut self.mcp;
+        if let Some((_, v)) = first(&["MCP_TRANSPORT"]) {
+            m.transport = Some(v);
+        }
+        if let Some((_, v)) = first(&["MCP_HOST"]) {
+            m.host = Some(v);
+        }
+        if let Some((n, v)) = first(&["MCP_PORT"]) {
+            m.port = Some(parse_num(&n, &v, "a port number from 1 to 65535")?);
+        }
+        if let Some((_, v)) = first(&["MCP_PATH"]) {
+            m.path = Some(v);
+        }
+        if let Some((n, v)) = first(&["PROXMCP_READ_ONLY", "PVE_MCP_READ_ONLY"]) {
+            self.plugins.read_only = Some(parse_bool(&n, &v)?);
+        }
+        if let Some((_, v)) = first(&["PROXMCP_CACHE_DIR"]) {
+            self.cache.dir = Some(PathBuf::from(v));
+        }
+        if let Some((n, v)) = first(&["PROXMCP_CACHE"]) {
+            self.cache.enabled = Some(parse_bool(&n, &v)?);
+        }
+        Ok(())
+    }
+
+    fn apply_overrides(&mut self, o: &Overrides) {
+        if o.read_only {
+            self.plugins.read_only = Some(true);
+        }
+        self.plugins.files.extend(o.plugin_files.iter().cloned());
+        if o.no_cache {
+            self.cache.enabled = Some(false);
+        }
+        if let Some(t) = &o.transport {
+            self.mcp.transport = Some(t.clone());
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let transport = self.transport();
+        if transport != "stdio" {
+            return Err(ConfigError::Invalid(format!(
+                "MCP_TRANSPORT={transport:?} is not available in this build; use stdio"
+            )));
+        }
+        if let Some(t) = self.limits.call_timeout_secs
+            && !(t > 0.0 && t <= 3600.0)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "[limits] call_timeout_secs = {t} is out of range; use a value above 0 and at most 3600"
+            )));
+        }
+        if let Some(m) = self.limits.memory_mib
+            && !(1..=4096).contains(&m)
+        {
+            return Err(ConfigError::Invalid(format!("[limits] memory_mib = {m} is out of range; use 1 to 4096")));
+        }
+        if let Some(o) = self.limits.output_kib
+            && !(1..=65_536).contains(&o)
+        {
+            return Err(ConfigError::Invalid(format!("[limits] output_kib = {o} is out of range; use 1 to 65536")));
+        }
+        if self.proxmox.timeout_secs == Some(0) {
+            return Err(ConfigError::Invalid("PVE_TIMEOUT must be at least 1 second".into()));
+        }
+        Ok(())
+    }
+
+    /// The MCP transport (`stdio` by default).
+    pub fn transport(&self) -> &str {
+        self.mcp.transport.as_deref().unwrap_or("stdio")
+    }
+
+    /// Whether read-only mode is on.
+    pub fn read_only(&self) -> bool {
+        self.plugins.read_only.unwrap_or(false)
+    }
+
+    /// The per-call limits.
+    pub fn limits(&self) -> Limits {
+        let mut limits = Limits::default();
+        if let Some(t) = self.limits.call_timeout_secs {
+            limits.call_timeout = Duration::from_secs_f64(t);
+        }
+        if let Some(m) = self.limits.memory_mib {
+            limits.memory_bytes = m << 20;
+        }
+        if let Some(o) = self.limits.output_kib {
+            limits.output_bytes = o << 10;
+        }
+        limits
+    }
+
+    /// The compile cache directory, or `None` when the cache is off.
+    pub fn cache_dir(&self, env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+        if self.cache.enabled == Some(false) {
+            return None;
+        }
+        if let Some(dir) = &self.cache.dir {
+            return Some(dir.clone());
+        }
+        if let Some(xdg) = env("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+            return Some(PathBuf::from(xdg).join("proxmcp"));
+        }
+        env("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".cache").join("proxmcp"))
+    }
+
+    /// The Proxmox client settings, or `Ok(None)` when no URL is set.
+    pub fn pve(&self) -> Result<Option<PveConfig>, crate::pve::ConfigError> {
+        let p = &self.proxmox;
+        let Some(base_url) = p.base_url.clone() else {
+            return Ok(None);
+        };
+        let auth = match (&p.token_id, &p.token_secret, &p.username, &p.password) {
+            (Some(id), Some(secret), _, _) => Auth::ApiToken { id: id.clone(), secret: secret.clone() },
+            (_, _, Some(username), Some(password)) => {
+                Auth::Password { username: username.clone(), password: password.clone() }
+            }
+            _ => return Err(crate::pve::ConfigError::MissingCredentials),
+        };
+        Ok(Some(PveConfig {
+            base_url,
+            auth,
+            verify_tls: p.verify_ssl.unwrap_or(true),
+            allow_insecure_http: p.allow_insecure_http.unwrap_or(false),
+            timeout: Duration::from_secs(p.timeout_secs.unwrap_or(30)),
+        }))
+    }
+}
+
+fn parse_bool(name: &str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError::Env { name: name.into(), value: value.into(), expected: "use true or false".into() }),
+    }
+}
+
+fn parse_num<T: std::str::FromStr>(name: &str, value: &str, expected: &str) -> Result<T, ConfigError> {
+    value.trim().parse().map_err(|_| ConfigError::Env {
+        name: name.into(),
+        value: value.into(),
+        expected: expected.into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn env_beats_file_and_flags_beat_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[proxmox]\nbase_url = \"https://file:8006\"\n[plugins]\nread_only = false\n").unwrap();
+        let env = env_of(&[("PVE_HOST", "envhost"), ("PVE_MCP_READ_ONLY", "false")]);
+        let overrides = Overrides { read_only: true, ..Overrides::default() };
+        let c = Config::load(Some(&path), &env, &overrides).unwrap();
+        assert_eq!(c.proxmox.base_url.as_deref(), Some("envhost"));
+        assert!(c.read_only());
+    }
+
+    #[test]
+    fn primary_env_names_win_over_aliases() {
+        let env = env_of(&[
+            ("PVE_BASE_URL", "a"),
+            ("PVE_HOST", "b"),
+            ("PVE_TOKEN_ID", "x@pam!t"),
+            ("PVE_API_TOKEN_SECRET", "s"),
+        ]);
+        let c = Config::load(None, &env, &Overrides::default()).unwrap();
+        assert_eq!(c.proxmox.base_url.as_deref(), Some("a"));
+        assert_eq!(c.proxmox.token_id.as_deref(), Some("x@pam!t"));
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_naming_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[proxmox]\nbase_ulr = \"x\"\n").unwrap();
+        let err = Config::load(Some(&path), &env_of(&[]), &Overrides::default()).unwrap_err().to_string();
+        assert!(err.contains("base_ulr"), "{err}");
+    }
+
+    #[test]
+    fn bad_env_values_name_the_variable() {
+        let err =
+            Config::load(None, &env_of(&[("PVE_VERIFY_SSL", "maybe")]), &Overrides::default()).unwrap_err().to_string();
+        assert!(err.contains("PVE_VERIFY_SSL") && err.contains("true or false"), "{err}");
+        let err = Config::load(None, &env_of(&[("MCP_TRANSPORT", "carrier-pigeon")]), &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("stdio"), "{err}");
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_output() {
+        let env = env_of(&[("PVE_API_TOKEN_SECRET", "s3cr3t-value"), ("PVE_PASSWORD", "pw-value")]);
+        let c = Config::load(None, &env, &Overrides::default()).unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("s3cr3t-value") && !shown.contains("pw-value"), "{shown}");
+    }
+
+    #[test]
+    fn token_without_secret_is_reported() {
+        let env = env_of(&[("PVE_BASE_URL", "https://h"), ("PVE_API_TOKEN_ID", "root@pam!x")]);
+        let c = Config::load(None, &env, &Overrides::default()).unwrap();
+        assert!(matches!(c.pve(), Err(crate::pve::ConfigError::MissingCredentials)));
+    }
+}

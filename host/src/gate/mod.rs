@@ -1,0 +1,280 @@
+//! Safety gates: which plugins load, which tools exist, and which Proxmox
+//! requests a tool call may make. The plugin is never trusted with any of
+//! it: its hints are shown to clients, but only its grant, the deployment's
+//! read-only switch and the call's `confirm` decide what is sent.
+//!
+//! Deny by default: a request passes only when the plugin's grant covers
+//! it, read-only mode is off or the request is a `GET`, and (for writes) the
+//! tool call carried `confirm: true`. Every refusal names what is missing.
+
+pub mod grants;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+pub use grants::{Grant, GrantError};
+
+use crate::pve::{ApiError, GuestInfo, Method, PveClient, encode_path};
+use crate::runtime::{Broker, CallError, LoadError, LoadedPlugin, PluginSource, Runtime, ToolOutput, ToolSpec};
+
+/// The deployment's policy.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    /// Load only GET-only plugins and refuse every non-GET request.
+    pub read_only: bool,
+}
+
+/// Why the gate could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// A plugin could not be loaded.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// A plugin's manifest has a grant that does not parse.
+    #[error("plugin {plugin:?}: {source}")]
+    Grant {
+        /// The plugin.
+        plugin: String,
+        /// The parse error.
+        source: GrantError,
+    },
+    /// Two plugins share a name.
+    #[error("two plugins are named {name:?} ({first} and {second}); remove one from the configuration")]
+    DuplicatePlugin {
+        /// The shared name.
+        name: String,
+        /// First origin.
+        first: String,
+        /// Second origin.
+        second: String,
+    },
+    /// Two plugins offer the same tool.
+    #[error("tool {tool:?} is offered by both plugin {first:?} and plugin {second:?}; remove one of the plugins")]
+    DuplicateTool {
+        /// The tool.
+        tool: String,
+        /// First plugin.
+        first: String,
+        /// Second plugin.
+        second: String,
+    },
+}
+
+/// Why a tool call was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    /// No such tool is loaded.
+    #[error("{0}")]
+    UnknownTool(String),
+    /// The arguments are not a JSON object.
+    #[error("tool arguments must be a JSON object")]
+    ArgumentsNotObject,
+    /// The call itself failed.
+    #[error(transparent)]
+    Call(#[from] CallError),
+}
+
+/// A plugin that was not loaded, and why.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Skipped {
+    /// Where it came from.
+    pub origin: String,
+    /// Its name, if the manifest could be read.
+    pub name: Option<String>,
+    /// Why it was skipped.
+    pub reason: String,
+}
+
+struct Entry {
+    plugin: LoadedPlugin,
+    grants: Arc<[Grant]>,
+}
+
+/// The loaded plugins and the policy every call passes through.
+pub struct Gate {
+    runtime: Runtime,
+    pve: Option<PveClient>,
+    policy: Policy,
+    entries: Vec<Entry>,
+    tools: BTreeMap<String, (usize, ToolSpec)>,
+    skipped: Vec<Skipped>,
+}
+
+impl std::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gate").field("policy", &self.policy).field("tools", &self.tools.len()).finish()
+    }
+}
+
+impl Gate {
+    /// Loads `sources` under `policy`. In read-only mode a plugin that asks
+    /// for any non-GET grant is skipped before it is compiled, so its code
+    /// never runs in this process.
+    pub async fn build(
+        runtime: Runtime,
+        sources: &[PluginSource],
+        pve: Option<PveClient>,
+        policy: Policy,
+    ) -> Result<Gate, BuildError> {
+        let mut entries: Vec<Entry> = Vec::new();
+        let mut skipped = Vec::new();
+        for source in sources {
+            let inspection = runtime.inspect(source)?;
+            let manifest = &inspection.manifest;
+            let grants = manifest
+                .grants
+                .iter()
+                .map(|g| Grant::parse(g))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|source| BuildError::Grant { plugin: manifest.name.clone(), source })?;
+            if policy.read_only
+                && let Some(write) = grants.iter().find(|g| !g.is_read_only())
+            {
+                skipped.push(Skipped {
+                    origin: source.origin.clone(),
+                    name: Some(manifest.name.clone()),
+                    reason: format!("read-only mode: the plugin asks for {write}"),
+                });
+                continue;
+            }
+            if let Some(other) = entries.iter().find(|e| e.plugin.manifest.name == manifest.name) {
+                return Err(BuildError::DuplicatePlugin {
+                    name: manifest.name.clone(),
+                    first: other.plugin.origin.clone(),
+                    second: source.origin.clone(),
+                });
+            }
+            let plugin = runtime.load(source).await?;
+            tracing::debug!(plugin = %plugin.manifest.name, cached = plugin.from_cache, "plugin loaded");
+            entries.push(Entry { plugin, grants: grants.into() });
+        }
+        let mut tools = BTreeMap::new();
+        for (i, entry) in entries.iter().enumerate() {
+            for tool in &entry.plugin.tools {
+                if let Some((j, _)) = tools.get(&tool.name) {
+                    let first: &Entry = &entries[*j];
+                    return Err(BuildError::DuplicateTool {
+                        tool: tool.name.clone(),
+                        first: first.plugin.manifest.name.clone(),
+                        second: entry.plugin.manifest.name.clone(),
+                    });
+                }
+                tools.insert(tool.name.clone(), (i, tool.clone()));
+            }
+        }
+        Ok(Gate { runtime, pve, policy, entries, tools, skipped })
+    }
+
+    /// The loaded plugins.
+    pub fn plugins(&self) -> impl Iterator<Item = &LoadedPlugin> {
+        self.entries.iter().map(|e| &e.plugin)
+    }
+
+    /// Plugins that were not loaded, and why.
+    pub fn skipped(&self) -> &[Skipped] {
+        &self.skipped
+    }
+
+    /// The tools clients may call, sorted by name.
+    pub fn tools(&self) -> impl Iterator<Item = &ToolSpec> {
+        self.tools.values().map(|(_, t)| t)
+    }
+
+    /// The runtime (limits, engine kind).
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Calls tool `name` with `arguments` (a JSON object).
+    pub async fn call_tool(&self, name: &str, arguments: Value) -> Result<ToolOutput, GateError> {
+        let Some((index, _)) = self.tools.get(name) else {
+            return Err(GateError::UnknownTool(self.unknown_tool_message(name)));
+        };
+        if !arguments.is_object() {
+            return Err(GateError::ArgumentsNotObject);
+        }
+        let entry = &self.entries[*index];
+        let confirmed = arguments.get("confirm") == Some(&Value::Bool(true));
+        let broker = Arc::new(CallBroker {
+            plugin: entry.plugin.manifest.name.clone(),
+            grants: entry.grants.clone(),
+            read_only: self.policy.read_only,
+            confirmed,
+            pve: self.pve.clone(),
+        });
+        Ok(self.runtime.call(&entry.plugin, name, &arguments, broker).await?)
+    }
+
+    fn unknown_tool_message(&self, name: &str) -> String {
+        let mut near: Vec<&str> =
+            self.tools.keys().map(String::as_str).filter(|t| common_prefix(t, name) >= 5 || t.contains(name)).collect();
+        near.truncate(5);
+        if near.is_empty() {
+            format!("no tool named {name:?}; call tools/list for the available tools")
+        } else {
+            format!("no tool named {name:?}; did you mean {}?", near.join(", "))
+        }
+    }
+}
+
+fn common_prefix(a: &str, b: &str) -> usize {
+    a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count()
+}
+
+/// The broker for one tool call: enforces the plugin's grant, read-only
+/// mode and confirmation before forwarding to the Proxmox client.
+struct CallBroker {
+    plugin: String,
+    grants: Arc<[Grant]>,
+    read_only: bool,
+    confirmed: bool,
+    pve: Option<PveClient>,
+}
+
+impl CallBroker {
+    fn client(&self) -> Result<&PveClient, ApiError> {
+        self.pve.as_ref().ok_or_else(|| {
+            ApiError::Other("no Proxmox connection is configured; set PVE_BASE_URL and an API token".into())
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Broker for CallBroker {
+    async fn request(&self, method: Method, path: &[String], params: &Value) -> Result<Value, ApiError> {
+        let shown = encode_path(path)?;
+        if self.read_only && method.is_write() {
+            return Err(ApiError::DeniedByPolicy(format!(
+                "read-only mode refuses {method} {shown}; nothing was sent (an operator can turn off PROXMCP_READ_ONLY)"
+            )));
+        }
+        if !self.grants.iter().any(|g| g.allows(method, path)) {
+            return Err(ApiError::DeniedByPolicy(format!(
+                "plugin {:?} has no grant for {method} {shown}; nothing was sent. An operator who wants to allow it adds the grant \"{method} {shown}\" (or a pattern covering it) for this plugin",
+                self.plugin
+            )));
+        }
+        if method.is_write() && !self.confirmed {
+            return Err(ApiError::ConfirmationRequired(format!(
+                "this call would send {method} {shown}; nothing was sent. Ask the user, then call again with confirm=true"
+            )));
+        }
+        let client = self.client()?;
+        let result = client.request(method, path, params).await;
+        if method.is_write() {
+            client.invalidate_guests().await;
+        }
+        result
+    }
+
+    async fn resolve_guest(&self, vmid: u32) -> Result<GuestInfo, ApiError> {
+        self.client()?.resolve_guest(vmid).await
+    }
+}

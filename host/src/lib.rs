@@ -1,0 +1,16 @@
+//! proxmcp: an MCP server for Proxmox VE whose tools run as sandboxed
+//! WebAssembly components.
+//!
+//! The layers depend downward only:
+//! [`mcp`] (transports, tool registry) -> [`gate`] (grants, read-only,
+//! confirmation) -> [`runtime`] (wasmtime, limits, compile cache) ->
+//! [`pve`] (the Proxmox client). [`config`] feeds all of them; [`plugins`]
+//! says where components come from.
+
+pub mod config;
+pub mod gate;
+pub mod mcp;
+pub mod plugins;
+pub mod pve;
+pub mod runtime;
+pub mod secret;

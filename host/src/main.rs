@@ -1,0 +1,266 @@
+//! The `proxmcp` command line.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use proxmcp::config::{Config, Overrides};
+use proxmcp::gate::{Gate, Policy};
+use proxmcp::mcp::ProxmcpServer;
+use proxmcp::pve::PveClient;
+use proxmcp::runtime::{CompileCache, Runtime, SUPPORTED_CONTRACTS};
+use proxmcp::{plugins, pve};
+
+/// MCP server for Proxmox VE; every tool runs in a WebAssembly sandbox.
+#[derive(Debug, Parser)]
+#[command(name = "proxmcp", version, about, long_about = None)]
+struct Cli {
+    /// Config file (TOML). Environment variables override it, flags override both.
+    #[arg(long, global = true, env = "PROXMCP_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Load only read-only plugins and refuse every write.
+    #[arg(long, global = true)]
+    read_only: bool,
+    /// Load an extra plugin component (repeatable).
+    #[arg(long = "plugin", global = true, value_name = "FILE.wasm")]
+    plugins: Vec<PathBuf>,
+    /// Compile plugins without the on-disk cache.
+    #[arg(long, global = true)]
+    no_cache: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve MCP to a client.
+    Serve {
+        /// Transport: stdio.
+        #[arg(long)]
+        transport: Option<String>,
+    },
+    /// Inspect plugins.
+    #[command(subcommand)]
+    Plugins(PluginsCommand),
+    /// Check the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginsCommand {
+    /// List the plugins the configuration loads, their grants and tools.
+    List {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a plugin file's manifest, imports and tools, and whether it loads.
+    Inspect {
+        /// The component file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate the configuration, load the plugins and contact Proxmox.
+    Check,
+}
+
+fn main() -> std::process::ExitCode {
+    // A .env in the working directory fills in variables not already set.
+    let dotenv = dotenvy::dotenv();
+    let cli = Cli::parse();
+    init_logging(matches!(cli.command, Command::Serve { .. }));
+    if let Err(e) = &dotenv
+        && !e.not_found()
+    {
+        tracing::warn!("ignoring .env: {e}");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(serving: bool) {
+    let default = if serving { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PROXMCP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // Logs go to stderr: in stdio mode stdout is the protocol stream.
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).init();
+}
+
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let transport = match &cli.command {
+        Command::Serve { transport } => transport.clone(),
+        _ => None,
+    };
+    let overrides =
+        Overrides { read_only: cli.read_only, plugin_files: cli.plugins.clone(), no_cache: cli.no_cache, transport };
+    let config = Config::load(cli.config.as_deref(), &env_var, &overrides)?;
+    match cli.command {
+        Command::Serve { .. } => serve(&config).await,
+        Command::Plugins(PluginsCommand::List { json }) => plugins_list(&config, json).await,
+        Command::Plugins(PluginsCommand::Inspect { file }) => plugins_inspect(&config, &file).await,
+        Command::Config(ConfigCommand::Check) => config_check(&config).await,
+    }
+}
+
+fn make_runtime(config: &Config) -> Result<Runtime> {
+    let cache = match config.cache_dir(&env_var) {
+        Some(dir) => Some(CompileCache::open(&dir)?),
+        None => None,
+    };
+    Ok(Runtime::new(config.limits(), cache)?)
+}
+
+fn make_client(config: &Config) -> Result<Option<PveClient>> {
+    match config.pve()? {
+        Some(pve_config) => Ok(Some(PveClient::new(pve_config)?)),
+        None => Ok(None),
+    }
+}
+
+async fn build_gate(config: &Config, pve: Option<PveClient>) -> Result<Gate> {
+    let runtime = make_runtime(config)?;
+    let sources = plugins::sources(config)?;
+    let policy = Policy { read_only: config.read_only() };
+    Ok(Gate::build(runtime, &sources, pve, policy).await?)
+}
+
+async fn serve(config: &Config) -> Result<()> {
+    let Some(client) = make_client(config)? else {
+        bail!(pve::ConfigError::MissingBaseUrl);
+    };
+    let gate = build_gate(config, Some(client)).await?;
+    for skipped in gate.skipped() {
+        tracing::info!(origin = %skipped.origin, "plugin not loaded: {}", skipped.reason);
+    }
+    let tools = gate.tools().count();
+    let plugins = gate.plugins().count();
+    tracing::info!(tools, plugins, read_only = config.read_only(), transport = config.transport(), "proxmcp ready");
+    let server = ProxmcpServer::new(Arc::new(gate));
+    server.serve_stdio().await.context("the MCP session ended with an error")?;
+    Ok(())
+}
+
+async fn plugins_list(config: &Config, json: bool) -> Result<()> {
+    let gate = build_gate(config, None).await?;
+    if json {
+        let loaded: Vec<_> = gate
+            .plugins()
+            .map(|p| {
+                serde_json::json!({
+                    "name": p.manifest.name,
+                    "version": p.manifest.version,
+                    "contract": p.manifest.contract,
+                    "origin": p.origin,
+                    "description": p.manifest.description,
+                    "grants": p.manifest.grants,
+                    "tools": p.tools.iter().map(|t| &t.name).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let out = serde_json::json!({"loaded": loaded, "skipped": gate.skipped()});
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    for p in gate.plugins() {
+        let m = &p.manifest;
+        println!("{} {} (contract {}, {})", m.name, m.version, m.contract, p.origin);
+        if !m.description.is_empty() {
+            println!("  {}", m.description);
+        }
+        println!("  grants: {}", if m.grants.is_empty() { "none".to_string() } else { m.grants.join(", ") });
+        let tools: Vec<&str> = p.tools.iter().map(|t| t.name.as_str()).collect();
+        println!("  tools:  {}", tools.join(", "));
+    }
+    for s in gate.skipped() {
+        println!("{} (skipped, {}): {}", s.name.as_deref().unwrap_or("?"), s.origin, s.reason);
+    }
+    Ok(())
+}
+
+async fn plugins_inspect(config: &Config, file: &std::path::Path) -> Result<()> {
+    let source = plugins::read_file(file)?;
+    let runtime = make_runtime(config)?;
+    println!("file:      {}", file.display());
+    println!("host loads contracts: {}", SUPPORTED_CONTRACTS.join(", "));
+    let inspection = runtime.inspect(&source).context("the host would refuse this plugin")?;
+    let m = &inspection.manifest;
+    println!("plugin:    {} {}", m.name, m.version);
+    println!("contract:  proxmcp:plugin@{}", m.contract);
+    if !m.description.is_empty() {
+        println!("about:     {}", m.description);
+    }
+    println!("grants:    {}", if m.grants.is_empty() { "none".to_string() } else { m.grants.join(", ") });
+    println!("imports:   {}", inspection.imports.join(", "));
+    let plugin = runtime.load(&source).await.context("the host would refuse this plugin")?;
+    for t in &plugin.tools {
+        let h = &t.hints;
+        println!(
+            "tool {} — {} [read_only={} destructive={} idempotent={}]",
+            t.name, t.description, h.read_only, h.destructive, h.idempotent
+        );
+        println!("  input:  {}", serde_json::Value::Object(t.input_schema.clone()));
+        if let Some(out) = &t.output_schema {
+            println!("  output: {}", serde_json::Value::Object(out.clone()));
+        }
+    }
+    let verdict = if config.read_only() {
+        let writes: Vec<&String> = m.grants.iter().filter(|g| !g.starts_with("GET ")).collect();
+        if writes.is_empty() {
+            "yes".to_string()
+        } else {
+            format!("no: read-only mode is on and the plugin asks for {}", writes[0])
+        }
+    } else {
+        "yes".to_string()
+    };
+    println!("loads under the current config: {verdict}");
+    Ok(())
+}
+
+async fn config_check(config: &Config) -> Result<()> {
+    println!("transport: {}", config.transport());
+    println!("read-only: {}", config.read_only());
+    let client = make_client(config)?;
+    let gate = build_gate(config, client.clone()).await?;
+    println!(
+        "plugins:   {} loaded, {} skipped, {} tools",
+        gate.plugins().count(),
+        gate.skipped().len(),
+        gate.tools().count()
+    );
+    let Some(client) = client else {
+        bail!(pve::ConfigError::MissingBaseUrl);
+    };
+    let version = client
+        .request(pve::Method::Get, &["version"], &serde_json::Value::Null)
+        .await
+        .with_context(|| format!("Proxmox at {} did not answer", client.api_root()))?;
+    println!(
+        "proxmox:   {} reachable, version {}",
+        client.api_root(),
+        version["version"].as_str().unwrap_or("unknown")
+    );
+    println!("configuration OK");
+    Ok(())
+}

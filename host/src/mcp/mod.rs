@@ -1,0 +1,136 @@
+//! The MCP face of proxmcp: an rmcp server whose tool registry is built
+//! from the loaded plugins, and the transports that carry it.
+
+use std::sync::Arc;
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, InitializeResult,
+    ListToolsResult, PaginatedRequestParams, ServerCapabilities, Tool, ToolAnnotations,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, ServiceExt};
+use serde_json::{Map, Value, json};
+
+use crate::gate::{Gate, GateError};
+use crate::runtime::ToolSpec;
+
+/// The MCP server over a [`Gate`].
+#[derive(Clone)]
+pub struct ProxmcpServer {
+    gate: Arc<Gate>,
+    tools: Arc<Vec<Tool>>,
+}
+
+impl std::fmt::Debug for ProxmcpServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProxmcpServer").field("tools", &self.tools.len()).finish()
+    }
+}
+
+impl ProxmcpServer {
+    /// A server offering the gate's tools.
+    pub fn new(gate: Arc<Gate>) -> Self {
+        let tools = gate.tools().map(to_mcp_tool).collect();
+        Self { gate, tools: Arc::new(tools) }
+    }
+
+    /// The tools as listed to clients.
+    pub fn tools(&self) -> &[Tool] {
+        &self.tools
+    }
+
+    /// Serves MCP over stdin/stdout until the client disconnects.
+    pub async fn serve_stdio(self) -> Result<(), std::io::Error> {
+        let running = self.serve(rmcp::transport::stdio()).await.map_err(|e| std::io::Error::other(e.to_string()))?;
+        running.waiting().await.map_err(|e| std::io::Error::other(e.to_string()))?;
+        Ok(())
+    }
+}
+
+/// Turns a plugin's tool into an MCP tool. Tools that are not read-only get
+/// a `confirm` argument: the host refuses their writes without it.
+pub fn to_mcp_tool(spec: &ToolSpec) -> Tool {
+    let mut input = spec.input_schema.clone();
+    if !spec.hints.read_only {
+        let props = input.entry("properties").or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(props) = props {
+            props.entry("confirm").or_insert_with(|| {
+                json!({"type": "boolean", "description": "Must be true for the call to change anything; ask the user first."})
+            });
+        }
+    }
+    let mut annotations = ToolAnnotations::new()
+        .read_only(spec.hints.read_only)
+        .destructive(spec.hints.destructive)
+        .idempotent(spec.hints.idempotent)
+        .open_world(spec.hints.open_world);
+    annotations.title = spec.title.clone();
+    let mut tool =
+        Tool::new(spec.name.clone(), spec.description.clone(), Arc::new(input)).with_annotations(annotations);
+    if let Some(title) = &spec.title {
+        tool = tool.with_title(title.clone());
+    }
+    if let Some(out) = &spec.output_schema {
+        tool = tool.with_raw_output_schema(Arc::new(out.clone()));
+    }
+    tool
+}
+
+fn error_result(message: String) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(message)])
+}
+
+impl ServerHandler for ProxmcpServer {
+    fn get_info(&self) -> InitializeResult {
+        let mut caps = ServerCapabilities::builder().enable_tools().build();
+        if let Some(tools) = caps.tools.as_mut() {
+            tools.list_changed = Some(false);
+        }
+        let mode = if self.gate.policy().read_only { " Read-only mode: only reads are possible." } else { "" };
+        InitializeResult::new(caps)
+            .with_server_info(Implementation::new("proxmcp", env!("CARGO_PKG_VERSION")).with_title("proxmcp: Proxmox VE"))
+            .with_instructions(format!(
+                "Tools for a Proxmox VE cluster. Tools that change anything need confirm=true; ask the user before setting it.{mode}"
+            ))
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        Ok(ListToolsResult { tools: self.tools.as_ref().clone(), ..ListToolsResult::default() })
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.tools.iter().find(|t| t.name == name).cloned()
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let args = Value::Object(request.arguments.unwrap_or_default());
+        let started = std::time::Instant::now();
+        let outcome = self.gate.call_tool(&request.name, args).await;
+        let elapsed_ms = started.elapsed().as_millis();
+        let result = match outcome {
+            Ok(out) => {
+                tracing::info!(tool = %request.name, elapsed_ms, "tool call ok");
+                let mut result = match out.structured {
+                    Some(v) => CallToolResult::structured(v),
+                    None => CallToolResult::success(vec![]),
+                };
+                result.content = vec![ContentBlock::text(out.text)];
+                result
+            }
+            Err(GateError::UnknownTool(msg)) => return Err(McpError::invalid_params(msg, None)),
+            Err(e) => {
+                tracing::info!(tool = %request.name, elapsed_ms, error = %e, "tool call failed");
+                error_result(e.to_string())
+            }
+        };
+        Ok(result.into())
+    }
+}

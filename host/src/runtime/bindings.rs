@@ -1,0 +1,262 @@
+//! The host side of the contract: generated bindings, per-call store
+//! state, and the implementations of the `pve` and `log` imports.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
+use wasmtime::{Engine, ResourceLimiter};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use super::Limits;
+use super::guest_io::{GuestStream, LogBudget};
+use crate::pve::{self, ApiError, GuestInfo, Method};
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "plugin",
+    imports: { default: async | trappable },
+    exports: { default: async },
+});
+
+use proxmcp::plugin::types as wit;
+
+/// What the runtime asks of the layer above for each Proxmox request a
+/// plugin makes. The gate layer implements it per call: it checks grants,
+/// read-only mode and confirmation before anything is sent.
+#[async_trait::async_trait]
+pub trait Broker: Send + Sync {
+    /// A request from the plugin; `path` is unvalidated segments.
+    async fn request(&self, method: Method, path: &[String], params: &Value) -> Result<Value, ApiError>;
+    /// Guest resolution for the plugin.
+    async fn resolve_guest(&self, vmid: u32) -> Result<GuestInfo, ApiError>;
+}
+
+/// The broker used while listing tools: `list-tools` must not make
+/// requests, so every one is refused.
+pub struct NoRequests;
+
+#[async_trait::async_trait]
+impl Broker for NoRequests {
+    async fn request(&self, _: Method, _: &[String], _: &Value) -> Result<Value, ApiError> {
+        Err(ApiError::DeniedByPolicy("list-tools may not make Proxmox requests".into()))
+    }
+    async fn resolve_guest(&self, _: u32) -> Result<GuestInfo, ApiError> {
+        Err(ApiError::DeniedByPolicy("list-tools may not make Proxmox requests".into()))
+    }
+}
+
+/// The error that stops a call at its deadline.
+#[derive(Debug, thiserror::Error)]
+#[error("deadline reached")]
+pub struct DeadlineReached;
+
+/// The error that stops a call at its memory limit.
+#[derive(Debug, thiserror::Error)]
+#[error("memory limit reached")]
+pub struct MemoryLimitReached;
+
+/// Enforces the per-call memory cap and remembers when it was hit.
+struct CallLimiter {
+    memory_bytes: usize,
+    exceeded: bool,
+}
+
+impl ResourceLimiter for CallLimiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.memory_bytes {
+            self.exceeded = true;
+            return Err(wasmtime::Error::new(MemoryLimitReached));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 1 << 20)
+    }
+}
+
+/// Everything one tool call's store holds. Created fresh per call and
+/// dropped with it, so nothing survives between calls.
+pub struct CallState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limiter: CallLimiter,
+    plugin: Arc<str>,
+    broker: Arc<dyn Broker>,
+    budget: LogBudget,
+    stdout: GuestStream,
+    stderr: GuestStream,
+}
+
+impl CallState {
+    /// State for one call of `plugin`, with requests going to `broker`.
+    pub fn new(plugin: Arc<str>, broker: Arc<dyn Broker>, limits: &Limits) -> Self {
+        let budget = LogBudget::new(plugin.clone(), limits.log_bytes);
+        let stdout = GuestStream::new("stdout", budget.clone());
+        let stderr = GuestStream::new("stderr", budget.clone());
+        // Deny by default: no preopens, env, args, stdin or network.
+        let mut builder = WasiCtxBuilder::new();
+        builder
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_ip_name_lookup(false)
+            .allow_tcp(false)
+            .allow_udp(false);
+        Self {
+            wasi: builder.build(),
+            table: ResourceTable::new(),
+            limiter: CallLimiter { memory_bytes: limits.memory_bytes, exceeded: false },
+            plugin,
+            broker,
+            budget,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// The limiter enforcing this call's memory cap.
+    pub fn limiter(&mut self) -> &mut dyn ResourceLimiter {
+        &mut self.limiter
+    }
+
+    /// Whether the call hit its memory cap.
+    pub fn memory_exceeded(&self) -> bool {
+        self.limiter.exceeded
+    }
+
+    /// Flushes captured output at the end of the call.
+    pub fn finish(&self) {
+        self.stdout.flush_rest();
+        self.stderr.flush_rest();
+        self.budget.finish();
+    }
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+/// A linker with WASI p2 and the contract's imports.
+pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<CallState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    Plugin::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)?;
+    Ok(linker)
+}
+
+impl wit::Host for CallState {}
+
+impl proxmcp::plugin::pve::Host for CallState {
+    async fn request(
+        &mut self,
+        method: wit::Method,
+        path: Vec<String>,
+        params: String,
+    ) -> wasmtime::Result<Result<String, wit::ApiError>> {
+        let method = match method {
+            wit::Method::Get => Method::Get,
+            wit::Method::Post => Method::Post,
+            wit::Method::Put => Method::Put,
+            wit::Method::Delete => Method::Delete,
+        };
+        let params: Value = if params.trim().is_empty() {
+            Value::Null
+        } else {
+            match serde_json::from_str(&params) {
+                Ok(v) => v,
+                Err(e) => {
+                    return Ok(Err(wit::ApiError::InvalidRequest(format!("params are not JSON: {e}"))));
+                }
+            }
+        };
+        let result = self.broker.request(method, &path, &params).await;
+        Ok(result.map(|v| v.to_string()).map_err(to_wit))
+    }
+
+    async fn resolve_guest(&mut self, vmid: u32) -> wasmtime::Result<Result<wit::GuestInfo, wit::ApiError>> {
+        let result = self.broker.resolve_guest(vmid).await;
+        Ok(result
+            .map(|g| wit::GuestInfo {
+                vmid: g.vmid,
+                node: g.node,
+                kind: match g.kind {
+                    pve::GuestKind::Qemu => wit::GuestKind::Qemu,
+                    pve::GuestKind::Lxc => wit::GuestKind::Lxc,
+                },
+                name: g.name,
+                status: g.status,
+                template: g.template,
+            })
+            .map_err(to_wit))
+    }
+}
+
+impl proxmcp::plugin::log::Host for CallState {
+    async fn log(&mut self, level: proxmcp::plugin::log::Level, message: String) -> wasmtime::Result<()> {
+        use proxmcp::plugin::log::Level as L;
+        let level = match level {
+            L::Trace => tracing::Level::TRACE,
+            L::Debug => tracing::Level::DEBUG,
+            L::Info => tracing::Level::INFO,
+            L::Warn => tracing::Level::WARN,
+            L::Error => tracing::Level::ERROR,
+        };
+        self.budget.emit("log", level, &message);
+        let _ = &self.plugin;
+        Ok(())
+    }
+}
+
+fn to_wit(e: ApiError) -> wit::ApiError {
+    match e {
+        ApiError::BadRequest { message, fields } => wit::ApiError::BadRequest(wit::BadRequest {
+            message,
+            fields: fields.into_iter().map(|f| wit::FieldError { field: f.field, message: f.message }).collect(),
+        }),
+        ApiError::Unauthorized(m) => wit::ApiError::Unauthorized(m),
+        ApiError::Forbidden(m) => wit::ApiError::Forbidden(m),
+        ApiError::NotFound(m) => wit::ApiError::NotFound(m),
+        ApiError::Conflict(m) => wit::ApiError::Conflict(m),
+        ApiError::Timeout(m) => wit::ApiError::Timeout(m),
+        ApiError::NodeUnreachable(m) => wit::ApiError::NodeUnreachable(m),
+        ApiError::DeniedByPolicy(m) => wit::ApiError::DeniedByPolicy(m),
+        ApiError::ConfirmationRequired(m) => wit::ApiError::ConfirmationRequired(m),
+        ApiError::InvalidRequest(m) => wit::ApiError::InvalidRequest(m),
+        ApiError::Upstream { status, message } => wit::ApiError::Upstream(wit::UpstreamError { status, message }),
+        ApiError::Other(m) => wit::ApiError::Other(m),
+    }
+}
+
+fn from_wit(e: wit::ApiError) -> ApiError {
+    match e {
+        wit::ApiError::BadRequest(b) => ApiError::BadRequest {
+            message: b.message,
+            fields: b.fields.into_iter().map(|f| pve::FieldError { field: f.field, message: f.message }).collect(),
+        },
+        wit::ApiError::Unauthorized(m) => ApiError::Unauthorized(m),
+        wit::ApiError::Forbidden(m) => ApiError::Forbidden(m),
+        wit::ApiError::NotFound(m) => ApiError::NotFound(m),
+        wit::ApiError::Conflict(m) => ApiError::Conflict(m),
+        wit::ApiError::Timeout(m) => ApiError::Timeout(m),
+        wit::ApiError::NodeUnreachable(m) => ApiError::NodeUnreachable(m),
+        wit::ApiError::DeniedByPolicy(m) => ApiError::DeniedByPolicy(m),
+        wit::ApiError::ConfirmationRequired(m) => ApiError::ConfirmationRequired(m),
+        wit::ApiError::InvalidRequest(m) => ApiError::InvalidRequest(m),
+        wit::ApiError::Upstream(u) => ApiError::Upstream { status: u.status, message: u.message },
+        wit::ApiError::Other(m) => ApiError::Other(m),
+    }
+}
+
+/// Converts a plugin's `tool-error` into the host's type.
+pub fn tool_failure(e: exports::proxmcp::plugin::tools::ToolError) -> super::ToolFailure {
+    use exports::proxmcp::plugin::tools::ToolError as T;
+    match e {
+        T::InvalidArguments(m) => super::ToolFailure::InvalidArguments(m),
+        T::UnknownTool(m) => super::ToolFailure::UnknownTool(m),
+        T::Api(a) => super::ToolFailure::Api(from_wit(a)),
+        T::Other(m) => super::ToolFailure::Other(m),
+    }
+}

@@ -1,0 +1,38 @@
+//! The limits every tool call runs under. Each default is stated here.
+
+use std::time::Duration;
+
+/// Per-call resource limits.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Wall-clock deadline of one call, including time spent waiting on
+    /// Proxmox. Default 30 s: long enough for a read of a large cluster,
+    /// short enough that a stuck plugin frees its slot quickly.
+    pub call_timeout: Duration,
+    /// Linear memory one call may use. Default 64 MiB: JSON for thousands
+    /// of guests fits several times over.
+    pub memory_bytes: usize,
+    /// Largest result (text plus structured JSON). Default 1 MiB, far above
+    /// any useful answer to a model.
+    pub output_bytes: usize,
+    /// Guest stdout/stderr/log bytes kept per call. Default 64 KiB.
+    pub log_bytes: usize,
+    /// Wasm stack per call. Default 512 KiB.
+    pub max_wasm_stack: usize,
+    /// Instances kept ready in the pooling allocator. Default 64: the most
+    /// calls expected to run at once.
+    pub pool_instances: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            call_timeout: Duration::from_secs(30),
+            memory_bytes: 64 << 20,
+            output_bytes: 1 << 20,
+            log_bytes: 64 << 10,
+            max_wasm_stack: 512 << 10,
+            pool_instances: 64,
+        }
+    }
+}

@@ -1,0 +1,467 @@
+//! The wasm runtime: one wasmtime engine, components compiled once and
+//! cached, a fresh store per tool call, and the limits each call runs under.
+//!
+//! What a plugin gets when nobody grants anything: no filesystem (no
+//! preopens), no network, no environment variables or arguments, stdin
+//! closed, stdout/stderr into the host log, wall and monotonic clocks and
+//! randomness (a language runtime needs them). Its only way out is the
+//! `pve` import, and every request there goes through the [`Broker`] the
+//! gate layer supplies for the call.
+
+mod bindings;
+pub mod cache;
+mod engine;
+pub mod guest_io;
+mod limits;
+pub mod manifest;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Engine, Store};
+
+pub use bindings::{Broker, CallState};
+pub use cache::{CacheError, CompileCache};
+pub use engine::EngineKind;
+pub use limits::Limits;
+pub use manifest::{Inspection, Manifest, SUPPORTED_CONTRACTS};
+
+use crate::pve::ApiError;
+
+/// Why a plugin could not be loaded. Each message names the plugin and what
+/// to change.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The bytes are not a wasm component.
+    #[error("{origin} is not a wasm component: {reason}")]
+    NotAComponent {
+        /// Where the plugin came from.
+        origin: String,
+        /// What the parser said.
+        reason: String,
+    },
+    /// No `proxmcp-manifest` section.
+    #[error("{origin} has no proxmcp-manifest section; build it with proxmcp-sdk's plugin! macro")]
+    NoManifest {
+        /// Where the plugin came from.
+        origin: String,
+    },
+    /// The manifest does not parse or is invalid.
+    #[error("{origin} has an invalid manifest: {reason}")]
+    BadManifest {
+        /// Where the plugin came from.
+        origin: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Built for a contract version this host does not load.
+    #[error(
+        "plugin {plugin:?} was built for contract proxmcp:plugin@{found}, but this host loads only {supported}; rebuild it against a supported proxmcp-sdk version"
+    )]
+    UnsupportedContract {
+        /// Plugin name.
+        plugin: String,
+        /// The version it was built for.
+        found: String,
+        /// The versions this host supports.
+        supported: String,
+    },
+    /// Imports outside the contract and the minimal WASI set.
+    #[error("plugin {plugin:?} imports {}, which proxmcp does not provide to plugins (no filesystem, network or HTTP); remove the code that uses them (e.g. std::fs, std::net) and reach Proxmox only through the pve import", imports.join(", "))]
+    ForbiddenImports {
+        /// Plugin name.
+        plugin: String,
+        /// The forbidden import names.
+        imports: Vec<String>,
+    },
+    /// wasmtime refused to compile or link the component.
+    #[error("plugin {plugin:?} could not be compiled or linked: {reason}")]
+    Compile {
+        /// Plugin name.
+        plugin: String,
+        /// wasmtime's message.
+        reason: String,
+    },
+    /// `list-tools` failed or returned invalid tools.
+    #[error("plugin {plugin:?} did not list its tools: {reason}")]
+    BadTools {
+        /// Plugin name.
+        plugin: String,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// Why a tool call did not produce a result.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// The plugin returned an error; the message is the plugin's.
+    #[error("{0}")]
+    Tool(ToolFailure),
+    /// The call ran past its deadline and was stopped.
+    #[error(
+        "the tool ran longer than its {limit:?} deadline and was stopped; if it waits on a slow Proxmox task, raise [limits] call_timeout_secs"
+    )]
+    DeadlineExceeded {
+        /// The deadline.
+        limit: Duration,
+    },
+    /// The plugin tried to use more memory than allowed.
+    #[error(
+        "the tool needed more than its {limit_mib} MiB memory limit and was stopped; narrow the request or raise [limits] memory_mib"
+    )]
+    MemoryExceeded {
+        /// The limit in MiB.
+        limit_mib: usize,
+    },
+    /// The plugin trapped (crashed).
+    #[error("the plugin crashed: {0}; the server goes on, report this to the plugin's author")]
+    Trapped(String),
+    /// The result is larger than allowed.
+    #[error(
+        "the tool's result is {bytes} bytes, over the {limit} byte limit; ask for less (use limit or filters) or raise [limits] output_kib"
+    )]
+    OutputTooLarge {
+        /// Size of the result.
+        bytes: usize,
+        /// The limit.
+        limit: usize,
+    },
+}
+
+/// An error a plugin returned from `call-tool`.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ToolFailure {
+    /// The arguments were wrong.
+    #[error("invalid arguments: {0}")]
+    InvalidArguments(String),
+    /// The plugin has no such tool.
+    #[error("the plugin has no tool {0:?}")]
+    UnknownTool(String),
+    /// A Proxmox request failed.
+    #[error("{0}")]
+    Api(ApiError),
+    /// Anything else.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Behaviour hints of a tool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Hints {
+    /// Changes nothing.
+    pub read_only: bool,
+    /// May destroy data.
+    pub destructive: bool,
+    /// Repeats are harmless.
+    pub idempotent: bool,
+    /// Reaches an outside system.
+    pub open_world: bool,
+}
+
+/// A tool as a plugin declared it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ToolSpec {
+    /// Unique name.
+    pub name: String,
+    /// Human title.
+    pub title: Option<String>,
+    /// Description for the model.
+    pub description: String,
+    /// Input JSON Schema (an object).
+    pub input_schema: serde_json::Map<String, Value>,
+    /// Output JSON Schema, if declared.
+    pub output_schema: Option<serde_json::Map<String, Value>>,
+    /// Behaviour hints.
+    pub hints: Hints,
+}
+
+/// A successful tool result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolOutput {
+    /// Structured JSON, if any.
+    pub structured: Option<Value>,
+    /// Summary text.
+    pub text: String,
+}
+
+/// Where a plugin's bytes came from, for messages and `plugins list`.
+#[derive(Debug, Clone)]
+pub struct PluginSource {
+    /// `builtin:inventory` or a file path.
+    pub origin: String,
+    /// The component bytes.
+    pub bytes: Arc<[u8]>,
+}
+
+/// A plugin compiled, linked and ready to instantiate per call.
+pub struct LoadedPlugin {
+    /// Its manifest.
+    pub manifest: Manifest,
+    /// Where it came from.
+    pub origin: String,
+    /// Its tools.
+    pub tools: Vec<ToolSpec>,
+    /// Whether the compiled code came from the cache.
+    pub from_cache: bool,
+    pre: bindings::PluginPre<CallState>,
+}
+
+impl std::fmt::Debug for LoadedPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedPlugin")
+            .field("name", &self.manifest.name)
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The engine, linker, limits and compile cache shared by every plugin.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<CallState>,
+    limits: Limits,
+    cache: Option<CompileCache>,
+    kind: EngineKind,
+    _ticker: engine::EpochTicker,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").field("limits", &self.limits).field("kind", &self.kind).finish_non_exhaustive()
+    }
+}
+
+/// Why the runtime could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The engine could not be created.
+    #[error("cannot create the wasm engine: {0}")]
+    Engine(String),
+}
+
+impl Runtime {
+    /// Creates the engine (pooling allocator when the machine allows it)
+    /// and starts the epoch ticker.
+    pub fn new(limits: Limits, cache: Option<CompileCache>) -> Result<Self, RuntimeError> {
+        let (engine, kind) = engine::create(&limits).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        let linker = bindings::linker(&engine).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        let ticker = engine::EpochTicker::start(&engine);
+        Ok(Self { engine, linker, limits, cache, kind, _ticker: ticker })
+    }
+
+    /// The limits every call runs under.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Which instance allocator the engine uses.
+    pub fn engine_kind(&self) -> EngineKind {
+        self.kind
+    }
+
+    /// Reads a plugin's manifest and imports without compiling it.
+    pub fn inspect(&self, source: &PluginSource) -> Result<Inspection, LoadError> {
+        manifest::inspect(&source.origin, &source.bytes)
+    }
+
+    /// Inspects, compiles (or loads from cache), links and lists the tools
+    /// of a plugin.
+    pub async fn load(&self, source: &PluginSource) -> Result<LoadedPlugin, LoadError> {
+        let inspection = self.inspect(source)?;
+        let name = inspection.manifest.name.clone();
+        let compile_err = |reason: String| LoadError::Compile { plugin: name.clone(), reason };
+        let (component, from_cache) = self.compile(source).await.map_err(compile_err)?;
+        let instance_pre = self.linker.instantiate_pre(&component).map_err(|e| compile_err(format!("{e:#}")))?;
+        let pre = bindings::PluginPre::new(instance_pre).map_err(|e| compile_err(format!("{e:#}")))?;
+        let mut plugin = LoadedPlugin {
+            manifest: inspection.manifest,
+            origin: source.origin.clone(),
+            tools: Vec::new(),
+            from_cache,
+            pre,
+        };
+        plugin.tools = self.list_tools(&plugin).await?;
+        Ok(plugin)
+    }
+
+    async fn compile(&self, source: &PluginSource) -> Result<(Component, bool), String> {
+        let key = CompileCache::key(&self.engine, &source.bytes);
+        if let Some(cache) = &self.cache
+            && let Some(bytes) = cache.get(&key)
+        {
+            // SAFETY: the bytes were produced by `Component::serialize` of an
+            // engine with the same compatibility hash (it is part of the key)
+            // and read from a private (0700, cap-std confined) directory that
+            // only this user can write.
+            #[allow(unsafe_code)]
+            let loaded = unsafe { Component::deserialize(&self.engine, &bytes) };
+            match loaded {
+                Ok(component) => return Ok((component, true)),
+                Err(e) => {
+                    tracing::warn!(origin = %source.origin, "cached code unusable, recompiling: {e}");
+                    cache.evict(&key);
+                }
+            }
+        }
+        let engine = self.engine.clone();
+        let bytes = source.bytes.clone();
+        let component = tokio::task::spawn_blocking(move || Component::new(&engine, &bytes))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("{e:#}"))?;
+        if let Some(cache) = &self.cache {
+            match component.serialize() {
+                Ok(bytes) => cache.put(&key, &bytes),
+                Err(e) => tracing::warn!("could not serialize a compiled plugin: {e}"),
+            }
+        }
+        Ok((component, false))
+    }
+
+    async fn list_tools(&self, plugin: &LoadedPlugin) -> Result<Vec<ToolSpec>, LoadError> {
+        let bad = |reason: String| LoadError::BadTools { plugin: plugin.manifest.name.clone(), reason };
+        let raw = self
+            .run(plugin, Arc::new(bindings::NoRequests), |exports, store| {
+                Box::pin(async move { exports.proxmcp_plugin_tools().call_list_tools(store).await })
+            })
+            .await
+            .map_err(|e| bad(e.to_string()))?;
+        let mut tools = Vec::with_capacity(raw.len());
+        let mut seen = std::collections::HashSet::new();
+        for t in raw {
+            if !valid_tool_name(&t.name) {
+                return Err(bad(format!("tool name {:?} must be 1-64 characters of a-z, 0-9 or '_'", t.name)));
+            }
+            if !seen.insert(t.name.clone()) {
+                return Err(bad(format!("tool {:?} is listed twice", t.name)));
+            }
+            let input_schema =
+                parse_schema(&t.input_schema).map_err(|e| bad(format!("input schema of {}: {e}", t.name)))?;
+            let output_schema = match &t.output_schema {
+                Some(s) => Some(parse_schema(s).map_err(|e| bad(format!("output schema of {}: {e}", t.name)))?),
+                None => None,
+            };
+            tools.push(ToolSpec {
+                name: t.name,
+                title: t.title,
+                description: t.description,
+                input_schema,
+                output_schema,
+                hints: Hints {
+                    read_only: t.hints.read_only,
+                    destructive: t.hints.destructive,
+                    idempotent: t.hints.idempotent,
+                    open_world: t.hints.open_world,
+                },
+            });
+        }
+        Ok(tools)
+    }
+
+    /// Runs tool `tool` of `plugin` with `arguments` in a fresh store; every
+    /// Proxmox request goes through `broker`.
+    pub async fn call(
+        &self,
+        plugin: &LoadedPlugin,
+        tool: &str,
+        arguments: &Value,
+        broker: Arc<dyn Broker>,
+    ) -> Result<ToolOutput, CallError> {
+        let args = arguments.to_string();
+        let name = tool.to_string();
+        let result = self
+            .run(plugin, broker, move |exports, store| {
+                Box::pin(async move { exports.proxmcp_plugin_tools().call_call_tool(store, &name, &args).await })
+            })
+            .await?;
+        let output = match result {
+            Ok(out) => out,
+            Err(e) => return Err(CallError::Tool(bindings::tool_failure(e))),
+        };
+        let bytes = output.text.len() + output.structured.as_ref().map_or(0, String::len);
+        if bytes > self.limits.output_bytes {
+            return Err(CallError::OutputTooLarge { bytes, limit: self.limits.output_bytes });
+        }
+        let structured = match output.structured {
+            Some(s) => Some(
+                serde_json::from_str(&s)
+                    .map_err(|e| CallError::Trapped(format!("structured output is not valid JSON ({e})")))?,
+            ),
+            None => None,
+        };
+        Ok(ToolOutput { structured, text: output.text })
+    }
+
+    /// Instantiates `plugin` in a fresh store with the call's limits and
+    /// runs `f` on its exports, stopping it at the deadline.
+    async fn run<R, F>(&self, plugin: &LoadedPlugin, broker: Arc<dyn Broker>, f: F) -> Result<R, CallError>
+    where
+        F: for<'a> FnOnce(
+            &'a bindings::Plugin,
+            &'a mut Store<CallState>,
+        )
+            -> std::pin::Pin<Box<dyn std::future::Future<Output = wasmtime::Result<R>> + Send + 'a>>,
+    {
+        let limits = &self.limits;
+        let deadline = Instant::now() + limits.call_timeout;
+        let state = CallState::new(plugin.manifest.name.as_str().into(), broker, limits);
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| s.limiter());
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if Instant::now() >= deadline {
+                Err(wasmtime::Error::new(bindings::DeadlineReached))
+            } else {
+                Ok(wasmtime::UpdateDeadline::Yield(1))
+            }
+        });
+        let work = async {
+            let exports = plugin.pre.instantiate_async(&mut store).await?;
+            f(&exports, &mut store).await
+        };
+        // The epoch callback stops wasm code; this outer timeout also covers
+        // time spent in host calls (a slow Proxmox answer).
+        let outcome = tokio::time::timeout(limits.call_timeout + Duration::from_millis(250), work).await;
+        store.data().finish();
+        match outcome {
+            Err(_) => Err(CallError::DeadlineExceeded { limit: limits.call_timeout }),
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => Err(classify_trap(&e, store.data(), limits)),
+        }
+    }
+}
+
+fn classify_trap(e: &wasmtime::Error, state: &CallState, limits: &Limits) -> CallError {
+    if e.downcast_ref::<bindings::DeadlineReached>().is_some() {
+        return CallError::DeadlineExceeded { limit: limits.call_timeout };
+    }
+    if state.memory_exceeded() {
+        return CallError::MemoryExceeded { limit_mib: limits.memory_bytes >> 20 };
+    }
+    if let Some(trap) = e.downcast_ref::<wasmtime::Trap>() {
+        let what = match trap {
+            wasmtime::Trap::StackOverflow => "it exhausted its stack (runaway recursion)".to_string(),
+            wasmtime::Trap::UnreachableCodeReached => "it aborted (a Rust panic or allocation failure)".to_string(),
+            other => other.to_string(),
+        };
+        return CallError::Trapped(what);
+    }
+    CallError::Trapped(format!("{e:#}"))
+}
+
+fn valid_tool_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+fn parse_schema(text: &str) -> Result<serde_json::Map<String, Value>, String> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err("it is not a JSON object".into()),
+        Err(e) => Err(format!("it is not JSON: {e}")),
+    }
+}

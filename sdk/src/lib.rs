@@ -1,0 +1,374 @@
+//! Write proxmcp tool plugins in Rust.
+//!
+//! A plugin is a `cdylib` crate built for `wasm32-wasip2`. It implements
+//! [`Plugin`] and declares itself with [`plugin!`], which exports the
+//! contract's `tools` interface and writes the plugin's manifest (contract
+//! version, name, version, requested grants) into the `proxmcp-manifest`
+//! custom section, where the host reads it without running the plugin.
+//!
+//! ```ignore
+//! use proxmcp_sdk::{Hints, Output, Plugin, ToolDef, ToolError, pve};
+//! use serde_json::{Value, json};
+//!
+//! struct Hello;
+//!
+//! impl Plugin for Hello {
+//!     fn tools() -> Vec<ToolDef> {
+//!         vec![ToolDef::new("hello_version", "Proxmox version", json!({"type": "object"}))
+//!             .hints(Hints::READ_ONLY)]
+//!     }
+//!     fn call(name: &str, _args: Value) -> Result<Output, ToolError> {
+//!         match name {
+//!             "hello_version" => {
+//!                 let v = pve::get(&["version"], &json!({}))?;
+//!                 Ok(Output::new(v, "version read"))
+//!             }
+//!             other => Err(ToolError::UnknownTool(other.to_string())),
+//!         }
+//!     }
+//! }
+//!
+//! proxmcp_sdk::plugin! {
+//!     plugin: Hello,
+//!     name: "hello",
+//!     description: "Says which Proxmox version runs",
+//!     grants: ["GET /version"],
+//! }
+//! ```
+//!
+//! Everything a plugin asks of the host goes through [`pve`] and [`log`];
+//! the host enforces the grant, confirmation for writes and read-only mode on
+//! each request, whatever the plugin's hints say.
+
+pub mod format;
+pub mod pve;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+#[doc(hidden)]
+pub mod bindings {
+    //! Raw bindings generated from `wit/` (the contract). Plugin code uses
+    //! the typed wrappers of this crate instead.
+    #![allow(missing_docs, unsafe_code, clippy::all)]
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "plugin",
+        pub_export_macro: true,
+        default_bindings_module: "proxmcp_sdk::bindings",
+    });
+}
+
+pub use bindings::proxmcp::plugin::types::{
+    ApiError, BadRequest, FieldError, GuestInfo, GuestKind, Method, UpstreamError,
+};
+
+/// The contract version this SDK builds plugins for. The host refuses a
+/// plugin whose manifest names a version it does not support.
+pub const CONTRACT_VERSION: &str = "0.1.0";
+
+/// Behaviour hints shown to MCP clients as tool annotations. The host never
+/// trusts them for safety; they help the client and the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hints {
+    /// The tool changes nothing.
+    pub read_only: bool,
+    /// The tool may destroy data or disrupt service.
+    pub destructive: bool,
+    /// Repeating the call has no further effect.
+    pub idempotent: bool,
+    /// The tool reaches a system outside the server (Proxmox).
+    pub open_world: bool,
+}
+
+impl Hints {
+    /// A tool that only reads from Proxmox.
+    pub const READ_ONLY: Hints = Hints { read_only: true, destructive: false, idempotent: true, open_world: true };
+    /// A tool that changes state but destroys nothing.
+    pub const WRITE: Hints = Hints { read_only: false, destructive: false, idempotent: false, open_world: true };
+    /// A tool that may destroy data or disrupt service.
+    pub const DESTRUCTIVE: Hints = Hints { read_only: false, destructive: true, idempotent: false, open_world: true };
+}
+
+/// The definition of one tool, as listed to MCP clients.
+#[derive(Debug, Clone)]
+pub struct ToolDef {
+    /// Unique `snake_case` name.
+    pub name: String,
+    /// Short human title.
+    pub title: Option<String>,
+    /// What the tool does and when to use it.
+    pub description: String,
+    /// JSON Schema of the arguments (an object schema).
+    pub input_schema: Value,
+    /// JSON Schema of the structured output.
+    pub output_schema: Option<Value>,
+    /// Behaviour hints.
+    pub hints: Hints,
+}
+
+impl ToolDef {
+    /// A tool with `name`, `description` and an input schema; read-only by
+    /// default.
+    pub fn new(name: impl Into<String>, description: impl Into<String>, input_schema: Value) -> Self {
+        Self {
+            name: name.into(),
+            title: None,
+            description: description.into(),
+            input_schema,
+            output_schema: None,
+            hints: Hints::READ_ONLY,
+        }
+    }
+
+    /// Sets the human title.
+    pub fn title(mut self, title: impl Into<String>) -> Self {
+        self.title = Some(title.into());
+        self
+    }
+
+    /// Declares the JSON Schema of the structured output.
+    pub fn output_schema(mut self, schema: Value) -> Self {
+        self.output_schema = Some(schema);
+        self
+    }
+
+    /// Sets the behaviour hints.
+    pub fn hints(mut self, hints: Hints) -> Self {
+        self.hints = hints;
+        self
+    }
+}
+
+/// A successful tool result: structured JSON plus a one-line summary.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// Becomes MCP `structuredContent`.
+    pub structured: Option<Value>,
+    /// Becomes the MCP text content. Keep guest-controlled strings out of it.
+    pub text: String,
+}
+
+impl Output {
+    /// Structured data with a summary line.
+    pub fn new(structured: Value, text: impl Into<String>) -> Self {
+        Self { structured: Some(structured), text: text.into() }
+    }
+
+    /// A text-only result.
+    pub fn text(text: impl Into<String>) -> Self {
+        Self { structured: None, text: text.into() }
+    }
+}
+
+/// Why a tool call failed; the host shows the message to the caller.
+#[derive(Debug, Clone)]
+pub enum ToolError {
+    /// The arguments are wrong; the message says how to fix them.
+    InvalidArguments(String),
+    /// No tool of that name in this plugin.
+    UnknownTool(String),
+    /// A Proxmox request failed.
+    Api(ApiError),
+    /// Anything else.
+    Other(String),
+}
+
+impl From<ApiError> for ToolError {
+    fn from(err: ApiError) -> Self {
+        ToolError::Api(err)
+    }
+}
+
+/// Deserializes tool arguments into `T`, turning serde's complaint into an
+/// [`ToolError::InvalidArguments`] the caller can act on.
+pub fn parse_args<T: DeserializeOwned>(args: Value) -> Result<T, ToolError> {
+    serde_json::from_value(args).map_err(|e| ToolError::InvalidArguments(format!("{e}; check the tool's input schema")))
+}
+
+/// What a plugin implements. Each call runs in a fresh instance, so
+/// implementations keep no state between calls.
+pub trait Plugin {
+    /// The plugin's tools. Must not make requests.
+    fn tools() -> Vec<ToolDef>;
+    /// Runs tool `name` with `args` (always a JSON object).
+    fn call(name: &str, args: Value) -> Result<Output, ToolError>;
+}
+
+/// Logging into the host's log (stderr), tagged with the plugin's name.
+pub mod log {
+    use crate::bindings::proxmcp::plugin::log as raw;
+
+    /// Logs at debug level.
+    pub fn debug(message: &str) {
+        raw::log(raw::Level::Debug, message);
+    }
+    /// Logs at info level.
+    pub fn info(message: &str) {
+        raw::log(raw::Level::Info, message);
+    }
+    /// Logs at warn level.
+    pub fn warn(message: &str) {
+        raw::log(raw::Level::Warn, message);
+    }
+    /// Logs at error level.
+    pub fn error(message: &str) {
+        raw::log(raw::Level::Error, message);
+    }
+}
+
+#[doc(hidden)]
+pub mod __private {
+    //! Glue used by [`plugin!`](crate::plugin); not a stable API.
+    use super::*;
+    use crate::bindings::exports::proxmcp::plugin::tools as wit;
+
+    pub use crate::bindings::exports::proxmcp::plugin::tools::Guest as ToolsGuest;
+
+    /// `list-tools` for plugin `P`.
+    pub fn list_tools<P: Plugin>() -> Vec<wit::Tool> {
+        P::tools()
+            .into_iter()
+            .map(|t| wit::Tool {
+                name: t.name,
+                title: t.title,
+                description: t.description,
+                input_schema: t.input_schema.to_string(),
+                output_schema: t.output_schema.map(|s| s.to_string()),
+                hints: wit::Hints {
+                    read_only: t.hints.read_only,
+                    destructive: t.hints.destructive,
+                    idempotent: t.hints.idempotent,
+                    open_world: t.hints.open_world,
+                },
+            })
+            .collect()
+    }
+
+    /// `call-tool` for plugin `P`.
+    pub fn call_tool<P: Plugin>(name: &str, arguments: &str) -> Result<wit::Output, wit::ToolError> {
+        let args: Value = if arguments.trim().is_empty() {
+            Value::Object(Default::default())
+        } else {
+            serde_json::from_str(arguments)
+                .map_err(|e| wit::ToolError::InvalidArguments(format!("arguments are not JSON: {e}")))?
+        };
+        match P::call(name, args) {
+            Ok(out) => Ok(wit::Output { structured: out.structured.map(|v| v.to_string()), text: out.text }),
+            Err(ToolError::InvalidArguments(m)) => Err(wit::ToolError::InvalidArguments(m)),
+            Err(ToolError::UnknownTool(m)) => Err(wit::ToolError::UnknownTool(m)),
+            Err(ToolError::Api(e)) => Err(wit::ToolError::Api(e)),
+            Err(ToolError::Other(m)) => Err(wit::ToolError::Other(m)),
+        }
+    }
+
+    /// Copies a manifest string into a fixed-size array at compile time, so
+    /// it can live in a `#[link_section]` static.
+    pub const fn manifest_bytes<const N: usize>(s: &str) -> [u8; N] {
+        let bytes = s.as_bytes();
+        let mut out = [0u8; N];
+        let mut i = 0;
+        while i < N {
+            out[i] = bytes[i];
+            i += 1;
+        }
+        out
+    }
+}
+
+/// Declares a plugin: exports its tools and embeds its manifest.
+///
+/// - `plugin`: the type implementing [`Plugin`];
+/// - `name`: the plugin's name (lowercase, `-` allowed), unique per host;
+/// - `description`: one line for `proxmcp plugins list`;
+/// - `grants`: the requests the plugin needs, each `"METHOD /path/pattern"`,
+///   where `*` matches one path segment and a final `**` any rest. The
+///   operator's config may narrow or widen them; the host enforces the
+///   result on every request.
+#[macro_export]
+macro_rules! plugin {
+    (
+        plugin: $plugin:ty,
+        name: $name:literal,
+        description: $description:literal,
+        grants: [$($grant:literal),* $(,)?] $(,)?
+    ) => {
+        struct __ProxmcpExports;
+
+        impl $crate::__private::ToolsGuest for __ProxmcpExports {
+            fn list_tools() -> ::std::vec::Vec<$crate::bindings::exports::proxmcp::plugin::tools::Tool> {
+                $crate::__private::list_tools::<$plugin>()
+            }
+            fn call_tool(
+                name: ::std::string::String,
+                arguments: ::std::string::String,
+            ) -> ::std::result::Result<
+                $crate::bindings::exports::proxmcp::plugin::tools::Output,
+                $crate::bindings::exports::proxmcp::plugin::tools::ToolError,
+            > {
+                $crate::__private::call_tool::<$plugin>(&name, &arguments)
+            }
+        }
+
+        $crate::bindings::export!(__ProxmcpExports with_types_in $crate::bindings);
+
+        const __PROXMCP_MANIFEST_JSON: &str = $crate::manifest_json!(
+            $name,
+            env!("CARGO_PKG_VERSION"),
+            $description,
+            [$($grant),*]
+        );
+
+        #[cfg(target_arch = "wasm32")]
+        #[unsafe(link_section = "proxmcp-manifest")]
+        #[used]
+        static __PROXMCP_MANIFEST: [u8; __PROXMCP_MANIFEST_JSON.len()] =
+            $crate::__private::manifest_bytes(__PROXMCP_MANIFEST_JSON);
+    };
+}
+
+/// Builds the manifest JSON text at compile time. Used by [`plugin!`];
+/// exposed so tests can check the exact text.
+#[macro_export]
+macro_rules! manifest_json {
+    ($name:expr, $version:expr, $description:expr, [$($grant:literal),*]) => {
+        concat!(
+            "{\"contract\":\"0.1.0\",\"name\":\"", $name,
+            "\",\"version\":\"", $version,
+            "\",\"description\":\"", $description,
+            "\",\"grants\":[", $crate::__json_strings!($($grant),*), "]}"
+        )
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __json_strings {
+    () => { "" };
+    ($one:literal) => { concat!("\"", $one, "\"") };
+    ($first:literal, $($rest:literal),+) => { concat!("\"", $first, "\",", $crate::__json_strings!($($rest),+)) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifest_json_is_valid_json_with_the_contract_version() {
+        let text = manifest_json!("demo", "1.2.3", "A demo", ["GET /version", "GET /nodes/*/status"]);
+        let v: Value = serde_json::from_str(text).unwrap_or_default();
+        assert_eq!(v["contract"], CONTRACT_VERSION);
+        assert_eq!(v["name"], "demo");
+        assert_eq!(v["grants"][1], "GET /nodes/*/status");
+        let empty = manifest_json!("demo", "1", "x", []);
+        let v: Value = serde_json::from_str(empty).unwrap_or_default();
+        assert_eq!(v["grants"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn manifest_bytes_copies_exactly() {
+        const S: &str = "{\"a\":1}";
+        const B: [u8; S.len()] = __private::manifest_bytes(S);
+        assert_eq!(&B, S.as_bytes());
+    }
+}
