@@ -96,7 +96,7 @@ fn main() -> std::process::ExitCode {
 }
 
 fn init_logging(serving: bool) {
-    let default = if serving { "info" } else { "warn" };
+    let default = if serving { "info,rmcp=warn" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("PROXMCP_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     // Logs go to stderr: in stdio mode stdout is the protocol stream.

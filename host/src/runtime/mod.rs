@@ -445,6 +445,12 @@ fn classify_trap(e: &wasmtime::Error, state: &CallState, limits: &Limits) -> Cal
         let what = match trap {
             wasmtime::Trap::StackOverflow => "it exhausted its stack (runaway recursion)".to_string(),
             wasmtime::Trap::UnreachableCodeReached => "it aborted (a Rust panic or allocation failure)".to_string(),
+            // Rust and C guests keep their stack in linear memory; running
+            // off its end is the usual cause of this trap.
+            wasmtime::Trap::MemoryOutOfBounds => {
+                "it accessed memory out of bounds (typically its own stack overflowing from runaway recursion)"
+                    .to_string()
+            }
             other => other.to_string(),
         };
         return CallError::Trapped(what);

@@ -1,0 +1,126 @@
+//! The command line: `plugins list`, `plugins inspect`, `config check`.
+
+use std::process::Output;
+
+use crate::support;
+
+fn run(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let work = tempfile::tempdir().expect("tempdir");
+    let mut cmd = std::process::Command::new(support::binary());
+    cmd.env_clear()
+        .current_dir(work.path())
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PROXMCP_CACHE_DIR", support::cache_dir())
+        .args(args);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run proxmcp")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn plugins_list_shows_name_version_contract_grants_and_tools() {
+    let out = run(&["plugins", "list", "--json"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let inv = &v["loaded"][0];
+    assert_eq!(inv["name"], "inventory");
+    assert_eq!(inv["contract"], "0.1.0");
+    assert_eq!(inv["grants"][0], "GET /version");
+    assert_eq!(inv["tools"], serde_json::json!(["pve_get_version", "pve_list_nodes", "pve_list_vms"]));
+}
+
+#[test]
+fn plugins_list_in_read_only_mode_says_what_was_skipped_and_why() {
+    let out = run(&["--read-only", "--plugin", support::hostile_wasm(), "plugins", "list"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("hostile (skipped"), "{text}");
+    assert!(text.contains("asks for POST /nodes/*/qemu/*/status/*"), "{text}");
+}
+
+#[test]
+fn plugins_inspect_shows_manifest_imports_and_tools() {
+    let out = run(&["plugins", "inspect", support::hostile_wasm()], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for expected in [
+        "plugin:    hostile",
+        "contract:  proxmcp:plugin@0.1.0",
+        "POST /nodes/*/qemu/*/status/*",
+        "tool hostile_spin",
+        "proxmcp:plugin/pve@0.1.0",
+        "loads under the current config: yes",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+    }
+}
+
+#[test]
+fn plugins_inspect_refuses_a_forbidden_import_by_name() {
+    let out = run(&["plugins", "inspect", support::forbidden_wasm()], &[]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("wasi:sockets/tcp"), "{}", stderr(&out));
+}
+
+#[test]
+fn plugins_inspect_of_a_missing_file_says_so() {
+    let out = run(&["plugins", "inspect", "/nonexistent/x.wasm"], &[]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("cannot read plugin /nonexistent/x.wasm"), "{}", stderr(&out));
+}
+
+#[test]
+fn config_check_rejects_unknown_keys_and_plain_http() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let path = work.path().join("c.toml");
+    std::fs::write(&path, "[proxmox]\nbase_url = \"https://pve:8006\"\nverify_tls = false\n").expect("write");
+    let out = run(&["--config", path.to_str().expect("utf8"), "config", "check"], &[]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("verify_tls"), "{}", stderr(&out));
+
+    let out = run(
+        &["config", "check"],
+        &[("PVE_BASE_URL", "http://pve:8006"), ("PVE_API_TOKEN_ID", "root@pam!x"), ("PVE_API_TOKEN_SECRET", "s")],
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("PVE_ALLOW_INSECURE_HTTP"), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn config_check_contacts_proxmox() {
+    let pve = support::fake_pve().await;
+    let uri = pve.uri();
+    let out = tokio::task::spawn_blocking(move || {
+        run(
+            &["config", "check"],
+            &[
+                ("PVE_HOST", uri.as_str()),
+                ("PVE_ALLOW_INSECURE_HTTP", "true"),
+                ("PVE_TOKEN_ID", support::TOKEN_ID),
+                ("PVE_TOKEN_SECRET", support::TOKEN_SECRET),
+            ],
+        )
+    })
+    .await
+    .expect("join");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("version 9.1.2"), "{}", stdout(&out));
+    assert!(!stdout(&out).contains(support::TOKEN_SECRET) && !stderr(&out).contains(support::TOKEN_SECRET));
+}
+
+#[test]
+fn serve_without_a_proxmox_url_says_which_variable_to_set() {
+    let out = run(&["serve"], &[]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("PVE_BASE_URL"), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+}

@@ -1,0 +1,75 @@
+//! Interoperability: the official Python `mcp` SDK lists and calls the
+//! inventory tools over stdio. The test installs the SDK into a venv under
+//! `target/` on first use (PyPI), so a fresh machine needs only python3.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+use crate::support;
+
+/// Creates `target/e2e-venv` with the pinned SDK once per test run.
+fn python_with_mcp() -> PathBuf {
+    static PY: OnceLock<PathBuf> = OnceLock::new();
+    PY.get_or_init(|| {
+        let venv = support::root().join("target").join("e2e-venv");
+        let python = venv.join("bin").join("python");
+        let requirements = support::root().join("tests").join("python").join("requirements.txt");
+        let stamp = venv.join("requirements.installed");
+        let wanted = std::fs::read_to_string(&requirements).expect("read requirements.txt");
+        if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
+            return python;
+        }
+        let status = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().expect("python3 -m venv");
+        assert!(status.success(), "python3 -m venv failed; install python3 with the venv module");
+        let out = Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+            .arg(&requirements)
+            .output()
+            .expect("pip install");
+        assert!(
+            out.status.success(),
+            "pip install -r {} failed:\n{}",
+            requirements.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::write(&stamp, wanted).expect("write stamp");
+        python
+    })
+    .clone()
+}
+
+#[tokio::test]
+async fn official_python_sdk_lists_and_calls_the_tools_over_stdio() {
+    let pve = support::fake_pve().await;
+    let python = tokio::task::spawn_blocking(python_with_mcp).await.expect("venv");
+    let script = support::root().join("tests").join("python").join("stdio_client.py");
+    let work = tempfile::tempdir().expect("tempdir");
+    let out = tokio::process::Command::new(python)
+        .arg(script)
+        .arg(support::binary())
+        .current_dir(work.path())
+        .env("PVE_BASE_URL", pve.uri())
+        .env("PVE_ALLOW_INSECURE_HTTP", "true")
+        .env("PVE_API_TOKEN_ID", support::TOKEN_ID)
+        .env("PVE_API_TOKEN_SECRET", support::TOKEN_SECRET)
+        .env("PROXMCP_CACHE_DIR", support::cache_dir())
+        .output()
+        .await
+        .expect("run the Python client");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "python client failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_str(stdout.trim()).expect("the client prints JSON");
+    assert_eq!(report["tools"], serde_json::json!(["pve_get_version", "pve_list_nodes", "pve_list_vms"]));
+    let results = &report["results"];
+    for tool in ["pve_get_version", "pve_list_nodes", "pve_list_vms"] {
+        assert_eq!(results[tool]["is_error"], false, "{tool}: {}", results[tool]);
+    }
+    assert_eq!(results["pve_get_version"]["structured"]["version"], "9.1.2");
+    assert_eq!(results["pve_list_nodes"]["structured"]["count"], 2);
+    assert_eq!(results["pve_list_nodes"]["structured"]["truncated"], true);
+    assert_eq!(results["pve_list_vms"]["structured"]["total"], 3);
+    assert!(!stdout.contains(support::TOKEN_SECRET));
+}

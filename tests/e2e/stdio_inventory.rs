@@ -1,0 +1,110 @@
+//! The real binary over stdio, driven by rmcp's client: the inventory
+//! tools are listed and each is called against the fake PVE.
+
+use serde_json::json;
+
+use crate::support::{self, Launch, Session, is_error, text};
+
+#[tokio::test]
+async fn inventory_tools_are_listed_with_schemas_and_annotations() {
+    let pve = support::fake_pve().await;
+    let session = Session::start(&pve, Launch::default()).await;
+    let tools = session.client.list_all_tools().await.expect("tools/list");
+    let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+    assert_eq!(names, ["pve_get_version", "pve_list_nodes", "pve_list_vms"]);
+    for tool in &tools {
+        let ann = tool.annotations.as_ref().expect("annotations");
+        assert_eq!(ann.read_only_hint, Some(true), "{}", tool.name);
+        assert!(ann.title.is_some(), "{}", tool.name);
+        assert!(tool.output_schema.is_some(), "{}", tool.name);
+        assert_eq!(tool.input_schema.get("type"), Some(&json!("object")));
+        // Read-only tools get no confirm argument.
+        assert!(tool.input_schema["properties"].get("confirm").is_none());
+    }
+    session.finish().await;
+}
+
+#[tokio::test]
+async fn each_inventory_tool_answers_from_proxmox() {
+    let pve = support::fake_pve().await;
+    let session = Session::start(&pve, Launch::default()).await;
+
+    let version = session.call("pve_get_version", json!({})).await;
+    assert!(!is_error(&version), "{}", text(&version));
+    assert_eq!(version.structured_content.as_ref().unwrap()["version"], "9.1.2");
+    assert_eq!(text(&version), "Proxmox VE 9.1.2");
+
+    let nodes = session.call("pve_list_nodes", json!({})).await;
+    assert!(!is_error(&nodes), "{}", text(&nodes));
+    let nodes = nodes.structured_content.unwrap();
+    assert_eq!(nodes["count"], 3);
+    assert_eq!(nodes["nodes"][0]["node"], "pve1");
+    assert_eq!(nodes["nodes"][0]["mem_human"], "31.25 GiB");
+    assert_eq!(nodes["nodes"][0]["cpu_percent"], 12.5);
+    assert_eq!(nodes["nodes"][2]["online"], false);
+
+    let vms = session.call("pve_list_vms", json!({})).await;
+    assert!(!is_error(&vms), "{}", text(&vms));
+    let all = vms.structured_content.unwrap();
+    assert_eq!(all["total"], 4);
+    assert_eq!(all["vms"][0]["vmid"], 100);
+    assert_eq!(all["vms"][0]["tags"], json!(["prod", "web"]));
+    assert_eq!(all["vms"][3]["template"], true);
+
+    let filtered = session.call("pve_list_vms", json!({"type": "lxc", "status": "running"})).await;
+    let filtered = filtered.structured_content.unwrap();
+    assert_eq!(filtered["count"], 1);
+    assert_eq!(filtered["vms"][0]["name"], "dns");
+
+    let by_pool = session.call("pve_list_vms", json!({"pool": "databases"})).await;
+    assert_eq!(by_pool.structured_content.unwrap()["vms"][0]["vmid"], 101);
+
+    let limited = session.call("pve_list_vms", json!({"limit": 2})).await;
+    let limited = limited.structured_content.unwrap();
+    assert_eq!((limited["count"].as_u64(), limited["truncated"].as_bool()), (Some(2), Some(true)));
+
+    session.finish().await;
+    let log = support::request_log(&pve).await;
+    assert!(log.contains("/api2/json/cluster/resources"), "{log}");
+    support::validate_requests(&log);
+}
+
+#[tokio::test]
+async fn bad_arguments_get_errors_that_say_what_to_fix() {
+    let pve = support::fake_pve().await;
+    let session = Session::start(&pve, Launch::default()).await;
+
+    let r = session.call("pve_list_vms", json!({"type": "vm"})).await;
+    assert!(is_error(&r));
+    assert!(text(&r).contains("\"qemu\" or \"lxc\""), "{}", text(&r));
+
+    let r = session.call("pve_list_vms", json!({"colour": "red"})).await;
+    assert!(is_error(&r));
+    assert!(text(&r).contains("colour"), "{}", text(&r));
+
+    let r = session.call("pve_list_nodes", json!({"limit": 0})).await;
+    assert!(is_error(&r));
+    assert!(text(&r).contains("1 to 1000"), "{}", text(&r));
+
+    let err = session
+        .client
+        .call_tool(rmcp::model::CallToolRequestParams::new("pve_list_vm"))
+        .await
+        .expect_err("unknown tool is a protocol error");
+    assert!(err.to_string().contains("pve_list_vms"), "{err}");
+    session.finish().await;
+}
+
+#[tokio::test]
+async fn proxmox_errors_reach_the_client_with_a_next_step() {
+    let pve = support::fake_pve().await;
+    let launch = Launch { env: vec![("PVE_API_TOKEN_SECRET".into(), "wrong-secret".into())], ..Launch::default() };
+    let session = Session::start(&pve, launch).await;
+    let r = session.call("pve_get_version", json!({})).await;
+    assert!(is_error(&r));
+    let msg = text(&r);
+    assert!(msg.contains("401") && msg.contains("PVE_API_TOKEN_SECRET"), "{msg}");
+    assert!(!msg.contains("wrong-secret"), "{msg}");
+    let stderr = session.finish().await;
+    assert!(!stderr.contains("wrong-secret"), "secret leaked to stderr:\n{stderr}");
+}
