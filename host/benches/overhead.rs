@@ -1,2 +1,308 @@
-//! Placeholder; filled in below.
-fn main() {}
+//! `just bench`: what proxmcp costs per tool call and at start, measured
+//! side by side in one run against baselines, printed as ratios.
+//!
+//! Per call (`pve_get_version` against the same local fake PVE):
+//! - direct: one reqwest GET, no wasm;
+//! - bare wasmtime: the same inventory component, fresh store per call,
+//!   its `pve` import answered by reqwest, nothing else;
+//! - proxmcp in-process: the gate + runtime + Proxmox client, no transport;
+//! - proxmcp over stdio: the real binary driven by rmcp's client.
+//!
+//! Start-up: process start to `initialize` answered, with a cold and a warm
+//! compile cache and with the cache off.
+//!
+//! These are figures to compare, not pass/fail tests.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ::proxmcp::gate::{Gate, Policy};
+use ::proxmcp::plugins::BUILTINS;
+use ::proxmcp::pve::{Auth, PveClient, PveConfig};
+use ::proxmcp::runtime::{Limits, PluginSource, Runtime};
+use ::proxmcp::secret::Secret;
+use rmcp::ServiceExt;
+use rmcp::model::CallToolRequestParams;
+use rmcp::transport::TokioChildProcess;
+use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const TOKEN_ID: &str = "root@pam!bench";
+const TOKEN_SECRET: &str = "bench-secret";
+const CALLS: usize = 300;
+const WARMUP: usize = 20;
+
+mod bare {
+    //! The baseline: bare wasmtime with the contract's imports and nothing
+    //! of proxmcp (no gate, limits, epoch deadlines or output capture).
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "plugin",
+        imports: { default: async | trappable },
+        exports: { default: async },
+    });
+
+    use self::proxmcp::plugin::types as wit;
+    use wasmtime::component::ResourceTable;
+    use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+    pub struct State {
+        pub wasi: WasiCtx,
+        pub table: ResourceTable,
+        pub http: reqwest::Client,
+        pub base: String,
+        pub auth: String,
+    }
+
+    impl WasiView for State {
+        fn ctx(&mut self) -> WasiCtxView<'_> {
+            WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        }
+    }
+
+    impl wit::Host for State {}
+
+    impl self::proxmcp::plugin::pve::Host for State {
+        async fn request(
+            &mut self,
+            _method: wit::Method,
+            path: Vec<String>,
+            _params: String,
+        ) -> wasmtime::Result<Result<String, wit::ApiError>> {
+            let url = format!("{}/api2/json/{}", self.base, path.join("/"));
+            let body: serde_json::Value =
+                self.http.get(url).header("Authorization", &self.auth).send().await?.json().await?;
+            Ok(Ok(body["data"].to_string()))
+        }
+        async fn resolve_guest(&mut self, _vmid: u32) -> wasmtime::Result<Result<wit::GuestInfo, wit::ApiError>> {
+            Ok(Err(wit::ApiError::Other("not in the baseline".into())))
+        }
+    }
+
+    impl self::proxmcp::plugin::log::Host for State {
+        async fn log(&mut self, _level: self::proxmcp::plugin::log::Level, _message: String) -> wasmtime::Result<()> {
+            Ok(())
+        }
+    }
+}
+
+struct Stats {
+    mean: Duration,
+    p50: Duration,
+    p95: Duration,
+}
+
+fn stats(mut samples: Vec<Duration>) -> Stats {
+    samples.sort();
+    let total: Duration = samples.iter().sum();
+    Stats {
+        mean: total / samples.len() as u32,
+        p50: samples[samples.len() / 2],
+        p95: samples[samples.len() * 95 / 100],
+    }
+}
+
+async fn measure<F, Fut>(mut f: F) -> Stats
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for _ in 0..WARMUP {
+        f().await;
+    }
+    let mut samples = Vec::with_capacity(CALLS);
+    for _ in 0..CALLS {
+        let t = Instant::now();
+        f().await;
+        samples.push(t.elapsed());
+    }
+    stats(samples)
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+fn row(name: &str, s: &Stats, base: &Stats) {
+    println!(
+        "  {name:<28} mean {:>8.1} us  p50 {:>8.1} us  p95 {:>8.1} us  x{:.2} of direct",
+        us(s.mean),
+        us(s.p50),
+        us(s.p95),
+        s.mean.as_secs_f64() / base.mean.as_secs_f64()
+    );
+}
+
+async fn fake_pve() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api2/json/version"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"data": {"version": "9.1.2", "release": "9.1", "repoid": "6f3a5b2c"}})),
+        )
+        .mount(&server)
+        .await;
+    server
+}
+
+fn inventory() -> &'static [u8] {
+    BUILTINS.iter().find(|b| b.name == "inventory").expect("inventory built in").bytes
+}
+
+fn private_dir(p: &Path) {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(p).unwrap();
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o700)).unwrap();
+}
+
+async fn start_to_initialize(uri: &str, cache: Option<&Path>) -> Duration {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_proxmcp"));
+    cmd.env("PVE_BASE_URL", uri)
+        .env("PVE_ALLOW_INSECURE_HTTP", "true")
+        .env("PVE_API_TOKEN_ID", TOKEN_ID)
+        .env("PVE_API_TOKEN_SECRET", TOKEN_SECRET)
+        .env("PROXMCP_LOG", "error");
+    match cache {
+        Some(dir) => cmd.env("PROXMCP_CACHE_DIR", dir),
+        None => cmd.env("PROXMCP_CACHE", "false"),
+    };
+    cmd.arg("serve");
+    let t = Instant::now();
+    let (transport, _) = TokioChildProcess::builder(cmd).stderr(Stdio::null()).spawn().unwrap();
+    let client = ().serve(transport).await.unwrap();
+    let took = t.elapsed();
+    let _ = client.cancel().await;
+    took
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let pve = fake_pve().await;
+    let uri = pve.uri();
+    let auth = format!("PVEAPIToken={TOKEN_ID}={TOKEN_SECRET}");
+    println!("proxmcp benchmark: {CALLS} calls of pve_get_version each, after {WARMUP} warm-up calls");
+
+    // 1. Direct reqwest.
+    let http = reqwest::Client::new();
+    let direct = measure(|| {
+        let (http, url, auth) = (http.clone(), format!("{uri}/api2/json/version"), auth.clone());
+        async move {
+            let v: serde_json::Value =
+                http.get(url).header("Authorization", auth).send().await.unwrap().json().await.unwrap();
+            assert_eq!(v["data"]["version"], "9.1.2");
+        }
+    })
+    .await;
+
+    // 2. Bare wasmtime, same component, fresh store per call.
+    let engine = wasmtime::Engine::default();
+    let component = wasmtime::component::Component::new(&engine, inventory()).unwrap();
+    let mut linker = wasmtime::component::Linker::<bare::State>::new(&engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
+    bare::Plugin::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s).unwrap();
+    let pre = bare::PluginPre::new(linker.instantiate_pre(&component).unwrap()).unwrap();
+    let bare_stats = measure(|| {
+        let (pre, engine, http, base, auth) = (pre.clone(), engine.clone(), http.clone(), uri.clone(), auth.clone());
+        async move {
+            let state = bare::State {
+                wasi: wasmtime_wasi::WasiCtx::builder().build(),
+                table: wasmtime::component::ResourceTable::new(),
+                http,
+                base,
+                auth,
+            };
+            let mut store = wasmtime::Store::new(&engine, state);
+            let plugin = pre.instantiate_async(&mut store).await.unwrap();
+            let out = plugin.proxmcp_plugin_tools().call_call_tool(&mut store, "pve_get_version", "{}").await.unwrap();
+            assert!(out.is_ok());
+        }
+    })
+    .await;
+
+    // 3. proxmcp in-process: gate + runtime + client.
+    let client = PveClient::new(PveConfig {
+        base_url: uri.clone(),
+        auth: Auth::ApiToken { id: TOKEN_ID.into(), secret: Secret::new(TOKEN_SECRET) },
+        verify_tls: true,
+        allow_insecure_http: true,
+        timeout: Duration::from_secs(30),
+    })
+    .unwrap();
+    let runtime = Runtime::new(Limits::default(), None).unwrap();
+    let kind = runtime.engine_kind();
+    let source = PluginSource { origin: "builtin:inventory".into(), bytes: Arc::from(inventory()) };
+    let gate = Arc::new(Gate::build(runtime, &[source], Some(client), Policy::default()).await.unwrap());
+    let in_process = measure(|| {
+        let gate = gate.clone();
+        async move {
+            let out = gate.call_tool("pve_get_version", json!({})).await.unwrap();
+            assert_eq!(out.structured.unwrap()["version"], "9.1.2");
+        }
+    })
+    .await;
+
+    // 4. The real binary over stdio with rmcp's client.
+    let work = tempfile::tempdir().unwrap();
+    let cache = work.path().join("cache");
+    private_dir(&cache);
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_proxmcp"));
+    cmd.env("PVE_BASE_URL", &uri)
+        .env("PVE_ALLOW_INSECURE_HTTP", "true")
+        .env("PVE_API_TOKEN_ID", TOKEN_ID)
+        .env("PVE_API_TOKEN_SECRET", TOKEN_SECRET)
+        .env("PROXMCP_CACHE_DIR", &cache)
+        .env("PROXMCP_LOG", "error")
+        .arg("serve");
+    let (transport, _) = TokioChildProcess::builder(cmd).stderr(Stdio::null()).spawn().unwrap();
+    let mcp = Arc::new(().serve(transport).await.unwrap());
+    let stdio = measure(|| {
+        let mcp = mcp.clone();
+        async move {
+            let r = mcp.call_tool(CallToolRequestParams::new("pve_get_version")).await.unwrap();
+            assert_eq!(r.is_error, Some(false));
+        }
+    })
+    .await;
+
+    println!("\nper-call latency (engine: {kind:?})");
+    row("direct reqwest", &direct, &direct);
+    row("bare wasmtime + reqwest", &bare_stats, &direct);
+    row("proxmcp in-process (gate)", &in_process, &direct);
+    row("proxmcp over stdio (rmcp)", &stdio, &direct);
+    let ratio = |a: &Stats, b: &Stats| a.mean.as_secs_f64() / b.mean.as_secs_f64();
+    println!(
+        "  ratios: in-process / bare wasmtime = {:.2}, stdio / bare wasmtime = {:.2}, stdio / direct = {:.2}",
+        ratio(&in_process, &bare_stats),
+        ratio(&stdio, &bare_stats),
+        ratio(&stdio, &direct)
+    );
+    if let Ok(m) = Arc::try_unwrap(mcp) {
+        let _ = m.cancel().await;
+    }
+
+    // 5. Start-up to `initialize` answered.
+    const STARTS: usize = 5;
+    let cold_cache = work.path().join("cold");
+    let mut cold = Vec::new();
+    let mut warm = Vec::new();
+    let mut none = Vec::new();
+    for i in 0..STARTS {
+        let dir = cold_cache.join(i.to_string());
+        private_dir(&dir);
+        cold.push(start_to_initialize(&uri, Some(&dir)).await);
+        warm.push(start_to_initialize(&uri, Some(&dir)).await);
+        none.push(start_to_initialize(&uri, None).await);
+    }
+    let (cold, warm, none) = (stats(cold), stats(warm), stats(none));
+    println!("\nstart to initialize answered ({STARTS} starts each, median)");
+    println!("  cold compile cache           {:>8.1} ms", cold.p50.as_secs_f64() * 1e3);
+    println!("  warm compile cache           {:>8.1} ms", warm.p50.as_secs_f64() * 1e3);
+    println!("  cache off                    {:>8.1} ms", none.p50.as_secs_f64() * 1e3);
+    println!("  ratio cold / warm = {:.2}", cold.p50.as_secs_f64() / warm.p50.as_secs_f64());
+}

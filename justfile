@@ -1,0 +1,39 @@
+# Everyday commands. Install just with `cargo install just` (optional:
+# every recipe is a plain cargo command you can run yourself).
+
+# List the recipes.
+default:
+    @just --list
+
+# Build the host with the built-in plugins embedded (plugins build via host/build.rs).
+build:
+    cargo build -p proxmcp
+
+# Build only the wasm plugins (built-ins and test guests).
+plugins:
+    cargo build --release --target wasm32-wasip2 --target-dir target/wasm-plugins -p proxmcp-plugin-inventory -p proxmcp-plugin-hostile -p proxmcp-plugin-forbidden-net
+
+# Run the whole test suite (the README's test command; CI runs the same).
+test:
+    cargo test --workspace
+
+# Format and lint; warnings are errors.
+lint:
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Format the code.
+fmt:
+    cargo fmt --all
+
+# Benchmarks: per-call overhead and start-up, printed as ratios.
+bench:
+    cargo bench -p proxmcp --bench overhead
+
+# Serve over stdio against the cluster named by PVE_* variables (or .env).
+serve:
+    cargo run --release -p proxmcp -- serve
+
+# Show the plugins the configuration loads.
+plugins-list:
+    cargo run -p proxmcp -- plugins list
