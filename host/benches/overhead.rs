@@ -189,6 +189,7 @@ async fn main() {
     println!("proxmcp benchmark: {CALLS} calls of pve_get_version each, after {WARMUP} warm-up calls");
 
     // 1. Direct reqwest.
+    ::proxmcp::pve::install_crypto_provider();
     let http = reqwest::Client::new();
     let direct = measure(|| {
         let (http, url, auth) = (http.clone(), format!("{uri}/api2/json/version"), auth.clone());

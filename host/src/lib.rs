@@ -5,7 +5,8 @@
 //! [`mcp`] (transports, tool registry) -> [`gate`] (grants, read-only,
 //! confirmation) -> [`runtime`] (wasmtime, limits, compile cache) ->
 //! [`pve`] (the Proxmox client). [`config`] feeds all of them; [`plugins`]
-//! says where components come from.
+//! says where components come from. [`sim`] is an embedded Proxmox
+//! simulator, reached only from the CLI and tests.
 
 pub mod config;
 pub mod gate;
@@ -14,3 +15,4 @@ pub mod plugins;
 pub mod pve;
 pub mod runtime;
 pub mod secret;
+pub mod sim;

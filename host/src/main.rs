@@ -10,7 +10,7 @@ use proxmcp::gate::{Gate, Policy};
 use proxmcp::mcp::ProxmcpServer;
 use proxmcp::pve::PveClient;
 use proxmcp::runtime::{CompileCache, Runtime, SUPPORTED_CONTRACTS};
-use proxmcp::{plugins, pve};
+use proxmcp::{plugins, pve, sim};
 
 /// MCP server for Proxmox VE; every tool runs in a WebAssembly sandbox.
 #[derive(Debug, Parser)]
@@ -46,6 +46,42 @@ enum Command {
     /// Check the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Run the embedded Proxmox simulator as a standalone API server.
+    Sim(SimArgs),
+    /// Serve MCP against an in-process simulated cluster (try every tool without a cluster).
+    Demo {
+        /// Transport: stdio.
+        #[arg(long)]
+        transport: Option<String>,
+        /// Real seconds per simulated second of task time (0 = instant).
+        #[arg(long, default_value_t = 0.2)]
+        time_scale: f64,
+        /// Cluster to simulate (JSON, as printed by `proxmcp sim --print-seed`).
+        #[arg(long, value_name = "FILE")]
+        seed: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct SimArgs {
+    /// Address to listen on (keep it on loopback unless you mean otherwise).
+    #[arg(long, default_value = "127.0.0.1:8006")]
+    listen: std::net::SocketAddr,
+    /// Serve plain HTTP instead of HTTPS with a generated certificate.
+    #[arg(long)]
+    http: bool,
+    /// Append every request to FILE as JSONL (the input of validate.py).
+    #[arg(long, value_name = "FILE")]
+    request_log: Option<PathBuf>,
+    /// Real seconds per simulated second of task time (0 = instant).
+    #[arg(long, default_value_t = 1.0)]
+    time_scale: f64,
+    /// Cluster to simulate (JSON).
+    #[arg(long, value_name = "FILE")]
+    seed: Option<PathBuf>,
+    /// Print the default seed as JSON and exit.
+    #[arg(long)]
+    print_seed: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -73,7 +109,7 @@ fn main() -> std::process::ExitCode {
     // A .env in the working directory fills in variables not already set.
     let dotenv = dotenvy::dotenv();
     let cli = Cli::parse();
-    init_logging(matches!(cli.command, Command::Serve { .. }));
+    init_logging(matches!(cli.command, Command::Serve { .. } | Command::Demo { .. } | Command::Sim(_)));
     if let Err(e) = &dotenv
         && !e.not_found()
     {
@@ -109,7 +145,7 @@ fn env_var(name: &str) -> Option<String> {
 
 async fn run(cli: Cli) -> Result<()> {
     let transport = match &cli.command {
-        Command::Serve { transport } => transport.clone(),
+        Command::Serve { transport } | Command::Demo { transport, .. } => transport.clone(),
         _ => None,
     };
     let overrides =
@@ -120,7 +156,95 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Plugins(PluginsCommand::List { json }) => plugins_list(&config, json).await,
         Command::Plugins(PluginsCommand::Inspect { file }) => plugins_inspect(&config, &file).await,
         Command::Config(ConfigCommand::Check) => config_check(&config).await,
+        Command::Sim(args) => run_sim(args).await,
+        Command::Demo { time_scale, seed, .. } => demo(config, time_scale, seed.as_deref()).await,
     }
+}
+
+fn load_seed(path: Option<&std::path::Path>) -> Result<sim::Seed> {
+    match path {
+        None => Ok(sim::Seed::default()),
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read seed file {}", p.display()))?;
+            serde_json::from_str(&text).with_context(|| {
+                format!(
+                    "seed file {} is not a valid cluster (see `proxmcp sim --print-seed` for the format)",
+                    p.display()
+                )
+            })
+        }
+    }
+}
+
+fn check_time_scale(scale: f64) -> Result<()> {
+    if !(0.0..=100.0).contains(&scale) {
+        bail!("--time-scale {scale} is out of range; use 0 (instant) to 100");
+    }
+    Ok(())
+}
+
+async fn run_sim(args: SimArgs) -> Result<()> {
+    if args.print_seed {
+        println!("{}", serde_json::to_string_pretty(&sim::Seed::default())?);
+        return Ok(());
+    }
+    check_time_scale(args.time_scale)?;
+    let mut options = sim::SimOptions::demo();
+    options.seed = load_seed(args.seed.as_deref())?;
+    options.time_scale = args.time_scale;
+    options.request_log = args.request_log.clone();
+    if !args.listen.ip().is_loopback() {
+        tracing::warn!("the simulator listens on {}, reachable from other machines", args.listen);
+    }
+    let server = sim::Simulator::start(args.listen, !args.http, options).await?;
+    println!("proxmcp simulator: a Proxmox VE API on {}/api2/json", server.base_url());
+    if let Some(fp) = server.fingerprint() {
+        println!("certificate fingerprint (SHA-256): {fp}");
+    }
+    for t in server.tokens() {
+        let role = if t.read_only { "read-only" } else { "admin" };
+        println!("API token ({role}): {}={}", t.id, t.secret.expose());
+    }
+    for u in server.users() {
+        println!("password login: {} / {}", u.username, u.password.expose());
+    }
+    let admin = &server.tokens()[0];
+    println!("\nconnect proxmcp to it:");
+    println!("  export PVE_BASE_URL={}", server.base_url());
+    println!("  export PVE_API_TOKEN_ID='{}' PVE_API_TOKEN_SECRET={}", admin.id, admin.secret.expose());
+    if server.fingerprint().is_some() {
+        println!("  export PVE_VERIFY_SSL=false   # self-signed certificate");
+    } else {
+        println!("  export PVE_ALLOW_INSECURE_HTTP=true");
+    }
+    if let Some(log) = &args.request_log {
+        println!("requests are appended to {}", log.display());
+    }
+    println!("press Ctrl-C to stop");
+    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    Ok(())
+}
+
+async fn demo(mut config: Config, time_scale: f64, seed: Option<&std::path::Path>) -> Result<()> {
+    check_time_scale(time_scale)?;
+    let mut options = sim::SimOptions::demo();
+    options.seed = load_seed(seed)?;
+    options.time_scale = time_scale;
+    // Loopback only, inside this process: plain HTTP is safe here.
+    let server = sim::Simulator::start(([127, 0, 0, 1], 0).into(), false, options).await?;
+    let token = server.tokens()[0].clone();
+    config.proxmox = proxmcp::config::ProxmoxSection {
+        base_url: Some(server.base_url()),
+        token_id: Some(token.id.clone()),
+        token_secret: Some(token.secret.clone()),
+        allow_insecure_http: Some(true),
+        ..Default::default()
+    };
+    let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "proxmcp".into());
+    eprintln!("proxmcp demo: serving MCP on stdio against a simulated 3-node cluster ({})", server.base_url());
+    eprintln!("  try it with the MCP Inspector:  npx @modelcontextprotocol/inspector {exe} demo");
+    eprintln!("  or add it to Claude Code:       claude mcp add proxmox-demo -- {exe} demo");
+    serve(&config).await
 }
 
 fn make_runtime(config: &Config) -> Result<Runtime> {

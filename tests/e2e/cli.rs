@@ -97,8 +97,8 @@ fn config_check_rejects_unknown_keys_and_plain_http() {
 
 #[tokio::test]
 async fn config_check_contacts_proxmox() {
-    let pve = support::fake_pve().await;
-    let uri = pve.uri();
+    let pve = support::sim().await;
+    let uri = pve.base_url();
     let out = tokio::task::spawn_blocking(move || {
         run(
             &["config", "check"],

@@ -1,13 +1,15 @@
 //! End-to-end tests: the real `proxmcp` binary, real wasm components built
 //! from `plugins/` and `tests/plugins/`, real MCP clients (rmcp; the
-//! official Python SDK), a fake Proxmox API on 127.0.0.1.
+//! official Python SDK), the embedded Proxmox simulator on 127.0.0.1.
 //!
 //! One test binary with modules (faster to link than one per file).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod cli;
+mod demo;
 mod python_client;
 mod sandbox;
+mod simulator;
 mod stdio_inventory;
 mod support;

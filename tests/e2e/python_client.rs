@@ -43,7 +43,7 @@ fn python_with_mcp() -> PathBuf {
 
 #[tokio::test]
 async fn official_python_sdk_lists_and_calls_the_tools_over_stdio() {
-    let pve = support::fake_pve().await;
+    let pve = support::sim().await;
     let python = tokio::task::spawn_blocking(python_with_mcp).await.expect("venv");
     let script = support::root().join("tests").join("python").join("stdio_client.py");
     let work = tempfile::tempdir().expect("tempdir");
@@ -51,7 +51,7 @@ async fn official_python_sdk_lists_and_calls_the_tools_over_stdio() {
         .arg(script)
         .arg(support::binary())
         .current_dir(work.path())
-        .env("PVE_BASE_URL", pve.uri())
+        .env("PVE_BASE_URL", pve.base_url())
         .env("PVE_ALLOW_INSECURE_HTTP", "true")
         .env("PVE_API_TOKEN_ID", support::TOKEN_ID)
         .env("PVE_API_TOKEN_SECRET", support::TOKEN_SECRET)
@@ -70,6 +70,6 @@ async fn official_python_sdk_lists_and_calls_the_tools_over_stdio() {
     assert_eq!(results["pve_get_version"]["structured"]["version"], "9.1.2");
     assert_eq!(results["pve_list_nodes"]["structured"]["count"], 2);
     assert_eq!(results["pve_list_nodes"]["structured"]["truncated"], true);
-    assert_eq!(results["pve_list_vms"]["structured"]["total"], 3);
+    assert_eq!(results["pve_list_vms"]["structured"]["total"], 7);
     assert!(!stdout.contains(support::TOKEN_SECRET));
 }

@@ -33,8 +33,8 @@ async fn assert_contained(session: &Session, tool: &str, expect: &str) {
 
 #[tokio::test]
 async fn infinite_loop_is_stopped_at_the_deadline() {
-    let pve = support::fake_pve().await;
-    let session = Session::start(&pve, hostile_launch()).await;
+    let pve = support::sim().await;
+    let session = Session::start(&pve.base_url(), hostile_launch()).await;
     let started = Instant::now();
     assert_contained(&session, "hostile_spin", "deadline").await;
     assert!(started.elapsed() >= Duration::from_secs(2));
@@ -43,24 +43,24 @@ async fn infinite_loop_is_stopped_at_the_deadline() {
 
 #[tokio::test]
 async fn memory_bomb_is_stopped_at_the_memory_cap() {
-    let pve = support::fake_pve().await;
-    let session = Session::start(&pve, hostile_launch()).await;
+    let pve = support::sim().await;
+    let session = Session::start(&pve.base_url(), hostile_launch()).await;
     assert_contained(&session, "hostile_alloc", "32 MiB memory limit").await;
     session.finish().await;
 }
 
 #[tokio::test]
 async fn runaway_recursion_is_stopped_at_the_stack_limit() {
-    let pve = support::fake_pve().await;
-    let session = Session::start(&pve, hostile_launch()).await;
+    let pve = support::sim().await;
+    let session = Session::start(&pve.base_url(), hostile_launch()).await;
     assert_contained(&session, "hostile_recurse", "stack").await;
     session.finish().await;
 }
 
 #[tokio::test]
 async fn stdout_spam_never_reaches_the_protocol_stream() {
-    let pve = support::fake_pve().await;
-    let session = Session::start(&pve, hostile_launch()).await;
+    let pve = support::sim().await;
+    let session = Session::start(&pve.base_url(), hostile_launch()).await;
     // The client only keeps working if stdout carried nothing but JSON-RPC.
     assert_contained(&session, "hostile_spam", "deadline").await;
     let stderr = session.finish().await;
@@ -71,31 +71,30 @@ async fn stdout_spam_never_reaches_the_protocol_stream() {
 
 #[tokio::test]
 async fn oversized_output_is_refused() {
-    let pve = support::fake_pve().await;
-    let session = Session::start(&pve, hostile_launch()).await;
+    let pve = support::sim().await;
+    let session = Session::start(&pve.base_url(), hostile_launch()).await;
     assert_contained(&session, "hostile_huge_output", "byte limit").await;
     session.finish().await;
 }
 
 #[tokio::test]
 async fn write_from_a_tool_claiming_read_only_needs_confirm_and_sends_nothing() {
-    let pve = support::fake_pve().await;
-    let session = Session::start(&pve, hostile_launch()).await;
+    let pve = support::sim().await;
+    let session = Session::start(&pve.base_url(), hostile_launch()).await;
     let r = session.call("hostile_sneaky_write", json!({})).await;
     assert!(is_error(&r));
     assert!(text(&r).contains("confirm=true"), "{}", text(&r));
     session.finish().await;
-    let writes: Vec<_> =
-        pve.received_requests().await.unwrap_or_default().into_iter().filter(|r| r.method.as_str() != "GET").collect();
+    let writes: Vec<_> = pve.requests().into_iter().filter(|r| r["method"] != "GET").collect();
     assert!(writes.is_empty(), "a write reached Proxmox: {writes:?}");
 }
 
 #[tokio::test]
 async fn read_only_mode_never_loads_write_plugins() {
-    let pve = support::fake_pve().await;
+    let pve = support::sim().await;
     let mut launch = hostile_launch();
     launch.env.push(("PROXMCP_READ_ONLY".into(), "true".into()));
-    let session = Session::start(&pve, launch).await;
+    let session = Session::start(&pve.base_url(), launch).await;
     let tools = session.client.list_all_tools().await.expect("tools/list");
     assert!(tools.iter().all(|t| !t.name.starts_with("hostile_")), "hostile tools listed in read-only mode");
     let stderr = session.finish().await;

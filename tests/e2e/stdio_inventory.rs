@@ -1,5 +1,5 @@
 //! The real binary over stdio, driven by rmcp's client: the inventory
-//! tools are listed and each is called against the fake PVE.
+//! tools are listed and each is called against the simulator.
 
 use serde_json::json;
 
@@ -7,8 +7,8 @@ use crate::support::{self, Launch, Session, is_error, text};
 
 #[tokio::test]
 async fn inventory_tools_are_listed_with_schemas_and_annotations() {
-    let pve = support::fake_pve().await;
-    let session = Session::start(&pve, Launch::default()).await;
+    let pve = support::sim().await;
+    let session = Session::start(&pve.base_url(), Launch::default()).await;
     let tools = session.client.list_all_tools().await.expect("tools/list");
     let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
     assert_eq!(names, ["pve_get_version", "pve_list_nodes", "pve_list_vms"]);
@@ -26,8 +26,8 @@ async fn inventory_tools_are_listed_with_schemas_and_annotations() {
 
 #[tokio::test]
 async fn each_inventory_tool_answers_from_proxmox() {
-    let pve = support::fake_pve().await;
-    let session = Session::start(&pve, Launch::default()).await;
+    let pve = support::sim().await;
+    let session = Session::start(&pve.base_url(), Launch::default()).await;
 
     let version = session.call("pve_get_version", json!({})).await;
     assert!(!is_error(&version), "{}", text(&version));
@@ -36,43 +36,53 @@ async fn each_inventory_tool_answers_from_proxmox() {
 
     let nodes = session.call("pve_list_nodes", json!({})).await;
     assert!(!is_error(&nodes), "{}", text(&nodes));
+    assert_eq!(text(&nodes), "3 nodes, 1 not online");
     let nodes = nodes.structured_content.unwrap();
     assert_eq!(nodes["count"], 3);
     assert_eq!(nodes["nodes"][0]["node"], "pve1");
-    assert_eq!(nodes["nodes"][0]["mem_human"], "31.25 GiB");
-    assert_eq!(nodes["nodes"][0]["cpu_percent"], 12.5);
+    assert_eq!(nodes["nodes"][0]["mem_human"], "38 GiB");
+    assert_eq!(nodes["nodes"][0]["maxmem_human"], "64 GiB");
+    assert_eq!(nodes["nodes"][0]["cpu_percent"], 8.0);
     assert_eq!(nodes["nodes"][2]["online"], false);
 
     let vms = session.call("pve_list_vms", json!({})).await;
     assert!(!is_error(&vms), "{}", text(&vms));
     let all = vms.structured_content.unwrap();
-    assert_eq!(all["total"], 4);
+    assert_eq!(all["total"], 10);
     assert_eq!(all["vms"][0]["vmid"], 100);
+    assert_eq!(all["vms"][0]["name"], "web-01");
     assert_eq!(all["vms"][0]["tags"], json!(["prod", "web"]));
-    assert_eq!(all["vms"][3]["template"], true);
+    assert_eq!(all["vms"][9]["vmid"], 9000);
+    assert_eq!(all["vms"][9]["template"], true);
+    let offline = all["vms"].as_array().unwrap().iter().find(|v| v["vmid"] == 105).unwrap();
+    assert_eq!(offline["status"], "unknown");
 
     let filtered = session.call("pve_list_vms", json!({"type": "lxc", "status": "running"})).await;
     let filtered = filtered.structured_content.unwrap();
-    assert_eq!(filtered["count"], 1);
+    assert_eq!(filtered["count"], 2);
     assert_eq!(filtered["vms"][0]["name"], "dns");
 
-    let by_pool = session.call("pve_list_vms", json!({"pool": "databases"})).await;
-    assert_eq!(by_pool.structured_content.unwrap()["vms"][0]["vmid"], 101);
+    let by_pool = session.call("pve_list_vms", json!({"pool": "infra", "tag": "prod"})).await;
+    assert_eq!(by_pool.structured_content.unwrap()["vms"][0]["vmid"], 201);
+
+    let by_name = session.call("pve_list_vms", json!({"name": "WEB", "node": "pve2"})).await;
+    let by_name = by_name.structured_content.unwrap();
+    assert_eq!((by_name["count"].as_u64(), by_name["vms"][0]["vmid"].as_u64()), (Some(1), Some(101)));
 
     let limited = session.call("pve_list_vms", json!({"limit": 2})).await;
     let limited = limited.structured_content.unwrap();
     assert_eq!((limited["count"].as_u64(), limited["truncated"].as_bool()), (Some(2), Some(true)));
 
     session.finish().await;
-    let log = support::request_log(&pve).await;
+    let log = support::sim_request_log(&pve);
     assert!(log.contains("/api2/json/cluster/resources"), "{log}");
     support::validate_requests(&log);
 }
 
 #[tokio::test]
 async fn bad_arguments_get_errors_that_say_what_to_fix() {
-    let pve = support::fake_pve().await;
-    let session = Session::start(&pve, Launch::default()).await;
+    let pve = support::sim().await;
+    let session = Session::start(&pve.base_url(), Launch::default()).await;
 
     let r = session.call("pve_list_vms", json!({"type": "vm"})).await;
     assert!(is_error(&r));
@@ -97,9 +107,9 @@ async fn bad_arguments_get_errors_that_say_what_to_fix() {
 
 #[tokio::test]
 async fn proxmox_errors_reach_the_client_with_a_next_step() {
-    let pve = support::fake_pve().await;
+    let pve = support::sim().await;
     let launch = Launch { env: vec![("PVE_API_TOKEN_SECRET".into(), "wrong-secret".into())], ..Launch::default() };
-    let session = Session::start(&pve, launch).await;
+    let session = Session::start(&pve.base_url(), launch).await;
     let r = session.call("pve_get_version", json!({})).await;
     assert!(is_error(&r));
     let msg = text(&r);

@@ -1,18 +1,18 @@
-//! Shared harness: a fake Proxmox API on loopback (wiremock), the real
+//! Shared harness: the embedded Proxmox simulator on loopback, the real
 //! `proxmcp` binary started over stdio, and an rmcp client talking to it.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::OnceLock;
 
+use proxmcp::secret::Secret;
+use proxmcp::sim::{SimOptions, SimToken, SimUser, Simulator};
 use rmcp::model::{CallToolRequestParams, CallToolResult};
 use rmcp::service::RunningService;
 use rmcp::transport::TokioChildProcess;
 use rmcp::{RoleClient, ServiceExt};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::process::Command;
-use wiremock::matchers::{method, path, query_param};
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// The token the fake PVE accepts; also a known secret the tests search
 /// output for.
@@ -55,54 +55,28 @@ pub fn cache_dir() -> &'static Path {
     })
 }
 
-/// A fake PVE answering the endpoints the inventory tools use, with the
-/// token check PVE does.
-pub async fn fake_pve() -> MockServer {
-    let server = MockServer::start().await;
-    let auth = format!("PVEAPIToken={TOKEN_ID}={TOKEN_SECRET}");
-    let ok = |data: Value| ResponseTemplate::new(200).set_body_json(json!({ "data": data }));
-    Mock::given(method("GET"))
-        .and(path("/api2/json/version"))
-        .and(wiremock::matchers::header("Authorization", auth.as_str()))
-        .respond_with(ok(json!({"version": "9.1.2", "release": "9.1", "repoid": "6f3a5b2c"})))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/api2/json/nodes"))
-        .and(wiremock::matchers::header("Authorization", auth.as_str()))
-        .respond_with(ok(json!([
-            {"node": "pve1", "status": "online", "cpu": 0.125, "maxcpu": 16, "mem": 33554432000u64,
-             "maxmem": 68719476736u64, "uptime": 273845, "level": "", "ssl_fingerprint": "AA:BB"},
-            {"node": "pve2", "status": "online", "cpu": 0.02, "maxcpu": 8, "mem": 4294967296u64,
-             "maxmem": 34359738368u64, "uptime": 1000},
-            {"node": "pve3", "status": "offline"}
-        ])))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/api2/json/cluster/resources"))
-        .and(query_param("type", "vm"))
-        .and(wiremock::matchers::header("Authorization", auth.as_str()))
-        .respond_with(ok(json!([
-            {"id": "qemu/100", "type": "qemu", "vmid": 100, "name": "web", "node": "pve1", "status": "running",
-             "maxcpu": 4, "cpu": 0.031, "mem": 2147483648u64, "maxmem": 4294967296u64, "uptime": 3600,
-             "tags": "prod;web", "template": 0},
-            {"id": "qemu/101", "type": "qemu", "vmid": 101, "name": "db", "node": "pve2", "status": "stopped",
-             "maxcpu": 8, "maxmem": 8589934592u64, "template": 0, "pool": "databases"},
-            {"id": "lxc/200", "type": "lxc", "vmid": 200, "name": "dns", "node": "pve1", "status": "running",
-             "maxcpu": 1, "mem": 134217728u64, "maxmem": 536870912u64, "uptime": 99, "tags": "infra"},
-            {"id": "qemu/9000", "type": "qemu", "vmid": 9000, "name": "tmpl-debian", "node": "pve2",
-             "status": "stopped", "template": 1}
-        ])))
-        .mount(&server)
-        .await;
-    // Anything else, including a request with the wrong token, gets PVE's 401.
-    Mock::given(wiremock::matchers::any())
-        .respond_with(ResponseTemplate::new(401).set_body_json(json!({"data": null})))
-        .with_priority(u8::MAX)
-        .mount(&server)
-        .await;
-    server
+/// A read-only token the simulator accepts.
+pub const READONLY_TOKEN_ID: &str = "auditor@pve!e2e";
+pub const READONLY_TOKEN_SECRET: &str = "5ecret-readonly-2222-3333";
+/// A password for `root@pam` on the simulator.
+pub const PASSWORD: &str = "e2e-password-4444";
+
+/// The embedded simulator on 127.0.0.1 over plain HTTP, tasks instant,
+/// with the test tokens and password.
+pub async fn sim() -> Simulator {
+    let mut options = SimOptions::demo();
+    options.time_scale = 0.0;
+    options.tokens = vec![
+        SimToken { id: TOKEN_ID.into(), secret: Secret::new(TOKEN_SECRET), read_only: false },
+        SimToken { id: READONLY_TOKEN_ID.into(), secret: Secret::new(READONLY_TOKEN_SECRET), read_only: true },
+    ];
+    options.users = vec![SimUser { username: "root@pam".into(), password: Secret::new(PASSWORD), read_only: false }];
+    Simulator::start(([127, 0, 0, 1], 0).into(), false, options).await.expect("start simulator")
+}
+
+/// The requests the simulator received, as validate.py's JSONL.
+pub fn sim_request_log(sim: &Simulator) -> String {
+    sim.requests().iter().map(|r| format!("{r}\n")).collect()
 }
 
 /// How to start the server.
@@ -150,10 +124,11 @@ pub struct Session {
 }
 
 impl Session {
-    /// Starts `proxmcp serve` against `pve` and connects an rmcp client.
-    pub async fn start(pve: &MockServer, launch: Launch) -> Session {
+    /// Starts `proxmcp serve` against the API at `pve_uri` and connects an
+    /// rmcp client.
+    pub async fn start(pve_uri: &str, launch: Launch) -> Session {
         let work = tempfile::tempdir().expect("tempdir");
-        let cmd = command(&pve.uri(), &launch, work.path());
+        let cmd = command(pve_uri, &launch, work.path());
         let (transport, stderr) =
             TokioChildProcess::builder(cmd).stderr(Stdio::piped()).spawn().expect("spawn proxmcp");
         let mut stderr = stderr.expect("piped stderr");
@@ -196,34 +171,22 @@ pub fn is_error(result: &CallToolResult) -> bool {
     result.is_error == Some(true)
 }
 
-/// The requests the fake PVE received, as validate.py's JSONL.
-pub async fn request_log(pve: &MockServer) -> String {
-    let mut out = String::new();
-    for req in pve.received_requests().await.unwrap_or_default() {
-        let mut params = serde_json::Map::new();
-        for (k, v) in req.url.query_pairs() {
-            params.insert(k.into_owned(), Value::String(v.into_owned()));
-        }
-        for (k, v) in url::form_urlencoded::parse(&req.body) {
-            params.insert(k.into_owned(), Value::String(v.into_owned()));
-        }
-        let line = json!({"method": req.method.as_str(), "path": req.url.path(), "params": params});
-        out.push_str(&line.to_string());
-        out.push('\n');
+/// ../shared/pve-api/validate.py, or `None` (saying why) where the shared
+/// folder is absent, as in a plain clone. In CI it must be there.
+pub fn validator() -> Option<PathBuf> {
+    let validator = root().join("..").join("shared").join("pve-api").join("validate.py");
+    if validator.exists() {
+        return Some(validator);
     }
-    out
+    assert!(std::env::var("CI").is_err(), "CI must have ../shared/pve-api/validate.py");
+    eprintln!("skipping schema validation: {} not found (plain clone)", validator.display());
+    None
 }
 
-/// Checks a request log with ../shared/pve-api/validate.py. Returns
-/// `None` (and says why) where the shared folder is absent, as in a plain
-/// clone; in CI the folder is always there.
+/// Checks a request log with validate.py: 0 problems, or the test fails.
 pub fn validate_requests(jsonl: &str) -> Option<String> {
-    let validator = root().join("..").join("shared").join("pve-api").join("validate.py");
-    if !validator.exists() {
-        assert!(std::env::var("CI").is_err(), "CI must have ../shared/pve-api/validate.py");
-        eprintln!("skipping schema validation: {} not found (plain clone)", validator.display());
-        return None;
-    }
+    let validator = validator()?;
+    assert!(!jsonl.trim().is_empty(), "no requests were recorded");
     let dir = tempfile::tempdir().expect("tempdir");
     let log = dir.path().join("requests.jsonl");
     std::fs::write(&log, jsonl).expect("write log");

@@ -252,7 +252,7 @@ fn valid_token_id(id: &str) -> bool {
 }
 
 /// Installs rustls' ring provider once per process (no aws-lc, no OpenSSL).
-fn install_crypto_provider() {
+pub fn install_crypto_provider() {
     // A second install fails harmlessly; the first provider stays.
     let _ = rustls::crypto::ring::default_provider().install_default();
 }

@@ -11,7 +11,7 @@ mod guests;
 mod params;
 mod path;
 
-pub use client::{Auth, PveClient, PveConfig};
+pub use client::{Auth, PveClient, PveConfig, install_crypto_provider};
 pub use error::{ApiError, ConfigError, FieldError};
 pub use guests::{GuestInfo, GuestKind};
 pub use params::to_form;

@@ -1,0 +1,84 @@
+//! `proxmcp sim` standalone over HTTPS and `proxmcp demo` over stdio.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use rmcp::ServiceExt;
+use rmcp::model::CallToolRequestParams;
+use rmcp::transport::TokioChildProcess;
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::support;
+
+#[tokio::test]
+async fn standalone_simulator_serves_https_and_prints_fingerprint_and_token() {
+    let work = tempfile::tempdir().unwrap();
+    let log = work.path().join("requests.jsonl");
+    let mut child = tokio::process::Command::new(support::binary())
+        .args(["sim", "--listen", "127.0.0.1:0", "--time-scale", "0", "--request-log"])
+        .arg(&log)
+        .current_dir(work.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut url, mut fingerprint, mut token) = (String::new(), String::new(), String::new());
+    while let Ok(Ok(Some(line))) = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await {
+        if let Some(rest) = line.strip_prefix("proxmcp simulator: a Proxmox VE API on ") {
+            url = rest.trim_end_matches("/api2/json").to_string();
+        } else if let Some(rest) = line.strip_prefix("certificate fingerprint (SHA-256): ") {
+            fingerprint = rest.to_string();
+        } else if let Some(rest) = line.strip_prefix("API token (admin): ") {
+            token = rest.to_string();
+        } else if line.starts_with("press Ctrl-C") {
+            break;
+        }
+    }
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+    let parts: Vec<&str> = fingerprint.split(':').collect();
+    assert_eq!(parts.len(), 32, "{fingerprint}");
+    assert!(parts.iter().all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase())));
+    assert!(token.starts_with("root@pam!proxmcp=") && token.len() > 30, "{token}");
+
+    proxmcp::pve::install_crypto_provider();
+    // Self-signed: this test checks the server, not certificate pinning.
+    let http = reqwest::Client::builder().tls_danger_accept_invalid_certs(true).build().unwrap();
+    let r = http
+        .get(format!("{url}/api2/json/version"))
+        .header("Authorization", format!("PVEAPIToken={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["data"]["version"], "9.1.2");
+    child.kill().await.unwrap();
+    let logged = std::fs::read_to_string(&log).unwrap();
+    let first: serde_json::Value = serde_json::from_str(logged.lines().next().unwrap()).unwrap();
+    assert_eq!(first, json!({"method": "GET", "path": "/api2/json/version", "params": {}}));
+}
+
+#[tokio::test]
+async fn demo_serves_every_tool_against_the_in_process_simulator() {
+    let work = tempfile::tempdir().unwrap();
+    let mut cmd = tokio::process::Command::new(support::binary());
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PROXMCP_CACHE_DIR", support::cache_dir())
+        .current_dir(work.path())
+        .args(["demo", "--time-scale", "0"]);
+    let (transport, stderr) = TokioChildProcess::builder(cmd).stderr(Stdio::piped()).spawn().unwrap();
+    let client = ().serve(transport).await.unwrap();
+    let tools = client.list_all_tools().await.unwrap();
+    assert_eq!(tools.len(), 3);
+    let r = client.call_tool(CallToolRequestParams::new("pve_list_vms")).await.unwrap();
+    assert_eq!(r.structured_content.unwrap()["total"], 10);
+    let _ = client.cancel().await;
+    let mut text = String::new();
+    let _ = tokio::io::AsyncReadExt::read_to_string(&mut stderr.unwrap(), &mut text).await;
+    assert!(text.contains("npx @modelcontextprotocol/inspector"), "{text}");
+    assert!(text.contains("claude mcp add proxmox-demo"), "{text}");
+}
