@@ -30,6 +30,14 @@ fmt:
 bench:
     cargo bench -p proxmcp --bench overhead
 
+# Serve MCP over stdio against an in-process simulated cluster.
+demo:
+    cargo run --release -p proxmcp -- demo
+
+# Run the simulator as a standalone Proxmox API (HTTPS on 127.0.0.1:8006).
+sim:
+    cargo run --release -p proxmcp -- sim
+
 # Serve over stdio against the cluster named by PVE_* variables (or .env).
 serve:
     cargo run --release -p proxmcp -- serve
