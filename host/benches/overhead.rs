@@ -227,14 +227,10 @@ async fn main() {
     .await;
 
     // 3. proxmcp in-process: gate + runtime + client.
-    let client = PveClient::new(PveConfig {
-        base_url: uri.clone(),
-        auth: Auth::ApiToken { id: TOKEN_ID.into(), secret: Secret::new(TOKEN_SECRET) },
-        verify_tls: true,
-        allow_insecure_http: true,
-        timeout: Duration::from_secs(30),
-    })
-    .unwrap();
+    let mut pve_config =
+        PveConfig::new(uri.clone(), Auth::ApiToken { id: TOKEN_ID.into(), secret: Secret::new(TOKEN_SECRET) });
+    pve_config.allow_insecure_http = true;
+    let client = PveClient::new(pve_config).unwrap();
     let runtime = Runtime::new(Limits::default(), None).unwrap();
     let kind = runtime.engine_kind();
     let source = PluginSource { origin: "builtin:inventory".into(), bytes: Arc::from(inventory()) };

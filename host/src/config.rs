@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::pve::{Auth, PveConfig};
+use crate::pve::{Auth, PveConfig, TlsMode};
 use crate::runtime::Limits;
 use crate::secret::Secret;
 
@@ -67,6 +67,14 @@ pub struct ProxmoxSection {
     pub allow_insecure_http: Option<bool>,
     /// `PVE_TIMEOUT`: seconds per request (default 30).
     pub timeout_secs: Option<u64>,
+    /// `PVE_FINGERPRINT`: pin the node certificate's SHA-256 (`AA:BB:…`).
+    pub fingerprint: Option<String>,
+    /// `PVE_CA_FILE`: trust only the certificates in this PEM bundle.
+    pub ca_file: Option<PathBuf>,
+    /// `PVE_MAX_CONCURRENCY`: requests in flight at once (default 8).
+    pub max_concurrency: Option<usize>,
+    /// `PVE_RETRIES`: extra attempts for a read after a reset or 502/503/504 (default 2).
+    pub retries: Option<u32>,
 }
 
 /// `[mcp]`: how clients reach proxmcp.
@@ -210,6 +218,18 @@ impl Config {
         if let Some((n, v)) = first(&["PVE_TIMEOUT"]) {
             p.timeout_secs = Some(parse_num(&n, &v, "a whole number of seconds, e.g. 30")?);
         }
+        if let Some((_, v)) = first(&["PVE_FINGERPRINT"]) {
+            p.fingerprint = Some(v);
+        }
+        if let Some((_, v)) = first(&["PVE_CA_FILE"]) {
+            p.ca_file = Some(PathBuf::from(v));
+        }
+        if let Some((n, v)) = first(&["PVE_MAX_CONCURRENCY"]) {
+            p.max_concurrency = Some(parse_num(&n, &v, "a whole number from 1 to 256")?);
+        }
+        if let Some((n, v)) = first(&["PVE_RETRIES"]) {
+            p.retries = Some(parse_num(&n, &v, "a whole number from 0 to 10")?);
+        }
         let m = &mut self.mcp;
         if let Some((_, v)) = first(&["MCP_TRANSPORT"]) {
             m.transport = Some(v);
@@ -272,6 +292,16 @@ impl Config {
         {
             return Err(ConfigError::Invalid(format!("[limits] output_kib = {o} is out of range; use 1 to 65536")));
         }
+        if let Some(c) = self.proxmox.max_concurrency
+            && !(1..=256).contains(&c)
+        {
+            return Err(ConfigError::Invalid(format!("PVE_MAX_CONCURRENCY={c} is out of range; use 1 to 256")));
+        }
+        if let Some(r) = self.proxmox.retries
+            && r > 10
+        {
+            return Err(ConfigError::Invalid(format!("PVE_RETRIES={r} is out of range; use 0 to 10")));
+        }
         if self.proxmox.timeout_secs == Some(0) {
             return Err(ConfigError::Invalid("PVE_TIMEOUT must be at least 1 second".into()));
         }
@@ -330,13 +360,29 @@ impl Config {
             }
             _ => return Err(crate::pve::ConfigError::MissingCredentials),
         };
-        Ok(Some(PveConfig {
-            base_url,
-            auth,
-            verify_tls: p.verify_ssl.unwrap_or(true),
-            allow_insecure_http: p.allow_insecure_http.unwrap_or(false),
-            timeout: Duration::from_secs(p.timeout_secs.unwrap_or(30)),
-        }))
+        let tls = match (&p.fingerprint, &p.ca_file, p.verify_ssl) {
+            (Some(_), Some(_), _) => {
+                return Err(crate::pve::ConfigError::TlsConflict(
+                    "both PVE_FINGERPRINT and PVE_CA_FILE are set; keep one (the fingerprint pins one node's certificate, the CA file trusts a cluster CA)".into(),
+                ));
+            }
+            (Some(_), None, Some(false)) | (None, Some(_), Some(false)) => {
+                return Err(crate::pve::ConfigError::TlsConflict(
+                    "PVE_VERIFY_SSL=false turns certificate checks off, but PVE_FINGERPRINT or PVE_CA_FILE asks for them; remove PVE_VERIFY_SSL".into(),
+                ));
+            }
+            (Some(fp), None, _) => TlsMode::Fingerprint(crate::pve::tls::parse_fingerprint(fp)?),
+            (None, Some(ca), _) => TlsMode::CaFile(ca.clone()),
+            (None, None, Some(false)) => TlsMode::Insecure,
+            (None, None, _) => TlsMode::System,
+        };
+        let mut config = PveConfig::new(base_url, auth);
+        config.tls = tls;
+        config.allow_insecure_http = p.allow_insecure_http.unwrap_or(false);
+        config.timeout = Duration::from_secs(p.timeout_secs.unwrap_or(30));
+        config.max_concurrency = p.max_concurrency.unwrap_or(8);
+        config.retries = p.retries.unwrap_or(2);
+        Ok(Some(config))
     }
 }
 
@@ -417,6 +463,24 @@ mod tests {
         let c = Config::load(None, &env, &Overrides::default()).unwrap();
         let shown = format!("{c:?}");
         assert!(!shown.contains("s3cr3t-value") && !shown.contains("pw-value"), "{shown}");
+    }
+
+    #[test]
+    fn tls_settings_map_to_one_mode_and_conflicts_are_refused() {
+        let base = [("PVE_BASE_URL", "https://h"), ("PVE_API_TOKEN_ID", "root@pam!x"), ("PVE_API_TOKEN_SECRET", "s")];
+        let with = |extra: &[(&str, &str)]| {
+            let mut pairs = base.to_vec();
+            pairs.extend_from_slice(extra);
+            Config::load(None, &env_of(&pairs), &Overrides::default()).unwrap().pve()
+        };
+        assert_eq!(with(&[]).unwrap().unwrap().tls, TlsMode::System);
+        assert_eq!(with(&[("PVE_VERIFY_SSL", "false")]).unwrap().unwrap().tls, TlsMode::Insecure);
+        let fp = "ab".repeat(32);
+        assert_eq!(with(&[("PVE_FINGERPRINT", &fp)]).unwrap().unwrap().tls, TlsMode::Fingerprint(vec![0xAB; 32]));
+        assert!(with(&[("PVE_FINGERPRINT", &fp), ("PVE_CA_FILE", "/x")]).is_err());
+        assert!(with(&[("PVE_FINGERPRINT", &fp), ("PVE_VERIFY_SSL", "false")]).is_err());
+        let err = with(&[("PVE_FINGERPRINT", "AA:BB")]).unwrap_err().to_string();
+        assert!(err.contains("Certificates"), "{err}");
     }
 
     #[test]

@@ -212,8 +212,8 @@ async fn run_sim(args: SimArgs) -> Result<()> {
     println!("\nconnect proxmcp to it:");
     println!("  export PVE_BASE_URL={}", server.base_url());
     println!("  export PVE_API_TOKEN_ID='{}' PVE_API_TOKEN_SECRET={}", admin.id, admin.secret.expose());
-    if server.fingerprint().is_some() {
-        println!("  export PVE_VERIFY_SSL=false   # self-signed certificate");
+    if let Some(fp) = server.fingerprint() {
+        println!("  export PVE_FINGERPRINT={fp}");
     } else {
         println!("  export PVE_ALLOW_INSECURE_HTTP=true");
     }

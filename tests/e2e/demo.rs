@@ -55,6 +55,24 @@ async fn standalone_simulator_serves_https_and_prints_fingerprint_and_token() {
     assert_eq!(r.status().as_u16(), 200);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["data"]["version"], "9.1.2");
+    // The real binary trusts the self-signed node by its pinned fingerprint.
+    let (id, secret) = token.split_once('=').unwrap();
+    let check = tokio::process::Command::new(support::binary())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PROXMCP_CACHE_DIR", support::cache_dir())
+        .env("PVE_BASE_URL", &url)
+        .env("PVE_FINGERPRINT", &fingerprint)
+        .env("PVE_API_TOKEN_ID", id)
+        .env("PVE_API_TOKEN_SECRET", secret)
+        .current_dir(work.path())
+        .args(["config", "check"])
+        .output()
+        .await
+        .unwrap();
+    let out = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success(), "{out}{}", String::from_utf8_lossy(&check.stderr));
+    assert!(out.contains("version 9.1.2"), "{out}");
     child.kill().await.unwrap();
     let logged = std::fs::read_to_string(&log).unwrap();
     let first: serde_json::Value = serde_json::from_str(logged.lines().next().unwrap()).unwrap();

@@ -4,12 +4,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, Semaphore};
 use url::Url;
 
+use super::auth::{Clock, SystemClock, Ticket};
 use super::error::{ApiError, ConfigError, FieldError};
 use super::guests::{self, GuestInfo};
-use super::{Method, encode_path, to_form};
+use super::tls::{self, TlsMode};
+use super::{Method, encode_path, privileges, to_form};
 use crate::secret::Secret;
 
 /// How long a `/cluster/resources` answer serves guest resolution.
@@ -44,12 +46,43 @@ pub struct PveConfig {
     pub base_url: String,
     /// Credentials.
     pub auth: Auth,
-    /// Verify the server's TLS certificate (default true).
-    pub verify_tls: bool,
+    /// How the node's certificate is trusted.
+    pub tls: TlsMode,
     /// Allow `http://` URLs.
     pub allow_insecure_http: bool,
     /// Timeout for one request.
     pub timeout: Duration,
+    /// Requests in flight at once against this cluster.
+    pub max_concurrency: usize,
+    /// Extra attempts for a GET after a reset connection or a 502/503/504.
+    pub retries: u32,
+    /// Time source for ticket renewal.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl PveConfig {
+    /// A configuration with the defaults: system TLS roots, https only,
+    /// 30 s timeout, 8 requests at once, 2 retries for reads.
+    pub fn new(base_url: impl Into<String>, auth: Auth) -> PveConfig {
+        PveConfig {
+            base_url: base_url.into(),
+            auth,
+            tls: TlsMode::System,
+            allow_insecure_http: false,
+            timeout: Duration::from_secs(30),
+            max_concurrency: 8,
+            retries: 2,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// How requests are authenticated.
+enum Credentials {
+    /// The full `Authorization` header value.
+    Token(Secret),
+    /// Password login with the current ticket.
+    Password { username: String, password: Secret, ticket: Mutex<Option<Ticket>> },
 }
 
 /// A Proxmox API client with one pooled connection set.
@@ -62,10 +95,16 @@ struct Inner {
     http: reqwest::Client,
     /// `https://host:port/api2/json`, no trailing slash.
     api_root: String,
-    authorization: Secret,
+    credentials: Credentials,
     timeout: Duration,
+    retries: u32,
+    limit: Semaphore,
+    clock: Arc<dyn Clock>,
     guests: Mutex<Option<(Instant, Vec<GuestInfo>)>>,
 }
+
+/// One attempt's result: status, reason phrase and body, or a transport error.
+type Attempt = Result<(u16, String, Vec<u8>), reqwest::Error>;
 
 impl std::fmt::Debug for PveClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -114,35 +153,42 @@ pub fn normalize_base_url(raw: &str, allow_insecure_http: bool) -> Result<Url, C
 }
 
 impl PveClient {
-    /// Builds a client; checks the URL and credentials without contacting
-    /// the cluster.
+    /// Builds a client; checks the URL, credentials and TLS settings without
+    /// contacting the cluster.
     pub fn new(config: PveConfig) -> Result<Self, ConfigError> {
         let origin = normalize_base_url(&config.base_url, config.allow_insecure_http)?;
-        let authorization = match &config.auth {
+        let credentials = match &config.auth {
             Auth::ApiToken { id, secret } => {
                 if !valid_token_id(id) {
                     return Err(ConfigError::BadTokenId(id.clone()));
                 }
-                Secret::new(format!("PVEAPIToken={id}={}", secret.expose()))
+                Credentials::Token(Secret::new(format!("PVEAPIToken={id}={}", secret.expose())))
             }
-            Auth::Password { .. } => return Err(ConfigError::PasswordLoginUnsupported),
+            Auth::Password { username, password } => Credentials::Password {
+                username: username.clone(),
+                password: password.clone(),
+                ticket: Mutex::new(None),
+            },
         };
         install_crypto_provider();
-        let mut builder = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10).min(config.timeout))
             .timeout(config.timeout)
             .pool_idle_timeout(Duration::from_secs(60))
             .user_agent(concat!("proxmcp/", env!("CARGO_PKG_VERSION")));
-        if !config.verify_tls {
-            tracing::warn!(
-                "PVE_VERIFY_SSL=false: the Proxmox certificate is not checked, so anyone on the path can read the API token; prefer PVE_FINGERPRINT or PVE_CA_FILE"
-            );
-            builder = builder.tls_danger_accept_invalid_certs(true);
-        }
-        let http = builder.build().map_err(|e| ConfigError::Http(e.to_string()))?;
+        let http = tls::configure(builder, &config.tls)?.build().map_err(|e| ConfigError::Http(e.to_string()))?;
         let api_root = format!("{}api2/json", origin.as_str());
         Ok(Self {
-            inner: Arc::new(Inner { http, api_root, authorization, timeout: config.timeout, guests: Mutex::new(None) }),
+            inner: Arc::new(Inner {
+                http,
+                api_root,
+                credentials,
+                timeout: config.timeout,
+                retries: config.retries,
+                limit: Semaphore::new(config.max_concurrency.max(1)),
+                clock: config.clock,
+                guests: Mutex::new(None),
+            }),
         })
     }
 
@@ -152,6 +198,10 @@ impl PveClient {
     }
 
     /// Sends one request and returns the `data` member of the answer.
+    ///
+    /// A GET is retried with jittered exponential backoff after a reset
+    /// connection or a 502/503/504; writes are never replayed. With password
+    /// login the ticket is renewed before it expires and once after a 401.
     pub async fn request<S: AsRef<str>>(
         &self,
         method: Method,
@@ -160,6 +210,45 @@ impl PveClient {
     ) -> Result<Value, ApiError> {
         let path = encode_path(segments)?;
         let form = to_form(params)?;
+        let _permit = self
+            .inner
+            .limit
+            .acquire()
+            .await
+            .map_err(|_| ApiError::Other("the Proxmox client is shutting down".into()))?;
+        let mut attempt = 0u32;
+        let mut renewed = false;
+        loop {
+            let result = self.attempt(method, &path, &form).await?;
+            let retry_read = method == Method::Get && attempt < self.inner.retries;
+            match result {
+                Err(e) if retry_read && is_retryable_transport(&e) => {}
+                Err(e) => return Err(self.transport_error(method, &path, &e)),
+                Ok((502..=504, _, _)) if retry_read => {}
+                Ok((401, _, _)) if !renewed && matches!(self.inner.credentials, Credentials::Password { .. }) => {
+                    // The ticket may have been revoked or expired early: log in once more.
+                    renewed = true;
+                    self.drop_ticket().await;
+                    continue;
+                }
+                Ok((status, reason, body)) => {
+                    let result = interpret(method, &path, segments, status, &reason, &body);
+                    if let Err(ApiError::NotFound(_)) = &result
+                        && is_guest_path(segments)
+                    {
+                        // The guest may have migrated: resolve afresh next time.
+                        self.invalidate_guests().await;
+                    }
+                    return result;
+                }
+            }
+            attempt += 1;
+            tokio::time::sleep(backoff(attempt)).await;
+        }
+    }
+
+    /// One HTTP exchange with the current credentials.
+    async fn attempt(&self, method: Method, path: &str, form: &[(String, String)]) -> Result<Attempt, ApiError> {
         let url = format!("{}{path}", self.inner.api_root);
         let http_method = match method {
             Method::Get => reqwest::Method::GET,
@@ -167,16 +256,93 @@ impl PveClient {
             Method::Put => reqwest::Method::PUT,
             Method::Delete => reqwest::Method::DELETE,
         };
-        let mut req =
-            self.inner.http.request(http_method, &url).header("Authorization", self.inner.authorization.expose());
-        req = match method {
-            Method::Get | Method::Delete => req.query(&form),
-            Method::Post | Method::Put => req.form(&form),
+        let mut req = self.inner.http.request(http_method, &url);
+        req = match &self.inner.credentials {
+            Credentials::Token(header) => req.header("Authorization", header.expose()),
+            Credentials::Password { .. } => {
+                let ticket = self.ticket().await?;
+                let cookie = format!(
+                    "PVEAuthCookie={}",
+                    percent_encoding::utf8_percent_encode(ticket.ticket.expose(), percent_encoding::NON_ALPHANUMERIC)
+                );
+                let req = req.header("Cookie", cookie);
+                if method.is_write() { req.header("CSRFPreventionToken", ticket.csrf.expose()) } else { req }
+            }
         };
-        let resp = req.send().await.map_err(|e| self.transport_error(method, &path, &e))?;
-        let status = resp.status();
-        let body = read_capped(resp).await.map_err(|e| self.transport_error(method, &path, &e))?;
-        interpret(method, &path, status.as_u16(), status.canonical_reason().unwrap_or(""), &body)
+        req = match method {
+            Method::Get | Method::Delete => req.query(form),
+            Method::Post | Method::Put => req.form(form),
+        };
+        Ok(match req.send().await {
+            Err(e) => Err(e),
+            Ok(resp) => {
+                let status = resp.status();
+                let reason = status.canonical_reason().unwrap_or("").to_string();
+                read_capped(resp).await.map(|body| (status.as_u16(), reason, body))
+            }
+        })
+    }
+
+    /// The current ticket, logging in when there is none or it is due for
+    /// renewal.
+    async fn ticket(&self) -> Result<Ticket, ApiError> {
+        let Credentials::Password { username, password, ticket } = &self.inner.credentials else {
+            return Err(ApiError::Other("ticket requested for token authentication".into()));
+        };
+        let mut current = ticket.lock().await;
+        let now = self.inner.clock.now();
+        if let Some(t) = current.as_ref()
+            && !t.stale(now)
+        {
+            return Ok(t.clone());
+        }
+        let fresh = self.login(username, password).await?;
+        *current = Some(fresh.clone());
+        Ok(fresh)
+    }
+
+    async fn drop_ticket(&self) {
+        if let Credentials::Password { ticket, .. } = &self.inner.credentials {
+            *ticket.lock().await = None;
+        }
+    }
+
+    /// `POST /access/ticket` with username and password.
+    async fn login(&self, username: &str, password: &Secret) -> Result<Ticket, ApiError> {
+        let url = format!("{}/access/ticket", self.inner.api_root);
+        let form = [("username", username), ("password", password.expose())];
+        let resp = self
+            .inner
+            .http
+            .post(&url)
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| self.transport_error(Method::Post, "/access/ticket", &e))?;
+        let status = resp.status().as_u16();
+        let body = read_capped(resp).await.map_err(|e| self.transport_error(Method::Post, "/access/ticket", &e))?;
+        if status == 401 {
+            return Err(ApiError::Unauthorized(format!(
+                "Proxmox refused the password login for {username}; check PVE_USERNAME (USER@REALM, e.g. root@pam) and PVE_PASSWORD, or use an API token"
+            )));
+        }
+        let data = interpret(Method::Post, "/access/ticket", &["access", "ticket"], status, "", &body)?;
+        let tfa = data["NeedTFA"].as_u64() == Some(1)
+            || data["NeedTFA"] == Value::Bool(true)
+            || data["ticket"].as_str().is_some_and(|t| t.starts_with("PVE:!tfa!"));
+        if tfa {
+            return Err(ApiError::Unauthorized(format!(
+                "{username} has two-factor authentication, which proxmcp cannot answer; create an API token for proxmcp (Datacenter > Permissions > API Tokens) and set PVE_API_TOKEN_ID and PVE_API_TOKEN_SECRET"
+            )));
+        }
+        match (data["ticket"].as_str(), data["CSRFPreventionToken"].as_str()) {
+            (Some(ticket), Some(csrf)) => {
+                Ok(Ticket { ticket: Secret::new(ticket), csrf: Secret::new(csrf), obtained: self.inner.clock.now() })
+            }
+            _ => Err(ApiError::Other(
+                "Proxmox answered the login without a ticket; is PVE_BASE_URL a Proxmox VE node?".into(),
+            )),
+        }
     }
 
     /// Resolves guest `vmid` to its node and kind; refreshes the cache once
@@ -221,7 +387,9 @@ impl PveClient {
         }
         if e.is_connect() {
             let detail = error_chain(e);
-            let hint = if detail.contains("certificate") || detail.contains("Certificate") {
+            let hint = if detail.contains("fingerprint mismatch") {
+                "the pinned certificate does not match"
+            } else if detail.contains("certificate") || detail.contains("Certificate") {
                 "the TLS certificate was not trusted; for a self-signed node set PVE_FINGERPRINT (the node's SHA-256 fingerprint) or PVE_CA_FILE, or PVE_VERIFY_SSL=false on a trusted network"
             } else {
                 "check PVE_BASE_URL and that the node is up and reachable on port 8006"
@@ -249,6 +417,46 @@ fn valid_token_id(id: &str) -> bool {
         return false;
     };
     !user.is_empty() && !realm.is_empty() && !name.is_empty() && !name.contains(['!', '=', ' '])
+}
+
+/// Delay before retry `attempt` (1-based): 200 ms doubling, with ±50 %
+/// jitter so that many clients do not retry in step.
+fn backoff(attempt: u32) -> Duration {
+    let base = 200u64 << attempt.saturating_sub(1).min(5);
+    let jitter = getrandom::u32().unwrap_or(0) as u64 % base;
+    Duration::from_millis(base / 2 + jitter)
+}
+
+/// A reset or refused connection: the request did not reach PVE's handler.
+fn is_retryable_transport(e: &reqwest::Error) -> bool {
+    if e.is_connect() {
+        return true;
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+            )
+        {
+            return true;
+        }
+        if s.to_string().contains("connection closed before message completed") {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
+fn is_guest_path<S: AsRef<str>>(segments: &[S]) -> bool {
+    segments.len() >= 4
+        && segments[0].as_ref() == "nodes"
+        && matches!(segments[2].as_ref(), "qemu" | "lxc")
+        && segments[3].as_ref().parse::<u32>().is_ok()
 }
 
 /// Installs rustls' ring provider once per process (no aws-lc, no OpenSSL).
@@ -282,7 +490,14 @@ async fn read_capped(mut resp: reqwest::Response) -> Result<Vec<u8>, reqwest::Er
 }
 
 /// Turns an HTTP answer into data or a typed error.
-fn interpret(method: Method, path: &str, status: u16, reason: &str, body: &[u8]) -> Result<Value, ApiError> {
+fn interpret<S: AsRef<str>>(
+    method: Method,
+    path: &str,
+    segments: &[S],
+    status: u16,
+    reason: &str,
+    body: &[u8],
+) -> Result<Value, ApiError> {
     let parsed: Option<Value> = serde_json::from_slice(body).ok();
     if (200..300).contains(&status) {
         if body.len() >= MAX_BODY_BYTES {
@@ -324,9 +539,15 @@ fn interpret(method: Method, path: &str, status: u16, reason: &str, body: &[u8])
         401 => ApiError::Unauthorized(format!(
             "Proxmox refused the credentials for {method} {path} (HTTP 401); check PVE_API_TOKEN_ID and PVE_API_TOKEN_SECRET, and that the token is not expired"
         )),
-        403 => ApiError::Forbidden(format!(
-            "the Proxmox token may not {method} {path}: {message}; grant the token's user a role with the needed privilege on that path (Datacenter > Permissions), or uncheck 'Privilege Separation' on the token"
-        )),
+        403 => ApiError::Forbidden(match privileges::required(method, segments) {
+            Some(r) => format!(
+                "Proxmox refused {method} {path} ({message}): it needs {} on {}. Grant a role that has it, e.g. `pveum acl modify {} --roles {}` with --tokens or --users for proxmcp's credentials (a token with privilege separation needs the grant itself)",
+                r.privileges, r.acl_path, r.acl_path, r.role
+            ),
+            None => format!(
+                "Proxmox refused {method} {path} ({message}); grant proxmcp's token or user a role with the needed privilege on that path (Datacenter > Permissions)"
+            ),
+        }),
         404 => ApiError::NotFound(format!("{method} {path}: not found ({message})")),
         409 => {
             ApiError::Conflict(format!("{method} {path}: {message}; wait for the running task to finish, then retry"))
@@ -368,6 +589,23 @@ mod tests {
     }
 
     #[test]
+    fn forbidden_names_the_privilege_and_a_role() {
+        let segs = ["nodes", "pve1", "qemu", "100", "status", "stop"];
+        let err = interpret(Method::Post, "/nodes/pve1/qemu/100/status/stop", &segs, 403, "", b"{}").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("VM.PowerMgmt on /vms/100") && msg.contains("PVEVMUser"), "{msg}");
+    }
+
+    #[test]
+    fn backoff_grows_and_stays_jittered_within_bounds() {
+        for attempt in 1..=4u32 {
+            let base = 200u64 << (attempt - 1);
+            let d = backoff(attempt).as_millis() as u64;
+            assert!(d >= base / 2 && d < base * 3 / 2, "attempt {attempt}: {d} ms");
+        }
+    }
+
+    #[test]
     fn token_ids_must_name_user_realm_and_token() {
         assert!(valid_token_id("root@pam!mcp"));
         assert!(valid_token_id("svc@pve!read-only"));
@@ -379,18 +617,19 @@ mod tests {
     #[test]
     fn statuses_map_to_typed_errors() {
         let body = json!({"data": null, "errors": {"memory": "value must be at least 16"}}).to_string();
-        match interpret(Method::Post, "/x", 400, "Bad Request", body.as_bytes()) {
+        let segs: [&str; 0] = [];
+        match interpret(Method::Post, "/x", &segs, 400, "Bad Request", body.as_bytes()) {
             Err(ApiError::BadRequest { fields, .. }) => assert_eq!(fields[0].field, "memory"),
             other => panic!("unexpected {other:?}"),
         }
-        assert!(matches!(interpret(Method::Get, "/x", 401, "", b""), Err(ApiError::Unauthorized(_))));
-        assert!(matches!(interpret(Method::Get, "/x", 403, "", b""), Err(ApiError::Forbidden(_))));
-        assert!(matches!(interpret(Method::Get, "/x", 595, "", b""), Err(ApiError::NodeUnreachable(_))));
+        assert!(matches!(interpret(Method::Get, "/x", &segs, 401, "", b""), Err(ApiError::Unauthorized(_))));
+        assert!(matches!(interpret(Method::Get, "/x", &segs, 403, "", b""), Err(ApiError::Forbidden(_))));
+        assert!(matches!(interpret(Method::Get, "/x", &segs, 595, "", b""), Err(ApiError::NodeUnreachable(_))));
         assert!(matches!(
-            interpret(Method::Get, "/x", 502, "Bad Gateway", b"<html>"),
+            interpret(Method::Get, "/x", &segs, 502, "Bad Gateway", b"<html>"),
             Err(ApiError::Upstream { status: 502, .. })
         ));
-        assert!(matches!(interpret(Method::Get, "/x", 200, "", b"<html>"), Err(ApiError::Other(_))));
-        assert_eq!(interpret(Method::Get, "/x", 200, "", br#"{"data":[1]}"#).ok(), Some(json!([1])));
+        assert!(matches!(interpret(Method::Get, "/x", &segs, 200, "", b"<html>"), Err(ApiError::Other(_))));
+        assert_eq!(interpret(Method::Get, "/x", &segs, 200, "", br#"{"data":[1]}"#).ok(), Some(json!([1])));
     }
 }

@@ -96,11 +96,15 @@ pub enum ConfigError {
     /// The token id is not `USER@REALM!NAME`.
     #[error("PVE_API_TOKEN_ID {0:?} is not of the form USER@REALM!NAME (for example root@pam!mcp)")]
     BadTokenId(String),
-    /// Password login is configured, which this build does not support yet.
-    #[error(
-        "password login (PVE_USERNAME/PVE_PASSWORD) is not supported by this build yet; create an API token (Datacenter > Permissions > API Tokens) and set PVE_API_TOKEN_ID and PVE_API_TOKEN_SECRET"
-    )]
-    PasswordLoginUnsupported,
+    /// The pinned fingerprint does not parse.
+    #[error("PVE_FINGERPRINT {0}")]
+    BadFingerprint(String),
+    /// The CA bundle cannot be used.
+    #[error("PVE_CA_FILE: {0}")]
+    CaFile(String),
+    /// TLS settings contradict each other.
+    #[error("{0}")]
+    TlsConflict(String),
     /// The HTTP client could not be built.
     #[error("could not set up the HTTPS client: {0}")]
     Http(String),

@@ -5,17 +5,23 @@
 //! encoding of paths and parameters, and the translation of PVE's answers
 //! into [`ApiError`]s that say what to do.
 
+pub mod auth;
 mod client;
 mod error;
 mod guests;
 mod params;
 mod path;
+pub mod privileges;
+pub mod tasks;
+pub mod tls;
 
 pub use client::{Auth, PveClient, PveConfig, install_crypto_provider};
 pub use error::{ApiError, ConfigError, FieldError};
 pub use guests::{GuestInfo, GuestKind};
 pub use params::to_form;
 pub use path::encode_path;
+pub use tasks::{TaskOutcome, TaskProgress};
+pub use tls::TlsMode;
 
 use std::fmt;
 
