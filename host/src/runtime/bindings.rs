@@ -19,7 +19,7 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-use proxmcp::plugin::types as wit;
+use self::proxmcp::plugin::types as wit;
 
 /// What the runtime asks of the layer above for each Proxmox request a
 /// plugin makes. The gate layer implements it per call: it checks grants,
@@ -149,7 +149,7 @@ pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<CallState>> {
 
 impl wit::Host for CallState {}
 
-impl proxmcp::plugin::pve::Host for CallState {
+impl self::proxmcp::plugin::pve::Host for CallState {
     async fn request(
         &mut self,
         method: wit::Method,
@@ -194,9 +194,9 @@ impl proxmcp::plugin::pve::Host for CallState {
     }
 }
 
-impl proxmcp::plugin::log::Host for CallState {
-    async fn log(&mut self, level: proxmcp::plugin::log::Level, message: String) -> wasmtime::Result<()> {
-        use proxmcp::plugin::log::Level as L;
+impl self::proxmcp::plugin::log::Host for CallState {
+    async fn log(&mut self, level: self::proxmcp::plugin::log::Level, message: String) -> wasmtime::Result<()> {
+        use self::proxmcp::plugin::log::Level as L;
         let level = match level {
             L::Trace => tracing::Level::TRACE,
             L::Debug => tracing::Level::DEBUG,
