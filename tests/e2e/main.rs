@@ -8,6 +8,7 @@
 
 mod cli;
 mod demo;
+mod inventory_tools;
 mod pve_client;
 mod python_client;
 mod sandbox;

@@ -213,9 +213,14 @@ impl Gate {
     }
 
     fn unknown_tool_message(&self, name: &str) -> String {
-        let mut near: Vec<&str> =
-            self.tools.keys().map(String::as_str).filter(|t| common_prefix(t, name) >= 5 || t.contains(name)).collect();
-        near.truncate(5);
+        let mut near: Vec<(usize, &str)> = self
+            .tools
+            .keys()
+            .map(|t| (edit_distance(t, name), t.as_str()))
+            .filter(|(d, t)| *d <= 3 || t.contains(name))
+            .collect();
+        near.sort();
+        let near: Vec<&str> = near.into_iter().take(3).map(|(_, t)| t).collect();
         if near.is_empty() {
             format!("no tool named {name:?}; call tools/list for the available tools")
         } else {
@@ -224,8 +229,20 @@ impl Gate {
     }
 }
 
-fn common_prefix(a: &str, b: &str) -> usize {
-    a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count()
+/// Levenshtein distance, for "did you mean" suggestions.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 /// The broker for one tool call: enforces the plugin's grant, read-only
@@ -276,5 +293,17 @@ impl Broker for CallBroker {
 
     async fn resolve_guest(&self, vmid: u32) -> Result<GuestInfo, ApiError> {
         self.client()?.resolve_guest(vmid).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::edit_distance;
+
+    #[test]
+    fn edit_distance_counts_single_character_edits() {
+        assert_eq!(edit_distance("pve_list_vm", "pve_list_vms"), 1);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
     }
 }

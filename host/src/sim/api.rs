@@ -330,6 +330,14 @@ fn node_routes(
             Ok(e.into())
         }),
         ("GET", ["tasks", upid, "log"]) => task_log(c, node, upid, params),
+        ("GET", ["rrddata"]) => check(
+            params,
+            &[
+                req("timeframe", Ty::Enum(&["hour", "day", "week", "month", "year", "decade"])),
+                opt("cf", Ty::Enum(&["AVERAGE", "MAX"])),
+            ],
+        )
+        .map(|()| node_rrd(c, node, params).into()),
         ("GET", ["storage"]) => node_storage(c, node, params),
         ("GET", ["storage", storage, "content"]) => storage_content(c, node, storage, params),
         ("POST", ["vzdump"]) => vzdump(world, c, node, params, caller),
@@ -621,7 +629,8 @@ fn guest_routes(
                     if k == "digest" {
                         continue;
                     }
-                    let mut e = json!({"key": k, "value": v});
+                    let text = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+                    let mut e = json!({"key": k, "value": text});
                     if let Some(p) = g.pending.get(k) {
                         e["pending"] = json!(p);
                     }
@@ -662,6 +671,14 @@ fn guest_routes(
             };
             check(params, spec).and_then(|()| power(world, c, node, kind, vmid, action, params, caller))
         }
+        ("GET", ["rrddata"]) => check(
+            params,
+            &[
+                req("timeframe", Ty::Enum(&["hour", "day", "week", "month", "year"])),
+                opt("cf", Ty::Enum(&["AVERAGE", "MAX"])),
+            ],
+        )
+        .map(|()| guest_rrd(&c.guests[&vmid], params).into()),
         ("GET", ["snapshot"]) => check(params, &[]).map(|()| {
             let g = &c.guests[&vmid];
             let mut list: Vec<Value> = g
@@ -1202,6 +1219,70 @@ fn vzdump(world: &Arc<World>, c: &mut Cluster, node: &str, params: &Params, call
         },
     );
     Ok(json!(upid).into())
+}
+
+/// RRD points: 70 samples ending now, spaced as PVE spaces them.
+fn rrd_times(params: &Params) -> Vec<u64> {
+    let step = match first(params, "timeframe") {
+        Some("day") => 1800,
+        Some("week") => 10_800,
+        Some("month") => 43_200,
+        Some("year") => 604_800,
+        Some("decade") => 6_048_000,
+        _ => 60,
+    };
+    let end = now() / step * step;
+    (0..70u64).map(|i| end - (69 - i) * step).collect()
+}
+
+/// A smooth, repeatable wave between `lo` and `hi` (fractions of 1).
+fn wave(seed: u64, i: u64, lo: f64, hi: f64) -> f64 {
+    let phase = (seed % 17) as f64 + i as f64 / 7.0;
+    lo + (hi - lo) * (0.5 + 0.5 * phase.sin())
+}
+
+fn node_rrd(c: &Cluster, node: &str, params: &Params) -> Value {
+    let Some(n) = c.node(node) else { return json!([]) };
+    let seed = node.bytes().map(u64::from).sum::<u64>();
+    let max = first(params, "cf") == Some("MAX");
+    let bump = if max { 1.3 } else { 1.0 };
+    let points: Vec<Value> = rrd_times(params)
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let i = i as u64;
+            let mem = (n.maxmem as f64 * wave(seed, i, 0.5, 0.65)) as u64;
+            json!({"time": t, "cpu": (wave(seed, i, 0.03, 0.15) * bump).min(1.0), "maxcpu": n.maxcpu,
+                   "memused": mem, "memtotal": n.maxmem, "loadavg": wave(seed, i, 0.2, 1.4) * bump,
+                   "iowait": wave(seed + 3, i, 0.0, 0.02), "netin": wave(seed, i, 2e5, 9e5) * bump,
+                   "netout": wave(seed + 5, i, 1e5, 6e5) * bump, "rootused": n.disk, "roottotal": n.maxdisk,
+                   "swapused": 0, "swaptotal": 8 * GIB})
+        })
+        .collect();
+    json!(points)
+}
+
+fn guest_rrd(g: &SimGuest, params: &Params) -> Value {
+    let running = guest_running(g);
+    let max = first(params, "cf") == Some("MAX");
+    let bump = if max { 1.3 } else { 1.0 };
+    let maxmem = g.memory_mib << 20;
+    let points: Vec<Value> = rrd_times(params)
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let i = i as u64;
+            let on = if running { 1.0 } else { 0.0 };
+            json!({"time": t, "cpu": (wave(u64::from(g.vmid), i, 0.01, 0.4) * bump * on).min(1.0),
+                   "maxcpu": g.cores, "mem": (maxmem as f64 * wave(u64::from(g.vmid), i, 0.3, 0.7) * on) as u64,
+                   "maxmem": maxmem, "disk": 0, "maxdisk": g.disk_gib * GIB,
+                   "netin": wave(u64::from(g.vmid), i, 1e3, 5e5) * bump * on,
+                   "netout": wave(u64::from(g.vmid) + 1, i, 1e3, 3e5) * bump * on,
+                   "diskread": wave(u64::from(g.vmid) + 2, i, 0.0, 2e6) * on,
+                   "diskwrite": wave(u64::from(g.vmid) + 3, i, 0.0, 1e6) * on})
+        })
+        .collect();
+    json!(points)
 }
 
 /// `YYYY_MM_DD-HH_MM_SS` in UTC, as vzdump names archives.
