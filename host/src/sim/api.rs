@@ -792,6 +792,25 @@ fn task_kind(kind: GuestType, what: &str) -> &'static str {
     }
 }
 
+/// Starts a task on guest `vmid` (its id as the task's object) and answers
+/// with the UPID.
+#[allow(clippy::too_many_arguments)]
+fn guest_task(
+    world: &Arc<World>,
+    c: &mut Cluster,
+    node: &str,
+    kind: &'static str,
+    vmid: u32,
+    caller: &Caller,
+    steps: Vec<(f64, String)>,
+    lock: Option<(u32, &'static str)>,
+    effect: super::state::Effect,
+) -> R {
+    let spec =
+        TaskSpec { node: node.into(), kind, id: vmid.to_string(), user: caller.user.clone(), steps, lock, effect };
+    Ok(json!(world.start_task(c, spec)).into())
+}
+
 fn set_status(vmid: u32, status: &'static str) -> super::state::Effect {
     Box::new(move |c: &mut Cluster| {
         let g = c.guests.get_mut(&vmid).ok_or("guest vanished")?;
@@ -844,19 +863,7 @@ fn power(
     if action == "suspend" && truthy(params, "todisk") {
         steps.insert(0, (secs / 2.0, "saving VM state and RAM to storage 'local-lvm'".into()));
     }
-    let upid = world.start_task(
-        c,
-        TaskSpec {
-            node: node.into(),
-            kind: task_kind(kind, action),
-            id: vmid.to_string(),
-            user: caller.user.clone(),
-            steps,
-            lock: None,
-            effect: set_status(vmid, target),
-        },
-    );
-    Ok(json!(upid).into())
+    guest_task(world, c, node, task_kind(kind, action), vmid, caller, steps, None, set_status(vmid, target))
 }
 
 fn valid_configid(name: &str) -> bool {
@@ -936,35 +943,33 @@ fn snapshot_delete(
         return Err(fail(500, format!("snapshot '{name}' does not exist")));
     }
     let name = name.to_string();
-    let upid = world.start_task(
+    guest_task(
+        world,
         c,
-        TaskSpec {
-            node: node.into(),
-            kind: task_kind(kind, "delsnapshot"),
-            id: vmid.to_string(),
-            user: caller.user.clone(),
-            steps: vec![(2.0, format!("  Logical volume \"snap_vm-{vmid}-disk-0_{name}\" successfully removed."))],
-            lock: Some((vmid, "snapshot-delete")),
-            effect: Box::new(move |c: &mut Cluster| {
-                let g = c.guests.get_mut(&vmid).ok_or("guest vanished")?;
-                let pos = g.snapshots.iter().position(|s| s.name == name).ok_or("snapshot vanished")?;
-                let removed = g.snapshots.remove(pos);
-                for s in &mut g.snapshots {
-                    if s.parent.as_deref() == Some(name.as_str()) {
-                        s.parent = removed.parent.clone();
-                    }
+        node,
+        task_kind(kind, "delsnapshot"),
+        vmid,
+        caller,
+        vec![(2.0, format!("  Logical volume \"snap_vm-{vmid}-disk-0_{name}\" successfully removed."))],
+        Some((vmid, "snapshot-delete")),
+        Box::new(move |c: &mut Cluster| {
+            let g = c.guests.get_mut(&vmid).ok_or("guest vanished")?;
+            let pos = g.snapshots.iter().position(|s| s.name == name).ok_or("snapshot vanished")?;
+            let removed = g.snapshots.remove(pos);
+            for s in &mut g.snapshots {
+                if s.parent.as_deref() == Some(name.as_str()) {
+                    s.parent = removed.parent.clone();
                 }
-                if g.config.get("parent") == Some(&name) {
-                    match removed.parent {
-                        Some(p) => g.config.insert("parent".into(), p),
-                        None => g.config.remove("parent"),
-                    };
-                }
-                Ok(())
-            }),
-        },
-    );
-    Ok(json!(upid).into())
+            }
+            if g.config.get("parent") == Some(&name) {
+                match removed.parent {
+                    Some(p) => g.config.insert("parent".into(), p),
+                    None => g.config.remove("parent"),
+                };
+            }
+            Ok(())
+        }),
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -985,24 +990,22 @@ fn snapshot_rollback(
     };
     let running_after = snap.vmstate || truthy(params, "start");
     let name = name.to_string();
-    let upid = world.start_task(
+    guest_task(
+        world,
         c,
-        TaskSpec {
-            node: node.into(),
-            kind: task_kind(kind, "rollback"),
-            id: vmid.to_string(),
-            user: caller.user.clone(),
-            steps: vec![(4.0, format!("  Logical volume \"vm-{vmid}-disk-0\" successfully rolled back to '{name}'."))],
-            lock: Some((vmid, "rollback")),
-            effect: Box::new(move |c: &mut Cluster| {
-                let g = c.guests.get_mut(&vmid).ok_or("guest vanished")?;
-                g.config.insert("parent".into(), name);
-                g.status = if running_after { "running".into() } else { "stopped".into() };
-                Ok(())
-            }),
-        },
-    );
-    Ok(json!(upid).into())
+        node,
+        task_kind(kind, "rollback"),
+        vmid,
+        caller,
+        vec![(4.0, format!("  Logical volume \"vm-{vmid}-disk-0\" successfully rolled back to '{name}'."))],
+        Some((vmid, "rollback")),
+        Box::new(move |c: &mut Cluster| {
+            let g = c.guests.get_mut(&vmid).ok_or("guest vanished")?;
+            g.config.insert("parent".into(), name);
+            g.status = if running_after { "running".into() } else { "stopped".into() };
+            Ok(())
+        }),
+    )
 }
 
 fn destroy(world: &Arc<World>, c: &mut Cluster, node: &str, kind: GuestType, vmid: u32, caller: &Caller) -> R {
@@ -1011,25 +1014,23 @@ fn destroy(world: &Arc<World>, c: &mut Cluster, node: &str, kind: GuestType, vmi
     if guest_running(g) {
         return Err(fail(500, format!("{} {vmid} is running - destroy failed", kind.label())));
     }
-    let upid = world.start_task(
+    guest_task(
+        world,
         c,
-        TaskSpec {
-            node: node.into(),
-            kind: task_kind(kind, "destroy"),
-            id: vmid.to_string(),
-            user: caller.user.clone(),
-            steps: vec![(3.0, format!("  Logical volume \"vm-{vmid}-disk-0\" successfully removed."))],
-            lock: Some((vmid, "destroyed")),
-            effect: Box::new(move |c: &mut Cluster| {
-                c.guests.remove(&vmid);
-                for s in &mut c.storages {
-                    s.volumes.retain(|v| !(v.vmid == Some(vmid) && (v.content == "images" || v.content == "rootdir")));
-                }
-                Ok(())
-            }),
-        },
-    );
-    Ok(json!(upid).into())
+        node,
+        task_kind(kind, "destroy"),
+        vmid,
+        caller,
+        vec![(3.0, format!("  Logical volume \"vm-{vmid}-disk-0\" successfully removed."))],
+        Some((vmid, "destroyed")),
+        Box::new(move |c: &mut Cluster| {
+            c.guests.remove(&vmid);
+            for s in &mut c.storages {
+                s.volumes.retain(|v| !(v.vmid == Some(vmid) && (v.content == "images" || v.content == "rootdir")));
+            }
+            Ok(())
+        }),
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1091,33 +1092,31 @@ fn clone(
         }
     }
     let content = if kind == GuestType::Qemu { "images" } else { "rootdir" };
-    let upid = world.start_task(
+    guest_task(
+        world,
         c,
-        TaskSpec {
-            node: node.into(),
-            kind: task_kind(kind, "clone"),
-            id: vmid.to_string(),
-            user: caller.user.clone(),
-            steps,
-            lock: Some((newid, "clone")),
-            effect: Box::new(move |c: &mut Cluster| {
-                if let Some(s) = c.storages.iter_mut().find(|s| s.storage == "local-lvm") {
-                    s.volumes.push(SimVolume {
-                        volid: format!("local-lvm:vm-{newid}-disk-0"),
-                        node: Some(target),
-                        content: content.into(),
-                        format: "raw".into(),
-                        size: disk * GIB,
-                        vmid: Some(newid),
-                        ctime: now(),
-                        notes: None,
-                    });
-                }
-                Ok(())
-            }),
-        },
-    );
-    Ok(json!(upid).into())
+        node,
+        task_kind(kind, "clone"),
+        vmid,
+        caller,
+        steps,
+        Some((newid, "clone")),
+        Box::new(move |c: &mut Cluster| {
+            if let Some(s) = c.storages.iter_mut().find(|s| s.storage == "local-lvm") {
+                s.volumes.push(SimVolume {
+                    volid: format!("local-lvm:vm-{newid}-disk-0"),
+                    node: Some(target),
+                    content: content.into(),
+                    format: "raw".into(),
+                    size: disk * GIB,
+                    vmid: Some(newid),
+                    ctime: now(),
+                    notes: None,
+                });
+            }
+            Ok(())
+        }),
+    )
 }
 
 fn vzdump(world: &Arc<World>, c: &mut Cluster, node: &str, params: &Params, caller: &Caller) -> R {

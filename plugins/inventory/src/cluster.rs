@@ -183,16 +183,8 @@ struct NodeArgs {
 }
 
 fn usage(v: &Value, used_key: &str) -> Value {
-    let total = uint(v, "total");
-    let used = uint(v, used_key);
     let mut out = Map::new();
-    bytes(&mut out, "total", total);
-    bytes(&mut out, "used", used);
-    let used_percent = match (used, total) {
-        (Some(u), Some(t)) if t > 0 => Some(pct(u as f64 / t as f64)),
-        _ => None,
-    };
-    out.insert("used_percent".into(), json!(used_percent));
+    usage_into(&mut out, uint(v, "total"), uint(v, used_key));
     Value::Object(out)
 }
 
@@ -237,7 +229,7 @@ pub fn get_node_metrics(args: Value) -> Result<Output, ToolError> {
     let (tf, cf) = timeframe(a.timeframe, a.cf)?;
     let data =
         pve::get(&["nodes", &a.node, "rrddata"], &json!({"timeframe": tf, "cf": cf})).map_err(on_node(&a.node))?;
-    let mut out = summarise_rrd(
+    Ok(metrics_output(
         &data,
         &[
             ("cpu", "percent"),
@@ -249,12 +241,10 @@ pub fn get_node_metrics(args: Value) -> Result<Output, ToolError> {
             ("netout", "bytes/s"),
             ("rootused", "bytes"),
         ],
-    );
-    out["timeframe"] = json!(tf);
-    out["cf"] = json!(cf);
-    let cpu = &out["metrics"]["cpu"];
-    let summary = format!("node {} over the last {tf}: CPU avg {}%, max {}%", a.node, cpu["avg"], cpu["max"]);
-    Ok(Output::new(out, summary))
+        &tf,
+        &cf,
+        &format!("node {}", a.node),
+    ))
 }
 
 #[derive(Deserialize)]

@@ -243,6 +243,28 @@ pub fn summarise_rrd(data: &Value, metrics: &[(&str, &str)]) -> Value {
     json!({"points": points.len(), "from": times.first(), "to": times.last(), "metrics": out})
 }
 
+/// A metrics answer: the RRD summary plus timeframe and cf, with a summary
+/// line about `subject`'s CPU.
+pub fn metrics_output(data: &Value, metrics: &[(&str, &str)], tf: &str, cf: &str, subject: &str) -> Output {
+    let mut out = summarise_rrd(data, metrics);
+    out["timeframe"] = json!(tf);
+    out["cf"] = json!(cf);
+    let cpu = &out["metrics"]["cpu"];
+    let summary = format!("{subject} over the last {tf}: CPU avg {}%, max {}%", cpu["avg"], cpu["max"]);
+    Output::new(out, summary)
+}
+
+/// Inserts `total`, `used` (with `*_human`) and `used_percent`.
+pub fn usage_into(out: &mut Map<String, Value>, total: Option<u64>, used: Option<u64>) {
+    bytes(out, "total", total);
+    bytes(out, "used", used);
+    let used_percent = match (used, total) {
+        (Some(u), Some(t)) if t > 0 => Some(pct(u as f64 / t as f64)),
+        _ => None,
+    };
+    out.insert("used_percent".into(), json!(used_percent));
+}
+
 /// Output schema of the metrics tools.
 pub fn metrics_schema() -> Value {
     json!({"type": "object", "properties": {

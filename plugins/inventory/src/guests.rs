@@ -265,7 +265,7 @@ pub fn get_vm_metrics(args: Value) -> Result<Output, ToolError> {
     let vmid = g.vmid.to_string();
     let data = pve::get(&["nodes", &g.node, g.kind, &vmid, "rrddata"], &json!({"timeframe": tf, "cf": cf}))
         .map_err(on_node(&g.node))?;
-    let mut out = summarise_rrd(
+    Ok(metrics_output(
         &data,
         &[
             ("cpu", "percent"),
@@ -276,12 +276,10 @@ pub fn get_vm_metrics(args: Value) -> Result<Output, ToolError> {
             ("diskread", "bytes/s"),
             ("diskwrite", "bytes/s"),
         ],
-    );
-    out["timeframe"] = json!(tf);
-    out["cf"] = json!(cf);
-    let cpu = &out["metrics"]["cpu"];
-    let summary = format!("{} {} over the last {tf}: CPU avg {}%, max {}%", g.kind, g.vmid, cpu["avg"], cpu["max"]);
-    Ok(Output::new(out, summary))
+        &tf,
+        &cf,
+        &format!("{} {}", g.kind, g.vmid),
+    ))
 }
 
 pub fn list_snapshots(args: Value) -> Result<Output, ToolError> {

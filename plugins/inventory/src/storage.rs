@@ -93,13 +93,7 @@ fn storage_entry(s: &Value, node: Option<&str>, total_key: &str, used_key: &str,
         (s.get("active").is_some()).then(|| if flag(s, "active") { "available".into() } else { "inactive".into() })
     });
     out.insert("status".into(), json!(status));
-    bytes(&mut out, "total", total);
-    bytes(&mut out, "used", used);
-    let used_percent = match (used, total) {
-        (Some(u), Some(t)) if t > 0 => Some(pct(u as f64 / t as f64)),
-        _ => None,
-    };
-    out.insert("used_percent".into(), json!(used_percent));
+    usage_into(&mut out, total, used);
     Value::Object(out)
 }
 
