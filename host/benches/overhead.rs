@@ -82,6 +82,14 @@ mod bare {
         async fn resolve_guest(&mut self, _vmid: u32) -> wasmtime::Result<Result<wit::GuestInfo, wit::ApiError>> {
             Ok(Err(wit::ApiError::Other("not in the baseline".into())))
         }
+        async fn wait_task(
+            &mut self,
+            _node: String,
+            _upid: String,
+            _timeout_ms: u32,
+        ) -> wasmtime::Result<Result<wit::TaskResult, wit::ApiError>> {
+            Ok(Err(wit::ApiError::Other("not in the baseline".into())))
+        }
     }
 
     impl self::proxmcp::plugin::log::Host for State {
@@ -238,7 +246,7 @@ async fn main() {
     let in_process = measure(|| {
         let gate = gate.clone();
         async move {
-            let out = gate.call_tool("pve_get_version", json!({})).await.unwrap();
+            let out = gate.call_tool("pve_get_version", json!({}), Default::default()).await.unwrap();
             assert_eq!(out.structured.unwrap()["version"], "9.1.2");
         }
     })

@@ -112,8 +112,11 @@ pub struct PluginsSection {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsSection {
-    /// Deadline of one tool call in seconds (default 30).
+    /// Deadline of one tool call in seconds (default 60).
     pub call_timeout_secs: Option<f64>,
+    /// `PVE_MCP_TASK_WAIT`: how long a write waits for its Proxmox task,
+    /// in seconds (default 30); longer tasks are reported as running.
+    pub task_wait_secs: Option<f64>,
     /// Memory per call in MiB (default 64).
     pub memory_mib: Option<usize>,
     /// Largest result in KiB (default 1024).
@@ -246,6 +249,9 @@ impl Config {
         if let Some((n, v)) = first(&["PROXMCP_READ_ONLY", "PVE_MCP_READ_ONLY"]) {
             self.plugins.read_only = Some(parse_bool(&n, &v)?);
         }
+        if let Some((n, v)) = first(&["PVE_MCP_TASK_WAIT"]) {
+            self.limits.task_wait_secs = Some(parse_num(&n, &v, "a number of seconds, e.g. 30")?);
+        }
         if let Some((_, v)) = first(&["PROXMCP_CACHE_DIR"]) {
             self.cache.dir = Some(PathBuf::from(v));
         }
@@ -280,6 +286,13 @@ impl Config {
         {
             return Err(ConfigError::Invalid(format!(
                 "[limits] call_timeout_secs = {t} is out of range; use a value above 0 and at most 3600"
+            )));
+        }
+        if let Some(t) = self.limits.task_wait_secs
+            && !(0.0..=3600.0).contains(&t)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "task wait {t} s (PVE_MCP_TASK_WAIT or [limits] task_wait_secs) is out of range; use 0 to 3600"
             )));
         }
         if let Some(m) = self.limits.memory_mib
@@ -331,6 +344,11 @@ impl Config {
             limits.output_bytes = o << 10;
         }
         limits
+    }
+
+    /// How long writes wait for their Proxmox task (default 30 s).
+    pub fn task_wait(&self) -> Duration {
+        Duration::from_secs_f64(self.limits.task_wait_secs.unwrap_or(30.0))
     }
 
     /// The compile cache directory, or `None` when the cache is off.

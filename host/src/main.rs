@@ -265,7 +265,7 @@ fn make_client(config: &Config) -> Result<Option<PveClient>> {
 async fn build_gate(config: &Config, pve: Option<PveClient>) -> Result<Gate> {
     let runtime = make_runtime(config)?;
     let sources = plugins::sources(config)?;
-    let policy = Policy { read_only: config.read_only() };
+    let policy = Policy { read_only: config.read_only(), task_wait: config.task_wait() };
     Ok(Gate::build(runtime, &sources, pve, policy).await?)
 }
 

@@ -11,19 +11,42 @@ pub mod grants;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use tokio_util::sync::CancellationToken;
 
 pub use grants::{Grant, GrantError};
 
-use crate::pve::{ApiError, GuestInfo, Method, PveClient, encode_path};
+use crate::pve::{ApiError, GuestInfo, Method, PveClient, TaskOutcome, TaskProgress, encode_path};
 use crate::runtime::{Broker, CallError, LoadError, LoadedPlugin, PluginSource, Runtime, ToolOutput, ToolSpec};
 
 /// The deployment's policy.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Policy {
     /// Load only GET-only plugins and refuse every non-GET request.
     pub read_only: bool,
+    /// Longest wait for a Proxmox task inside one call.
+    pub task_wait: Duration,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy { read_only: false, task_wait: Duration::from_secs(30) }
+    }
+}
+
+/// Receives progress while a call waits for a Proxmox task.
+pub type ProgressSink = Arc<dyn Fn(TaskProgress) + Send + Sync>;
+
+/// What the transport knows about one call: where progress goes and
+/// whether the client gave up.
+#[derive(Clone, Default)]
+pub struct CallContext {
+    /// Progress reports, when the client asked for them.
+    pub progress: Option<ProgressSink>,
+    /// Cancelled when the client cancels the request.
+    pub cancel: CancellationToken,
 }
 
 /// Why the gate could not be built.
@@ -193,7 +216,7 @@ impl Gate {
     }
 
     /// Calls tool `name` with `arguments` (a JSON object).
-    pub async fn call_tool(&self, name: &str, arguments: Value) -> Result<ToolOutput, GateError> {
+    pub async fn call_tool(&self, name: &str, arguments: Value, ctx: CallContext) -> Result<ToolOutput, GateError> {
         let Some((index, _)) = self.tools.get(name) else {
             return Err(GateError::UnknownTool(self.unknown_tool_message(name)));
         };
@@ -201,13 +224,16 @@ impl Gate {
             return Err(GateError::ArgumentsNotObject);
         }
         let entry = &self.entries[*index];
-        let confirmed = arguments.get("confirm") == Some(&Value::Bool(true));
         let broker = Arc::new(CallBroker {
             plugin: entry.plugin.manifest.name.clone(),
             grants: entry.grants.clone(),
             read_only: self.policy.read_only,
-            confirmed,
+            confirmed: arguments.get("confirm") == Some(&Value::Bool(true)),
+            dry_run: arguments.get("dry_run") == Some(&Value::Bool(true)),
             pve: self.pve.clone(),
+            task_wait: self.policy.task_wait,
+            deadline: Instant::now() + self.runtime.limits().call_timeout,
+            ctx,
         });
         Ok(self.runtime.call(&entry.plugin, name, &arguments, broker).await?)
     }
@@ -246,20 +272,69 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// The broker for one tool call: enforces the plugin's grant, read-only
-/// mode and confirmation before forwarding to the Proxmox client.
+/// mode, dry-run and confirmation before forwarding to the Proxmox client.
 struct CallBroker {
     plugin: String,
     grants: Arc<[Grant]>,
     read_only: bool,
     confirmed: bool,
+    dry_run: bool,
     pve: Option<PveClient>,
+    task_wait: Duration,
+    deadline: Instant,
+    ctx: CallContext,
 }
+
+/// Time kept back from a task wait so the plugin can still answer before
+/// the call's deadline.
+const ANSWER_MARGIN: Duration = Duration::from_secs(2);
 
 impl CallBroker {
     fn client(&self) -> Result<&PveClient, ApiError> {
         self.pve.as_ref().ok_or_else(|| {
             ApiError::Other("no Proxmox connection is configured; set PVE_BASE_URL and an API token".into())
         })
+    }
+
+    /// `VM 101 "web" on pve1`: the name from the guest cache when known.
+    async fn guest_label(&self, node: &str, kind: &str, vmid: &str) -> String {
+        let label = if kind == "lxc" { "CT" } else { "VM" };
+        let name = match (self.pve.as_ref(), vmid.parse::<u32>()) {
+            (Some(c), Ok(id)) => c.resolve_guest(id).await.ok().and_then(|g| g.name),
+            _ => None,
+        };
+        match name {
+            Some(n) => format!("{label} {vmid} {n:?} on {node}"),
+            None => format!("{label} {vmid} on {node}"),
+        }
+    }
+
+    /// What a write would do, in words, for a refusal message.
+    async fn describe(&self, method: Method, path: &[String]) -> String {
+        let s: Vec<&str> = path.iter().map(String::as_str).collect();
+        let guest = |node, kind, vmid| self.guest_label(node, kind, vmid);
+        match (method, s.as_slice()) {
+            (Method::Post, ["nodes", node, kind @ ("qemu" | "lxc"), vmid, "status", action]) => {
+                format!("{action} {}", guest(node, kind, vmid).await)
+            }
+            (Method::Post, ["nodes", node, kind @ ("qemu" | "lxc"), vmid, "snapshot"]) => {
+                format!("create a snapshot of {}", guest(node, kind, vmid).await)
+            }
+            (Method::Delete, ["nodes", node, kind @ ("qemu" | "lxc"), vmid, "snapshot", snap]) => {
+                format!("delete snapshot {snap:?} of {}", guest(node, kind, vmid).await)
+            }
+            (Method::Post, ["nodes", node, kind @ ("qemu" | "lxc"), vmid, "snapshot", snap, "rollback"]) => {
+                format!("roll {} back to snapshot {snap:?}, losing changes since", guest(node, kind, vmid).await)
+            }
+            (Method::Post, ["nodes", node, kind @ ("qemu" | "lxc"), vmid, "migrate"]) => {
+                format!("migrate {}", guest(node, kind, vmid).await)
+            }
+            (Method::Delete, ["nodes", node, kind @ ("qemu" | "lxc"), vmid]) => {
+                format!("delete {} and its disks", guest(node, kind, vmid).await)
+            }
+            (Method::Post, ["nodes", node, "vzdump"]) => format!("start a backup on {node}"),
+            _ => format!("send {method} {}", encode_path(path).unwrap_or_default()),
+        }
     }
 }
 
@@ -278,9 +353,16 @@ impl Broker for CallBroker {
                 self.plugin
             )));
         }
+        if method.is_write() && self.dry_run {
+            return Err(ApiError::DeniedByPolicy(format!(
+                "dry run: this call would {}; nothing was sent",
+                self.describe(method, path).await
+            )));
+        }
         if method.is_write() && !self.confirmed {
             return Err(ApiError::ConfirmationRequired(format!(
-                "this call would send {method} {shown}; nothing was sent. Ask the user, then call again with confirm=true"
+                "would {}; nothing was sent. Ask the user, then call again with confirm=true",
+                self.describe(method, path).await
             )));
         }
         let client = self.client()?;
@@ -293,6 +375,21 @@ impl Broker for CallBroker {
 
     async fn resolve_guest(&self, vmid: u32) -> Result<GuestInfo, ApiError> {
         self.client()?.resolve_guest(vmid).await
+    }
+
+    async fn wait_task(&self, node: &str, upid: &str, timeout: Duration) -> Result<TaskOutcome, ApiError> {
+        let left = self.deadline.saturating_duration_since(Instant::now()).saturating_sub(ANSWER_MARGIN);
+        let timeout = timeout.min(self.task_wait).min(left);
+        let progress = self.ctx.progress.clone();
+        let wait = self.client()?.wait_task(node, upid, timeout, move |p| {
+            if let Some(sink) = &progress {
+                sink(p);
+            }
+        });
+        tokio::select! {
+            outcome = wait => outcome,
+            () = self.ctx.cancel.cancelled() => Ok(TaskOutcome::Cancelled { upid: upid.to_string(), node: node.to_string() }),
+        }
     }
 }
 

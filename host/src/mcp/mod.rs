@@ -7,11 +7,13 @@ use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, InitializeResult,
     ListToolsResult, PaginatedRequestParams, ServerCapabilities, Tool, ToolAnnotations,
 };
-use rmcp::service::RequestContext;
+use rmcp::model::{ProgressNotificationParam, ProgressToken};
+use rmcp::service::{Peer, RequestContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, ServiceExt};
 use serde_json::{Map, Value, json};
 
-use crate::gate::{Gate, GateError};
+use crate::gate::{CallContext, Gate, GateError, ProgressSink};
+use crate::pve::TaskProgress;
 use crate::runtime::ToolSpec;
 
 /// The MCP server over a [`Gate`].
@@ -76,6 +78,39 @@ pub fn to_mcp_tool(spec: &ToolSpec) -> Tool {
     tool
 }
 
+/// Turns task progress into MCP progress notifications for `token`: the
+/// percentage PVE logs when there is one, else elapsed seconds, with the
+/// newest log line as the message. Progress never goes backwards.
+fn progress_sink(peer: Peer<RoleServer>, token: ProgressToken) -> ProgressSink {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<TaskProgress>();
+    tokio::spawn(async move {
+        let mut last = -1.0f64;
+        while let Some(p) = rx.recv().await {
+            let (value, total) = match p.percent {
+                Some(pct) => (pct, Some(100.0)),
+                None => (p.elapsed.as_secs_f64(), None),
+            };
+            if value <= last {
+                continue;
+            }
+            last = value;
+            let mut param = ProgressNotificationParam::new(token.clone(), value);
+            param.total = total;
+            param.message = Some(match (&p.line, p.percent) {
+                (Some(line), _) => line.clone(),
+                (None, Some(pct)) => format!("{pct:.0}% done"),
+                (None, None) => format!("waiting for the Proxmox task ({}s)", p.elapsed.as_secs()),
+            });
+            if peer.notify_progress(param).await.is_err() {
+                break;
+            }
+        }
+    });
+    Arc::new(move |p| {
+        let _ = tx.send(p);
+    })
+}
+
 fn error_result(message: String) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(message)])
 }
@@ -109,11 +144,15 @@ impl ServerHandler for ProxmcpServer {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let args = Value::Object(request.arguments.unwrap_or_default());
         let started = std::time::Instant::now();
-        let outcome = self.gate.call_tool(&request.name, args).await;
+        let ctx = CallContext {
+            progress: context.meta.get_progress_token().map(|token| progress_sink(context.peer.clone(), token)),
+            cancel: context.ct.clone(),
+        };
+        let outcome = self.gate.call_tool(&request.name, args, ctx).await;
         let elapsed_ms = started.elapsed().as_millis();
         let result = match outcome {
             Ok(out) => {

@@ -50,6 +50,14 @@ pub enum TaskOutcome {
         /// Its node.
         node: String,
     },
+    /// The caller gave up waiting (the MCP request was cancelled); the task
+    /// goes on.
+    Cancelled {
+        /// The task.
+        upid: String,
+        /// Its node.
+        node: String,
+    },
 }
 
 /// The percentage in a task log line, as PVE writes it ("… 42% (…", "(42.00%)").

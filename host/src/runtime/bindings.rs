@@ -2,6 +2,7 @@
 //! state, and the implementations of the `pve` and `log` imports.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::Value;
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
@@ -10,7 +11,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::Limits;
 use super::guest_io::{GuestStream, LogBudget};
-use crate::pve::{self, ApiError, GuestInfo, Method};
+use crate::pve::{self, ApiError, GuestInfo, Method, TaskOutcome};
 
 wasmtime::component::bindgen!({
     path: "../wit",
@@ -30,6 +31,8 @@ pub trait Broker: Send + Sync {
     async fn request(&self, method: Method, path: &[String], params: &Value) -> Result<Value, ApiError>;
     /// Guest resolution for the plugin.
     async fn resolve_guest(&self, vmid: u32) -> Result<GuestInfo, ApiError>;
+    /// Waits for a task the plugin started.
+    async fn wait_task(&self, node: &str, upid: &str, timeout: Duration) -> Result<TaskOutcome, ApiError>;
 }
 
 /// The broker used while listing tools: `list-tools` must not make
@@ -42,6 +45,9 @@ impl Broker for NoRequests {
         Err(ApiError::DeniedByPolicy("list-tools may not make Proxmox requests".into()))
     }
     async fn resolve_guest(&self, _: u32) -> Result<GuestInfo, ApiError> {
+        Err(ApiError::DeniedByPolicy("list-tools may not make Proxmox requests".into()))
+    }
+    async fn wait_task(&self, _: &str, _: &str, _: Duration) -> Result<TaskOutcome, ApiError> {
         Err(ApiError::DeniedByPolicy("list-tools may not make Proxmox requests".into()))
     }
 }
@@ -189,6 +195,43 @@ impl self::proxmcp::plugin::pve::Host for CallState {
                 name: g.name,
                 status: g.status,
                 template: g.template,
+            })
+            .map_err(to_wit))
+    }
+
+    async fn wait_task(
+        &mut self,
+        node: String,
+        upid: String,
+        timeout_ms: u32,
+    ) -> wasmtime::Result<Result<wit::TaskResult, wit::ApiError>> {
+        let outcome = self.broker.wait_task(&node, &upid, Duration::from_millis(u64::from(timeout_ms))).await;
+        Ok(outcome
+            .map(|o| match o {
+                TaskOutcome::Succeeded { upid, log_tail } => {
+                    wit::TaskResult { upid, node, status: wit::TaskStatus::Ok, exitstatus: Some("OK".into()), log_tail }
+                }
+                TaskOutcome::Failed { upid, exitstatus, log_tail } => wit::TaskResult {
+                    upid,
+                    node,
+                    status: wit::TaskStatus::Failed,
+                    exitstatus: Some(exitstatus),
+                    log_tail,
+                },
+                TaskOutcome::Running { upid, node } => wit::TaskResult {
+                    upid,
+                    node,
+                    status: wit::TaskStatus::Running,
+                    exitstatus: None,
+                    log_tail: Vec::new(),
+                },
+                TaskOutcome::Cancelled { upid, node } => wit::TaskResult {
+                    upid,
+                    node,
+                    status: wit::TaskStatus::Cancelled,
+                    exitstatus: None,
+                    log_tail: Vec::new(),
+                },
             })
             .map_err(to_wit))
     }

@@ -6,8 +6,8 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct Limits {
     /// Wall-clock deadline of one call, including time spent waiting on
-    /// Proxmox. Default 30 s: long enough for a read of a large cluster,
-    /// short enough that a stuck plugin frees its slot quickly.
+    /// Proxmox. Default 60 s: a write's default 30 s task wait plus the
+    /// requests around it, while a stuck plugin still frees its slot.
     pub call_timeout: Duration,
     /// Linear memory one call may use. Default 64 MiB: JSON for thousands
     /// of guests fits several times over.
@@ -27,7 +27,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            call_timeout: Duration::from_secs(30),
+            call_timeout: Duration::from_secs(60),
             memory_bytes: 64 << 20,
             output_bytes: 1 << 20,
             log_bytes: 64 << 10,
