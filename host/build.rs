@@ -13,6 +13,7 @@ use std::process::Command;
 /// (package, env var the host reads, artifact file name).
 const GUESTS: &[(&str, &str, &str)] = &[
     ("proxmcp-plugin-inventory", "PROXMCP_WASM_INVENTORY", "proxmcp_plugin_inventory.wasm"),
+    ("proxmcp-plugin-lifecycle", "PROXMCP_WASM_LIFECYCLE", "proxmcp_plugin_lifecycle.wasm"),
     ("proxmcp-plugin-hostile", "PROXMCP_TEST_WASM_HOSTILE", "proxmcp_plugin_hostile.wasm"),
     ("proxmcp-plugin-forbidden-net", "PROXMCP_TEST_WASM_FORBIDDEN_NET", "proxmcp_plugin_forbidden_net.wasm"),
 ];

@@ -24,8 +24,10 @@ pub struct Builtin {
 }
 
 /// The built-in plugins, built from `plugins/` by `build.rs`.
-pub const BUILTINS: &[Builtin] =
-    &[Builtin { name: "inventory", bytes: include_bytes!(env!("PROXMCP_WASM_INVENTORY")), default: true }];
+pub const BUILTINS: &[Builtin] = &[
+    Builtin { name: "inventory", bytes: include_bytes!(env!("PROXMCP_WASM_INVENTORY")), default: true },
+    Builtin { name: "lifecycle", bytes: include_bytes!(env!("PROXMCP_WASM_LIFECYCLE")), default: true },
+];
 
 /// Why plugin files could not be read.
 #[derive(Debug, thiserror::Error)]

@@ -41,7 +41,9 @@
 //! each request, whatever the plugin's hints say.
 
 pub mod format;
+pub mod guest;
 pub mod pve;
+pub mod write;
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;

@@ -205,7 +205,8 @@ async fn every_inventory_tool_answers_filters_and_refuses_bad_arguments() {
 #[tokio::test]
 async fn inventory_tool_list_is_small_and_annotated() {
     let sim = support::sim().await;
-    let session = Session::start(&sim.base_url(), Launch::default()).await;
+    let launch = Launch { config: Some("[plugins]\nbuiltin = [\"inventory\"]\n".into()), ..Launch::default() };
+    let session = Session::start(&sim.base_url(), launch).await;
     let tools = session.client.list_all_tools().await.unwrap();
     let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
     assert_eq!(names, INVENTORY_TOOLS);

@@ -9,6 +9,7 @@
 mod cli;
 mod demo;
 mod inventory_tools;
+mod lifecycle;
 mod pve_client;
 mod python_client;
 mod sandbox;

@@ -63,7 +63,7 @@ async fn official_python_sdk_lists_and_calls_the_tools_over_stdio() {
     assert!(out.status.success(), "python client failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     let report: Value = serde_json::from_str(stdout.trim()).expect("the client prints JSON");
     let listed: Vec<&str> = report["tools"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
-    assert_eq!(listed, crate::inventory_tools::INVENTORY_TOOLS);
+    assert!(crate::inventory_tools::INVENTORY_TOOLS.iter().all(|t| listed.contains(t)), "{listed:?}");
     let results = &report["results"];
     for tool in ["pve_get_version", "pve_list_nodes", "pve_list_vms"] {
         assert_eq!(results[tool]["is_error"], false, "{tool}: {}", results[tool]);

@@ -10,8 +10,9 @@ async fn inventory_tools_are_listed_with_schemas_and_annotations() {
     let pve = support::sim().await;
     let session = Session::start(&pve.base_url(), Launch::default()).await;
     let tools = session.client.list_all_tools().await.expect("tools/list");
-    assert_eq!(tools.len(), crate::inventory_tools::INVENTORY_TOOLS.len());
-    for tool in &tools {
+    let inventory = crate::inventory_tools::INVENTORY_TOOLS;
+    assert!(inventory.iter().all(|name| tools.iter().any(|t| t.name == *name)));
+    for tool in tools.iter().filter(|t| inventory.contains(&t.name.as_ref())) {
         let ann = tool.annotations.as_ref().expect("annotations");
         assert_eq!(ann.read_only_hint, Some(true), "{}", tool.name);
         assert!(ann.title.is_some(), "{}", tool.name);

@@ -160,6 +160,7 @@ fn privilege(segs: &[&str]) -> &'static str {
         ["nodes", _, "qemu" | "lxc", _, "status", ..] => "VM.PowerMgmt",
         ["nodes", _, "qemu" | "lxc", _, "snapshot", ..] => "VM.Snapshot",
         ["nodes", _, "qemu" | "lxc", _, "clone"] => "VM.Clone",
+        ["nodes", _, "qemu" | "lxc", _, "migrate"] => "VM.Migrate",
         ["nodes", _, "qemu" | "lxc", _, "config"] => "VM.Config.Options",
         ["nodes", _, "qemu" | "lxc", _] => "VM.Allocate",
         ["nodes", _, "vzdump"] => "VM.Backup",
@@ -731,6 +732,39 @@ fn guest_routes(
             };
             check(params, spec).and_then(|()| destroy(world, c, node, kind, vmid, caller))
         }
+        ("GET", ["migrate"]) if qemu => check(params, &[opt("target", Ty::Str)]).map(|()| {
+            let g = &c.guests[&vmid];
+            let allowed: Vec<&str> =
+                c.nodes.iter().filter(|n| n.online && n.name != node).map(|n| n.name.as_str()).collect();
+            json!({"running": u8::from(guest_running(g)), "has-dbus-vmstate": 0,
+                   "local_disks": [{"volid": format!("local-lvm:vm-{vmid}-disk-0"), "size": g.disk_gib * GIB,
+                                    "cdrom": 0, "is_unused": 0}],
+                   "local_resources": [], "mapped-resources": [], "mapped-resource-info": {},
+                   "allowed_nodes": allowed, "not_allowed_nodes": {}})
+            .into()
+        }),
+        ("POST", ["migrate"]) => {
+            let spec: &[P] = if qemu {
+                &[
+                    req("target", Ty::Str),
+                    opt("online", Ty::Bool),
+                    opt("with-local-disks", Ty::Bool),
+                    opt("targetstorage", Ty::Str),
+                    opt("force", Ty::Bool),
+                    opt("bwlimit", Ty::Int(0, i64::MAX)),
+                ]
+            } else {
+                &[
+                    req("target", Ty::Str),
+                    opt("online", Ty::Bool),
+                    opt("restart", Ty::Bool),
+                    opt("target-storage", Ty::Str),
+                    opt("timeout", Ty::Int(0, i64::MAX)),
+                    opt("bwlimit", Ty::Int(0, i64::MAX)),
+                ]
+            };
+            check(params, spec).and_then(|()| migrate(world, c, node, kind, vmid, params, caller))
+        }
         ("POST", ["clone"]) => {
             let name_key = if qemu { "name" } else { "hostname" };
             let spec = [
@@ -864,6 +898,58 @@ fn power(
         steps.insert(0, (secs / 2.0, "saving VM state and RAM to storage 'local-lvm'".into()));
     }
     guest_task(world, c, node, task_kind(kind, action), vmid, caller, steps, None, set_status(vmid, target))
+}
+
+fn migrate(
+    world: &Arc<World>,
+    c: &mut Cluster,
+    node: &str,
+    kind: GuestType,
+    vmid: u32,
+    params: &Params,
+    caller: &Caller,
+) -> R {
+    let target = first(params, "target").unwrap_or_default().to_string();
+    let g = &c.guests[&vmid];
+    locked(g)?;
+    if target == node {
+        return Err(fail(500, format!("target is local node '{node}'")));
+    }
+    match c.node(&target) {
+        None => return Err(bad_param("target", format!("no such cluster node '{target}'"))),
+        Some(n) if !n.online => return Err(fail(500, format!("target node '{target}' is not online"))),
+        Some(_) => {}
+    }
+    let running = guest_running(g);
+    let live = truthy(params, "online") || truthy(params, "restart");
+    if running && !live {
+        let hint = if kind == GuestType::Qemu { "--online" } else { "--restart" };
+        return Err(fail(500, format!("{} {vmid} is running - use {hint} to migrate", kind.label())));
+    }
+    let disk = g.disk_gib;
+    let mut steps = vec![(0.5, format!("starting migration of {} {vmid} to node '{target}'", kind.label()))];
+    for pct in [25u64, 50, 75, 100] {
+        steps.push((
+            2.0,
+            format!("migration status: active (transferred {} GiB of {disk} GiB, {pct}%)", disk * pct / 100),
+        ));
+    }
+    steps.push((0.5, "migration finished successfully".into()));
+    let target_node = target.clone();
+    let effect: super::state::Effect = Box::new(move |c: &mut Cluster| {
+        let g = c.guests.get_mut(&vmid).ok_or("guest vanished")?;
+        g.node = target_node.clone();
+        for s in &mut c.storages {
+            for v in &mut s.volumes {
+                if v.vmid == Some(vmid) && (v.content == "images" || v.content == "rootdir") {
+                    v.node = Some(target_node.clone());
+                }
+            }
+        }
+        Ok(())
+    });
+    let kind_name = if kind == GuestType::Qemu { "qmigrate" } else { "vzmigrate" };
+    guest_task(world, c, node, kind_name, vmid, caller, steps, Some((vmid, "migrate")), effect)
 }
 
 fn valid_configid(name: &str) -> bool {
@@ -1200,6 +1286,11 @@ fn vzdump(world: &Arc<World>, c: &mut Cluster, node: &str, params: &Params, call
             effect: Box::new(move |c: &mut Cluster| {
                 let stamp = timestamp(now());
                 let s = c.storages.iter_mut().find(|s| s.storage == storage_id).ok_or("storage vanished")?;
+                let used: u64 = s.base_used + s.volumes.iter().map(|v| v.size).sum::<u64>();
+                let needed: u64 = vmids.iter().map(|(_, _, disk)| disk * GIB / 10).sum();
+                if used + needed > s.total {
+                    return Err(format!("job errors: backup to '{storage_id}' failed - no space left on device"));
+                }
                 for (id, kind, disk) in vmids {
                     let archive = if kind == GuestType::Qemu { "vma" } else { "tar" };
                     s.volumes.push(SimVolume {

@@ -1,8 +1,7 @@
 //! Helpers shared by the inventory tools: compact schemas, argument
 //! checks, number formatting and guest resolution.
 
-use proxmcp_sdk::{ApiError, GuestKind, Output, ToolError, format, pve};
-use serde::Deserialize;
+use proxmcp_sdk::{ApiError, Output, ToolError, format};
 use serde_json::{Map, Value, json};
 
 /// Default and maximum list lengths: keep answers small for the model.
@@ -167,57 +166,7 @@ pub fn on_node(node: &str) -> impl Fn(ApiError) -> ToolError + '_ {
     }
 }
 
-/// The location of a guest.
-pub struct Located {
-    pub vmid: u32,
-    pub node: String,
-    pub kind: &'static str,
-}
-
-/// Arguments that locate a guest.
-#[derive(Deserialize)]
-pub struct GuestArgs {
-    pub vmid: u32,
-    pub node: Option<String>,
-    #[serde(rename = "type")]
-    pub kind: Option<String>,
-}
-
-/// Finds a guest's node and type: as given when both are, else from the host.
-pub fn locate(vmid: u32, node: Option<&str>, kind: Option<&str>) -> Result<Located, ToolError> {
-    let kind = match kind {
-        None => None,
-        Some("qemu") => Some("qemu"),
-        Some("lxc") => Some("lxc"),
-        Some(other) => {
-            return Err(ToolError::InvalidArguments(format!(
-                "type {other:?} is not a guest type; use \"qemu\" or \"lxc\""
-            )));
-        }
-    };
-    if let (Some(node), Some(kind)) = (node, kind) {
-        return Ok(Located { vmid, node: node.to_string(), kind });
-    }
-    let g = pve::resolve_guest(vmid)?;
-    let found = match g.kind {
-        GuestKind::Qemu => "qemu",
-        GuestKind::Lxc => "lxc",
-    };
-    if let Some(n) = node
-        && n != g.node
-    {
-        return Err(ToolError::InvalidArguments(format!(
-            "guest {vmid} is on node {:?}, not {n:?}; omit node to let the server find it",
-            g.node
-        )));
-    }
-    if let Some(k) = kind
-        && k != found
-    {
-        return Err(ToolError::InvalidArguments(format!("guest {vmid} is a {found} guest, not {k}; omit type")));
-    }
-    Ok(Located { vmid, node: g.node, kind: found })
-}
+pub use proxmcp_sdk::guest::{GuestArgs, locate};
 
 /// Summarises an RRD series: min/avg/max/last per metric instead of
 /// dozens of points.
