@@ -14,6 +14,9 @@ use std::process::Command;
 const GUESTS: &[(&str, &str, &str)] = &[
     ("proxmcp-plugin-inventory", "PROXMCP_WASM_INVENTORY", "proxmcp_plugin_inventory.wasm"),
     ("proxmcp-plugin-lifecycle", "PROXMCP_WASM_LIFECYCLE", "proxmcp_plugin_lifecycle.wasm"),
+    ("proxmcp-plugin-provisioning", "PROXMCP_WASM_PROVISIONING", "proxmcp_plugin_provisioning.wasm"),
+    ("proxmcp-plugin-guest-exec", "PROXMCP_WASM_GUEST_EXEC", "proxmcp_plugin_guest_exec.wasm"),
+    ("proxmcp-plugin-raw-api", "PROXMCP_WASM_RAW_API", "proxmcp_plugin_raw_api.wasm"),
     ("proxmcp-plugin-hostile", "PROXMCP_TEST_WASM_HOSTILE", "proxmcp_plugin_hostile.wasm"),
     ("proxmcp-plugin-forbidden-net", "PROXMCP_TEST_WASM_FORBIDDEN_NET", "proxmcp_plugin_forbidden_net.wasm"),
 ];

@@ -95,8 +95,11 @@ pub struct McpSection {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PluginsSection {
-    /// Built-in plugins to load (default: all of them).
+    /// Built-in plugins to load (default: inventory, lifecycle,
+    /// provisioning; guest-exec and raw-api only when named).
     pub builtin: Option<Vec<String>>,
+    /// `PVE_MCP_ENABLE_EXEC`: also load guest-exec with the default set.
+    pub enable_exec: Option<bool>,
     /// Extra plugin files (`.wasm` components).
     #[serde(default)]
     pub files: Vec<PathBuf>,
@@ -251,6 +254,9 @@ impl Config {
         }
         if let Some((n, v)) = first(&["PVE_MCP_TASK_WAIT"]) {
             self.limits.task_wait_secs = Some(parse_num(&n, &v, "a number of seconds, e.g. 30")?);
+        }
+        if let Some((n, v)) = first(&["PVE_MCP_ENABLE_EXEC"]) {
+            self.plugins.enable_exec = Some(parse_bool(&n, &v)?);
         }
         if let Some((_, v)) = first(&["PROXMCP_CACHE_DIR"]) {
             self.cache.dir = Some(PathBuf::from(v));

@@ -27,6 +27,10 @@ pub struct Builtin {
 pub const BUILTINS: &[Builtin] = &[
     Builtin { name: "inventory", bytes: include_bytes!(env!("PROXMCP_WASM_INVENTORY")), default: true },
     Builtin { name: "lifecycle", bytes: include_bytes!(env!("PROXMCP_WASM_LIFECYCLE")), default: true },
+    Builtin { name: "provisioning", bytes: include_bytes!(env!("PROXMCP_WASM_PROVISIONING")), default: true },
+    // Opt-in: running commands inside guests, and raw API access.
+    Builtin { name: "guest-exec", bytes: include_bytes!(env!("PROXMCP_WASM_GUEST_EXEC")), default: false },
+    Builtin { name: "raw-api", bytes: include_bytes!(env!("PROXMCP_WASM_RAW_API")), default: false },
 ];
 
 /// Why plugin files could not be read.
@@ -52,7 +56,12 @@ pub enum SourceError {
 pub fn sources(config: &Config) -> Result<Vec<PluginSource>, SourceError> {
     let mut out = Vec::new();
     match &config.plugins.builtin {
-        None => out.extend(BUILTINS.iter().filter(|b| b.default).map(builtin_source)),
+        None => {
+            out.extend(BUILTINS.iter().filter(|b| b.default).map(builtin_source));
+            if config.plugins.enable_exec == Some(true) {
+                out.extend(BUILTINS.iter().filter(|b| b.name == "guest-exec").map(builtin_source));
+            }
+        }
         Some(names) => {
             for name in names {
                 let b = BUILTINS.iter().find(|b| b.name == name).ok_or_else(|| {

@@ -91,7 +91,10 @@ async fn demo_serves_every_tool_against_the_in_process_simulator() {
     let (transport, stderr) = TokioChildProcess::builder(cmd).stderr(Stdio::piped()).spawn().unwrap();
     let client = ().serve(transport).await.unwrap();
     let tools = client.list_all_tools().await.unwrap();
-    assert_eq!(tools.len(), crate::inventory_tools::INVENTORY_TOOLS.len() + crate::lifecycle::LIFECYCLE_TOOLS.len());
+    assert_eq!(
+        tools.len(),
+        crate::inventory_tools::INVENTORY_TOOLS.len() + crate::lifecycle::LIFECYCLE_TOOLS.len() + 7
+    );
     let r = client.call_tool(CallToolRequestParams::new("pve_list_vms")).await.unwrap();
     assert_eq!(r.structured_content.unwrap()["total"], 10);
     let _ = client.cancel().await;

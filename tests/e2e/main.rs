@@ -10,6 +10,7 @@ mod cli;
 mod demo;
 mod inventory_tools;
 mod lifecycle;
+mod provisioning;
 mod pve_client;
 mod python_client;
 mod sandbox;

@@ -54,6 +54,13 @@ fn check_segment(seg: &str) -> Result<(), &'static str> {
     if seg.chars().any(char::is_control) {
         return Err("contains a control character");
     }
+    if seg.contains('?') || seg.contains('#') {
+        return Err("contains '?' or '#'; pass parameters as params, not in the path");
+    }
+    let bytes = seg.as_bytes();
+    if bytes.windows(3).any(|w| w[0] == b'%' && w[1].is_ascii_hexdigit() && w[2].is_ascii_hexdigit()) {
+        return Err("contains a percent-encoded character; pass the plain value, the host encodes it");
+    }
     Ok(())
 }
 
@@ -76,16 +83,27 @@ mod tests {
     fn reserved_characters_are_encoded_not_interpreted() {
         let p = encode_path(&["nodes", "pve1", "tasks", "UPID:pve1:00001:abc:"]).unwrap_or_default();
         assert_eq!(p, "/nodes/pve1/tasks/UPID%3Apve1%3A00001%3Aabc%3A");
-        let p = encode_path(&["version?x=1#f"]).unwrap_or_default();
-        assert_eq!(p, "/version%3Fx%3D1%23f");
-        // An already-encoded traversal stays inert: '%' itself is encoded.
-        let p = encode_path(&["%2e%2e"]).unwrap_or_default();
-        assert_eq!(p, "/%252e%252e");
+        let p = encode_path(&["local:iso/x y.iso"]);
+        assert!(p.is_err(), "a slash inside a segment is refused");
+        let p = encode_path(&["a b&c=d"]).unwrap_or_default();
+        assert_eq!(p, "/a%20b%26c%3Dd");
     }
 
     #[test]
     fn traversal_slashes_and_control_characters_are_refused() {
-        for bad in [&[""][..], &[".."], &["."], &["a/b"], &["a\\b"], &["a\nb"], &["\u{7f}"]] {
+        for bad in [
+            &[""][..],
+            &[".."],
+            &["."],
+            &["a/b"],
+            &["a\\b"],
+            &["a\nb"],
+            &["\u{7f}"],
+            &["%2e%2e"],
+            &["a%2Fb"],
+            &["v?x=1"],
+            &["v#f"],
+        ] {
             assert!(matches!(encode_path(bad), Err(ApiError::InvalidRequest(_))), "{bad:?}");
         }
         assert!(encode_path::<&str>(&[]).is_err());

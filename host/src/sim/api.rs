@@ -162,6 +162,8 @@ fn privilege(segs: &[&str]) -> &'static str {
         ["nodes", _, "qemu" | "lxc", _, "clone"] => "VM.Clone",
         ["nodes", _, "qemu" | "lxc", _, "migrate"] => "VM.Migrate",
         ["nodes", _, "qemu" | "lxc", _, "config"] => "VM.Config.Options",
+        ["nodes", _, "qemu" | "lxc", _, "resize"] => "VM.Config.Disk",
+        ["nodes", _, "qemu", _, "agent", ..] => "VM.GuestAgent.Unrestricted",
         ["nodes", _, "qemu" | "lxc", _] => "VM.Allocate",
         ["nodes", _, "vzdump"] => "VM.Backup",
         _ => "Sys.Modify",
@@ -342,6 +344,7 @@ fn node_routes(
         ("GET", ["storage"]) => node_storage(c, node, params),
         ("GET", ["storage", storage, "content"]) => storage_content(c, node, storage, params),
         ("POST", ["vzdump"]) => vzdump(world, c, node, params, caller),
+        ("POST", [kind @ ("qemu" | "lxc")]) => create(world, c, node, kind_of(kind), params, caller),
         ("GET", [kind @ ("qemu" | "lxc")]) => {
             let kind = kind_of(kind);
             let spec: &[P] = if kind == GuestType::Qemu { &[opt("full", Ty::Bool)] } else { &[] };
@@ -732,6 +735,20 @@ fn guest_routes(
             };
             check(params, spec).and_then(|()| destroy(world, c, node, kind, vmid, caller))
         }
+        ("PUT", ["config"]) | ("POST", ["config"]) if method == "PUT" || qemu => {
+            let spec = config_spec(kind);
+            check(params, &spec).and_then(|()| set_config(world, c, node, vmid, params, caller, method == "POST"))
+        }
+        ("PUT", ["resize"]) => check(
+            params,
+            &[req("disk", Ty::Str), req("size", Ty::Str), opt("digest", Ty::Str), opt("skiplock", Ty::Bool)],
+        )
+        .and_then(|()| resize(world, c, node, kind, vmid, params, caller)),
+        ("POST", ["agent", "exec"]) if qemu => check(params, &[req("command", Ty::Str), opt("input-data", Ty::Str)])
+            .and_then(|()| agent_exec(c, vmid, params)),
+        ("GET", ["agent", "exec-status"]) if qemu => {
+            check(params, &[req("pid", Ty::Int(0, i64::MAX))]).and_then(|()| agent_exec_status(c, vmid, params))
+        }
         ("GET", ["migrate"]) if qemu => check(params, &[opt("target", Ty::Str)]).map(|()| {
             let g = &c.guests[&vmid];
             let allowed: Vec<&str> =
@@ -950,6 +967,383 @@ fn migrate(
     });
     let kind_name = if kind == GuestType::Qemu { "qmigrate" } else { "vzmigrate" };
     guest_task(world, c, node, kind_name, vmid, caller, steps, Some((vmid, "migrate")), effect)
+}
+
+/// Config keys the simulator accepts (a subset of PVE's, typed as PVE does).
+fn config_spec(kind: GuestType) -> Vec<P> {
+    let mut spec = vec![
+        opt("cores", Ty::Int(1, 8192)),
+        opt("memory", Ty::Str),
+        opt("description", Ty::Str),
+        opt("tags", Ty::Str),
+        opt("onboot", Ty::Bool),
+        opt("net0", Ty::Str),
+        opt("net1", Ty::Str),
+        opt("delete", Ty::Str),
+        opt("digest", Ty::Str),
+    ];
+    match kind {
+        GuestType::Qemu => spec.extend([
+            opt("name", Ty::Str),
+            opt("sockets", Ty::Int(1, 4)),
+            opt("balloon", Ty::Int(0, i64::MAX)),
+            opt("cpu", Ty::Str),
+            opt("agent", Ty::Str),
+            opt("ostype", Ty::Str),
+            opt("boot", Ty::Str),
+            opt("ide2", Ty::Str),
+            opt("scsi1", Ty::Str),
+        ]),
+        GuestType::Lxc => spec.extend([opt("hostname", Ty::Str), opt("swap", Ty::Int(0, i64::MAX))]),
+    }
+    spec
+}
+
+/// Applies config `params` to a guest; QEMU memory/cores/sockets changes of
+/// a running VM wait in `pending` as in PVE without hotplug.
+fn apply_config(g: &mut SimGuest, params: &Params) -> Result<(), ApiErr> {
+    let running = guest_running(g);
+    for (key, values) in params {
+        let value = values.first().cloned().unwrap_or_default();
+        match key.as_str() {
+            "digest" | "delete" | "skiplock" => {}
+            "cores" | "memory" | "sockets" if g.kind == GuestType::Qemu && running => {
+                g.pending.insert(key.clone(), value);
+            }
+            "cores" => g.cores = value.parse().map_err(|_| bad_param("cores", "invalid"))?,
+            "memory" => {
+                let mib = value.split(',').next().unwrap_or_default().trim_start_matches("current=");
+                g.memory_mib =
+                    mib.parse().map_err(|_| bad_param("memory", format!("value '{value}' is not a size in MiB")))?;
+            }
+            "name" | "hostname" => g.name = value,
+            "description" => g.description = Some(value),
+            "tags" => g.tags = value.split([';', ',', ' ']).filter(|t| !t.is_empty()).map(str::to_string).collect(),
+            "agent" => g.agent = value.starts_with('1') || value.contains("enabled=1"),
+            _ => {
+                g.config.insert(key.clone(), value);
+            }
+        }
+    }
+    if let Some(keys) = first(params, "delete") {
+        for key in keys.split([',', ';', ' ']).filter(|k| !k.is_empty()) {
+            match key {
+                "description" => g.description = None,
+                "tags" => g.tags.clear(),
+                _ => {
+                    g.config.remove(key);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn set_config(
+    world: &Arc<World>,
+    c: &mut Cluster,
+    node: &str,
+    vmid: u32,
+    params: &Params,
+    caller: &Caller,
+    asynchronous: bool,
+) -> R {
+    let g = &c.guests[&vmid];
+    locked(g)?;
+    if let Some(d) = first(params, "digest")
+        && guest_config(g)["digest"] != d
+    {
+        return Err(fail(500, "detected modified configuration - file changed by other user? Try again."));
+    }
+    let mut updated = g.clone();
+    apply_config(&mut updated, params)?;
+    if !asynchronous {
+        c.guests.insert(vmid, updated);
+        return Ok(Value::Null.into());
+    }
+    let effect: super::state::Effect = Box::new(move |c: &mut Cluster| {
+        c.guests.insert(vmid, updated);
+        Ok(())
+    });
+    guest_task(
+        world,
+        c,
+        node,
+        "qmconfig",
+        vmid,
+        caller,
+        vec![(1.0, "update VM config".into())],
+        Some((vmid, "config")),
+        effect,
+    )
+}
+
+/// Parses `+10G`, `+512M`, `20G` into bytes; `grow` says whether it was relative.
+fn parse_size(text: &str) -> Option<(u64, bool)> {
+    let (grow, rest) = match text.strip_prefix('+') {
+        Some(r) => (true, r),
+        None => (false, text),
+    };
+    let (num, unit) = rest.split_at(rest.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(rest.len()));
+    let n: f64 = num.parse().ok()?;
+    let mult = match unit {
+        "" | "B" => 1.0,
+        "K" => 1024.0,
+        "M" => 1024.0 * 1024.0,
+        "G" => GIB as f64,
+        "T" => GIB as f64 * 1024.0,
+        _ => return None,
+    };
+    Some(((n * mult) as u64, grow))
+}
+
+fn resize(
+    world: &Arc<World>,
+    c: &mut Cluster,
+    node: &str,
+    kind: GuestType,
+    vmid: u32,
+    params: &Params,
+    caller: &Caller,
+) -> R {
+    let g = &c.guests[&vmid];
+    locked(g)?;
+    let disk = first(params, "disk").unwrap_or_default().to_string();
+    let root = if kind == GuestType::Qemu { "scsi0" } else { "rootfs" };
+    if disk != root && !g.config.contains_key(&disk) {
+        return Err(fail(500, format!("disk '{disk}' does not exist")));
+    }
+    let size_text = first(params, "size").unwrap_or_default();
+    let Some((bytes, grow)) = parse_size(size_text) else {
+        return Err(bad_param("size", format!("value '{size_text}' does not match the regex pattern")));
+    };
+    let current = g.disk_gib * GIB;
+    let new = if grow { current + bytes } else { bytes };
+    if new < current {
+        return Err(fail(500, format!("unable to shrink disk size from {current} to {new}")));
+    }
+    let new_gib = new.div_ceil(GIB);
+    let effect: super::state::Effect = Box::new(move |c: &mut Cluster| {
+        let g = c.guests.get_mut(&vmid).ok_or("guest vanished")?;
+        g.disk_gib = new_gib;
+        let key = if g.kind == GuestType::Qemu { "scsi0" } else { "rootfs" };
+        g.config.insert(key.into(), format!("local-lvm:vm-{vmid}-disk-0,size={new_gib}G"));
+        Ok(())
+    });
+    let steps = vec![(1.0, format!("  Size of logical volume pve/vm-{vmid}-disk-0 changed to {new_gib}.00 GiB."))];
+    let task = if kind == GuestType::Qemu { "resize" } else { "vzresize" };
+    guest_task(world, c, node, task, vmid, caller, steps, Some((vmid, "resize")), effect)
+}
+
+fn agent_exec(c: &mut Cluster, vmid: u32, params: &Params) -> R {
+    let g = &c.guests[&vmid];
+    if !g.agent || !guest_running(g) {
+        return Err(fail(500, "QEMU guest agent is not running"));
+    }
+    let command: Vec<String> = params.get("command").cloned().unwrap_or_default();
+    let pid = 1000 + c.tasks.len() as u64;
+    let (out, code) = match command.first().map(String::as_str) {
+        Some("hostname") => (format!("{}\n", g.name), 0),
+        Some("echo") => (format!("{}\n", command[1..].join(" ")), 0),
+        Some("uptime") => (" 10:00:00 up 10 days,  load average: 0.10, 0.12, 0.08\n".to_string(), 0),
+        Some("yes") => ("y\n".repeat(200_000), 0),
+        Some("false") => (String::new(), 1),
+        Some(other) => (format!("sh: 1: {other}: not found\n"), 127),
+        None => (String::new(), 0),
+    };
+    c.exec.insert(pid, (out, code));
+    Ok(json!({"pid": pid}).into())
+}
+
+fn agent_exec_status(c: &mut Cluster, vmid: u32, params: &Params) -> R {
+    let _ = vmid;
+    let pid: u64 = first(params, "pid").and_then(|p| p.parse().ok()).unwrap_or_default();
+    let Some((out, code)) = c.exec.get(&pid) else {
+        return Err(fail(500, format!("Agent error: no such process ({pid})")));
+    };
+    let mut e = json!({"exited": 1, "exitcode": code});
+    if code == &127 {
+        e["err-data"] = json!(out);
+    } else if !out.is_empty() {
+        e["out-data"] = json!(out);
+    }
+    Ok(e.into())
+}
+
+/// `POST /nodes/{node}/qemu|lxc`: create, or restore from a backup.
+fn create(world: &Arc<World>, c: &mut Cluster, node: &str, kind: GuestType, params: &Params, caller: &Caller) -> R {
+    let mut spec = config_spec(kind);
+    spec.extend([
+        req("vmid", VMID),
+        opt("pool", Ty::Str),
+        opt("start", Ty::Bool),
+        opt("storage", Ty::Str),
+        opt("force", Ty::Bool),
+        opt("unique", Ty::Bool),
+    ]);
+    match kind {
+        GuestType::Qemu => spec.extend([opt("archive", Ty::Str), opt("scsi0", Ty::Str), opt("scsihw", Ty::Str)]),
+        GuestType::Lxc => spec.extend([
+            req("ostemplate", Ty::Str),
+            opt("restore", Ty::Bool),
+            opt("rootfs", Ty::Str),
+            opt("password", Ty::Str),
+            opt("ssh-public-keys", Ty::Str),
+            opt("unprivileged", Ty::Bool),
+        ]),
+    }
+    check(params, &spec)?;
+    let vmid: u32 = first(params, "vmid").and_then(|v| v.parse().ok()).unwrap_or_default();
+    let archive = match kind {
+        GuestType::Qemu => first(params, "archive"),
+        GuestType::Lxc if truthy(params, "restore") => first(params, "ostemplate"),
+        GuestType::Lxc => None,
+    }
+    .map(str::to_string);
+    let force = truthy(params, "force");
+    if let Some(existing) = c.guests.get(&vmid) {
+        if archive.is_none() || !force {
+            return Err(fail(
+                500,
+                format!(
+                    "unable to create {} {vmid} - {} {vmid} already exists on node '{}'",
+                    kind.label(),
+                    existing.kind.label(),
+                    existing.node
+                ),
+            ));
+        }
+        if existing.node != node || existing.kind != kind {
+            return Err(fail(
+                500,
+                format!(
+                    "unable to restore {} {vmid} - it exists on node '{}' as another type",
+                    kind.label(),
+                    existing.node
+                ),
+            ));
+        }
+        locked(existing)?;
+        if guest_running(existing) {
+            return Err(fail(500, format!("unable to restore {} {vmid} - it is running", kind.label())));
+        }
+    }
+    let (source, disk_gib) = match &archive {
+        Some(volid) => {
+            let vol = c
+                .storages
+                .iter()
+                .flat_map(|s| s.volumes.iter())
+                .find(|v| &v.volid == volid && v.content == "backup")
+                .ok_or_else(|| {
+                    fail(500, format!("unable to parse volume ID '{volid}' or the backup does not exist"))
+                })?;
+            let src = vol.vmid.and_then(|id| c.guests.get(&id)).cloned();
+            (src, (vol.size * 10).div_ceil(GIB).max(1))
+        }
+        None => {
+            let key = if kind == GuestType::Qemu { "scsi0" } else { "rootfs" };
+            let size = first(params, key)
+                .and_then(|v| v.split(',').next())
+                .and_then(|v| v.rsplit(':').next())
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(8);
+            (None, size)
+        }
+    };
+    let mut g = source.unwrap_or_else(|| SimGuest {
+        vmid,
+        kind,
+        node: node.into(),
+        name: String::new(),
+        status: "stopped".into(),
+        template: false,
+        cores: 1,
+        memory_mib: 512,
+        disk_gib,
+        tags: vec![],
+        pool: None,
+        agent: false,
+        description: None,
+        snapshots: vec![],
+        uptime: 0,
+        lock: None,
+        config: BTreeMap::new(),
+        pending: BTreeMap::new(),
+    });
+    g.vmid = vmid;
+    g.node = node.into();
+    g.status = "stopped".into();
+    g.snapshots.clear();
+    g.disk_gib = disk_gib;
+    g.lock = Some("create".into());
+    if g.name.is_empty() {
+        g.name = format!("{}{vmid}", if kind == GuestType::Qemu { "VM" } else { "CT" });
+    }
+    let mut params = params.clone();
+    for k in [
+        "vmid",
+        "pool",
+        "start",
+        "storage",
+        "force",
+        "unique",
+        "archive",
+        "ostemplate",
+        "restore",
+        "password",
+        "ssh-public-keys",
+        "unprivileged",
+        "scsi0",
+        "rootfs",
+    ] {
+        params.remove(k);
+    }
+    apply_config(&mut g, &params)?;
+    if let Some(p) = first(&params, "pool") {
+        g.pool = Some(p.to_string());
+    }
+    let root = if kind == GuestType::Qemu { "scsi0" } else { "rootfs" };
+    g.config.insert(root.into(), format!("local-lvm:vm-{vmid}-disk-0,size={disk_gib}G"));
+    c.guests.insert(vmid, g);
+    let start = truthy(&params, "start");
+    let content = if kind == GuestType::Qemu { "images" } else { "rootdir" };
+    let node_name = node.to_string();
+    let effect: super::state::Effect = Box::new(move |c: &mut Cluster| {
+        if let Some(s) = c.storages.iter_mut().find(|s| s.storage == "local-lvm") {
+            s.volumes.retain(|v| !(v.vmid == Some(vmid) && v.content == content));
+            s.volumes.push(SimVolume {
+                volid: format!("local-lvm:vm-{vmid}-disk-0"),
+                node: Some(node_name),
+                content: content.into(),
+                format: "raw".into(),
+                size: disk_gib * GIB,
+                vmid: Some(vmid),
+                ctime: now(),
+                notes: None,
+            });
+        }
+        if start && let Some(g) = c.guests.get_mut(&vmid) {
+            g.status = "running".into();
+        }
+        Ok(())
+    });
+    let (task, steps) = match (&archive, kind) {
+        (Some(a), GuestType::Qemu) => (
+            "qmrestore",
+            vec![(1.0, format!("restore vma archive: {a}")), (4.0, "progress 100% (read 100%)".to_string())],
+        ),
+        (Some(a), GuestType::Lxc) => (
+            "vzrestore",
+            vec![(1.0, format!("restoring '{a}' now..")), (4.0, "extracting archive finished".to_string())],
+        ),
+        (None, GuestType::Qemu) => ("qmcreate", vec![(1.0, format!("  Logical volume \"vm-{vmid}-disk-0\" created."))]),
+        (None, GuestType::Lxc) => {
+            ("vzcreate", vec![(2.0, "extracting archive".to_string()), (1.0, "Creating SSH host keys".to_string())])
+        }
+    };
+    guest_task(world, c, node, task, vmid, caller, steps, Some((vmid, "create")), effect)
 }
 
 fn valid_configid(name: &str) -> bool {

@@ -58,6 +58,8 @@ pub struct Cluster {
     pub tasks: Vec<Task>,
     /// When the simulator started (uptimes count from here).
     pub started: u64,
+    /// Guest-agent commands run, by pid: (output, exit code).
+    pub exec: BTreeMap<u64, (String, i32)>,
     next_pid: u32,
 }
 
@@ -87,6 +89,7 @@ impl Cluster {
             pools: seed.pools,
             tasks: Vec::new(),
             started,
+            exec: BTreeMap::new(),
             next_pid: 0x1000,
         };
         let mut history = seed.tasks;
