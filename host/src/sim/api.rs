@@ -1252,25 +1252,10 @@ fn create(world: &Arc<World>, c: &mut Cluster, node: &str, kind: GuestType, para
             (None, size)
         }
     };
-    let mut g = source.unwrap_or_else(|| SimGuest {
-        vmid,
-        kind,
-        node: node.into(),
-        name: String::new(),
-        status: "stopped".into(),
-        template: false,
-        cores: 1,
-        memory_mib: 512,
-        disk_gib,
-        tags: vec![],
-        pool: None,
-        agent: false,
-        description: None,
-        snapshots: vec![],
-        uptime: 0,
-        lock: None,
-        config: BTreeMap::new(),
-        pending: BTreeMap::new(),
+    let mut g = source.unwrap_or_else(|| {
+        let mut g = super::seed::guest(vmid, kind, node, "", "stopped");
+        (g.cores, g.memory_mib) = (1, 512);
+        g
     });
     g.vmid = vmid;
     g.node = node.into();

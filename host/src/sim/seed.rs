@@ -247,7 +247,8 @@ pub struct SimTaskRecord {
 
 const GIB: u64 = 1 << 30;
 
-fn guest(vmid: u32, kind: GuestType, node: &str, name: &str, status: &str) -> SimGuest {
+/// A guest with everyday defaults (2 cores, 2 GiB, 32 GiB disk, no extras).
+pub fn guest(vmid: u32, kind: GuestType, node: &str, name: &str, status: &str) -> SimGuest {
     SimGuest {
         vmid,
         kind,

@@ -199,6 +199,16 @@ fn next_vmid(given: Option<u32>) -> Result<u32, ToolError> {
         .ok_or_else(|| ToolError::Other(format!("Proxmox answered /cluster/nextid with {v}, not a vmid")))
 }
 
+/// Adds the `start` and `pool` options every create request takes.
+fn with_start_and_pool(p: &mut Value, start: Option<bool>, pool: Option<&str>) {
+    if start == Some(true) {
+        p["start"] = json!(true);
+    }
+    if let Some(pool) = pool {
+        p["pool"] = json!(pool);
+    }
+}
+
 fn who(g: &Located) -> String {
     format!("{} {} on {}", g.label(), g.vmid, g.node)
 }
@@ -288,12 +298,7 @@ fn create_qemu(args: Value, writes: &mut Writes) -> Result<Output, ToolError> {
         p["ide2"] = json!(format!("{iso},media=cdrom"));
         p["boot"] = json!("order=scsi0;ide2");
     }
-    if a.start == Some(true) {
-        p["start"] = json!(true);
-    }
-    if let Some(pool) = &a.pool {
-        p["pool"] = json!(pool);
-    }
+    with_start_and_pool(&mut p, a.start, a.pool.as_deref());
     let sent = writes.send(Method::Post, &["nodes", &a.node, "qemu"], &p)?;
     finish(writes, &a.node, sent, &format!("create VM {vmid} on {}", a.node), json!({"vmid": vmid}))
 }
@@ -334,12 +339,7 @@ fn create_lxc(args: Value, writes: &mut Writes) -> Result<Output, ToolError> {
     if let Some(k) = &a.ssh_public_keys {
         p["ssh-public-keys"] = json!(k);
     }
-    if a.start == Some(true) {
-        p["start"] = json!(true);
-    }
-    if let Some(pool) = &a.pool {
-        p["pool"] = json!(pool);
-    }
+    with_start_and_pool(&mut p, a.start, a.pool.as_deref());
     let sent = writes.send(Method::Post, &["nodes", &a.node, "lxc"], &p)?;
     finish(writes, &a.node, sent, &format!("create CT {vmid} on {}", a.node), json!({"vmid": vmid}))
 }
