@@ -126,3 +126,51 @@ fn serve_without_a_proxmox_url_says_which_variable_to_set() {
     assert!(stderr(&out).contains("PVE_BASE_URL"), "{}", stderr(&out));
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn a_plugin_built_for_another_contract_is_refused_naming_both_versions() {
+    // Patch the manifest of a real component: same length, other version.
+    let mut bytes = std::fs::read(support::hostile_wasm()).expect("read hostile.wasm");
+    let needle = br#""contract":"0.1.0""#;
+    let spots: Vec<usize> =
+        (0..bytes.len() - needle.len()).filter(|&i| &bytes[i..i + needle.len()] == needle).collect();
+    assert!(!spots.is_empty(), "manifest not found");
+    for at in spots {
+        bytes[at..at + needle.len()].copy_from_slice(br#""contract":"9.9.9""#);
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("future.wasm");
+    std::fs::write(&file, bytes).expect("write");
+    let out = run(&["plugins", "inspect", file.to_str().expect("utf8")], &[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("proxmcp:plugin@9.9.9") && err.contains("loads only 0.1.0"), "{err}");
+    assert!(!stdout(&out).contains("tool hostile_"), "the plugin must not be compiled or run");
+}
+
+#[tokio::test]
+async fn a_dot_env_file_in_the_working_directory_is_read() {
+    let pve = support::sim().await;
+    let env = format!(
+        "PVE_BASE_URL={}\nPVE_ALLOW_INSECURE_HTTP=true\nPVE_API_TOKEN_ID={}\nPVE_API_TOKEN_SECRET={}\n",
+        pve.base_url(),
+        support::TOKEN_ID,
+        support::TOKEN_SECRET
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        let work = tempfile::tempdir().expect("tempdir");
+        std::fs::write(work.path().join(".env"), env).expect("write .env");
+        std::process::Command::new(support::binary())
+            .env_clear()
+            .current_dir(work.path())
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("PROXMCP_CACHE_DIR", support::cache_dir())
+            .args(["config", "check"])
+            .output()
+            .expect("run proxmcp")
+    })
+    .await
+    .expect("join");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("version 9.1.2"), "{}", stdout(&out));
+}

@@ -276,6 +276,8 @@ async fn answers_and_requests_match_the_official_schema() {
     let api = Api::new(&sim, TOKEN_ID, TOKEN_SECRET);
     let (_, body) = api.post("/nodes/pve1/qemu/100/snapshot", &[("snapname", "schema"), ("vmstate", "1")]).await;
     let upid = body["data"].as_str().unwrap().to_string();
+    let (_, body) = api.post("/nodes/pve1/qemu/100/agent/exec", &[("command", "hostname")]).await;
+    let pid = body["data"]["pid"].as_u64().unwrap_or_else(|| panic!("no pid: {body}"));
     let paths = [
         "/version".to_string(),
         "/cluster/status".into(),
@@ -299,6 +301,13 @@ async fn answers_and_requests_match_the_official_schema() {
         "/nodes/pve1/storage".into(),
         "/nodes/pve1/storage/local/content".into(),
         "/pools".into(),
+        "/nodes/pve1/rrddata?timeframe=hour".into(),
+        "/nodes/pve1/qemu/100/rrddata?timeframe=day&cf=MAX".into(),
+        "/nodes/pve1/lxc/200/rrddata?timeframe=week".into(),
+        "/nodes/pve1/qemu/100/migrate".into(),
+        "/nodes/pve2/lxc/201/snapshot".into(),
+        "/nodes/pve2/lxc/201/pending".into(),
+        format!("/nodes/pve1/qemu/100/agent/exec-status?pid={pid}"),
     ];
     let dir = tempfile::tempdir().unwrap();
     let mut index = Vec::new();
@@ -306,7 +315,8 @@ async fn answers_and_requests_match_the_official_schema() {
         let data = api.get(path).await;
         let file = dir.path().join(format!("{i}.json"));
         std::fs::write(&file, json!({"data": data}).to_string()).unwrap();
-        let schema_path = percent_encoding::percent_decode_str(path).decode_utf8_lossy().into_owned();
+        let bare = path.split('?').next().unwrap_or(path);
+        let schema_path = percent_encoding::percent_decode_str(bare).decode_utf8_lossy().into_owned();
         index.push(json!({"file": file, "method": "GET", "path": schema_path}));
     }
     let index_file = dir.path().join("index.json");
