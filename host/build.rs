@@ -55,7 +55,19 @@ fn main() {
     ] {
         cmd.env_remove(var);
     }
-    match cmd.output() {
+    let mut result = cmd.output();
+    // A fresh machine may lack the wasm target (rustup does not always add
+    // the toolchain file's targets by itself): add it once and retry.
+    if let Ok(out) = &result
+        && !out.status.success()
+        && String::from_utf8_lossy(&out.stderr).contains("target may not be installed")
+    {
+        let added = Command::new("rustup").args(["target", "add", "wasm32-wasip2"]).status();
+        if added.is_ok_and(|s| s.success()) {
+            result = cmd.output();
+        }
+    }
+    match result {
         Ok(out) if out.status.success() => {}
         Ok(out) => {
             let stderr = String::from_utf8_lossy(&out.stderr);
