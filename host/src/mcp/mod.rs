@@ -80,10 +80,11 @@ pub fn to_mcp_tool(spec: &ToolSpec) -> Tool {
 
 /// Turns task progress into MCP progress notifications for `token`: the
 /// percentage PVE logs when there is one, else elapsed seconds, with the
-/// newest log line as the message. Progress never goes backwards.
-fn progress_sink(peer: Peer<RoleServer>, token: ProgressToken) -> ProgressSink {
+/// newest log line as the message. Progress never goes backwards. The
+/// returned task ends once every sender is dropped and all are sent.
+fn progress_sink(peer: Peer<RoleServer>, token: ProgressToken) -> (ProgressSink, tokio::task::JoinHandle<()>) {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<TaskProgress>();
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let mut last = -1.0f64;
         while let Some(p) = rx.recv().await {
             let (value, total) = match p.percent {
@@ -106,9 +107,10 @@ fn progress_sink(peer: Peer<RoleServer>, token: ProgressToken) -> ProgressSink {
             }
         }
     });
-    Arc::new(move |p| {
+    let sink: ProgressSink = Arc::new(move |p| {
         let _ = tx.send(p);
-    })
+    });
+    (sink, task)
 }
 
 fn error_result(message: String) -> CallToolResult {
@@ -148,11 +150,20 @@ impl ServerHandler for ProxmcpServer {
     ) -> Result<CallToolResponse, McpError> {
         let args = Value::Object(request.arguments.unwrap_or_default());
         let started = std::time::Instant::now();
-        let ctx = CallContext {
-            progress: context.meta.get_progress_token().map(|token| progress_sink(context.peer.clone(), token)),
-            cancel: context.ct.clone(),
+        let (progress, forwarder) = match context.meta.get_progress_token() {
+            Some(token) => {
+                let (sink, task) = progress_sink(context.peer.clone(), token);
+                (Some(sink), Some(task))
+            }
+            None => (None, None),
         };
+        let ctx = CallContext { progress, cancel: context.ct.clone() };
         let outcome = self.gate.call_tool(&request.name, args, ctx).await;
+        // The call has dropped every sender: let the last progress
+        // notifications go out before the answer does.
+        if let Some(task) = forwarder {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), task).await;
+        }
         let elapsed_ms = started.elapsed().as_millis();
         let result = match outcome {
             Ok(out) => {
