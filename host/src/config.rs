@@ -137,6 +137,21 @@ pub struct CacheSection {
     pub dir: Option<PathBuf>,
 }
 
+/// `[audit]`: the audit log.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSection {
+    /// `PROXMCP_AUDIT_LOG`: append JSON lines here (default: stderr).
+    pub file: Option<PathBuf>,
+    /// More argument names to redact (password, secret, token, ticket and
+    /// key always are).
+    #[serde(default)]
+    pub redact: Vec<String>,
+    /// Return results even when the audit line cannot be written
+    /// (default false: fail closed).
+    pub fail_open: Option<bool>,
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -156,6 +171,9 @@ pub struct Config {
     /// `[cache]`.
     #[serde(default)]
     pub cache: CacheSection,
+    /// `[audit]`.
+    #[serde(default)]
+    pub audit: AuditSection,
 }
 
 /// Settings given as command-line flags; they win over file and environment.
@@ -254,6 +272,9 @@ impl Config {
         }
         if let Some((n, v)) = first(&["PVE_MCP_TASK_WAIT"]) {
             self.limits.task_wait_secs = Some(parse_num(&n, &v, "a number of seconds, e.g. 30")?);
+        }
+        if let Some((_, v)) = first(&["PROXMCP_AUDIT_LOG"]) {
+            self.audit.file = Some(PathBuf::from(v));
         }
         if let Some((n, v)) = first(&["PVE_MCP_ENABLE_EXEC"]) {
             self.plugins.enable_exec = Some(parse_bool(&n, &v)?);

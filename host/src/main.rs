@@ -46,6 +46,9 @@ enum Command {
     /// Check the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Work with the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Run the embedded Proxmox simulator as a standalone API server.
     Sim(SimArgs),
     /// Serve MCP against an in-process simulated cluster (try every tool without a cluster).
@@ -95,6 +98,15 @@ enum PluginsCommand {
     /// Show a plugin file's manifest, imports and tools, and whether it loads.
     Inspect {
         /// The component file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Check that no line of an audit log was edited, removed or reordered.
+    Verify {
+        /// The JSONL audit file.
         file: PathBuf,
     },
 }
@@ -156,6 +168,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Plugins(PluginsCommand::List { json }) => plugins_list(&config, json).await,
         Command::Plugins(PluginsCommand::Inspect { file }) => plugins_inspect(&config, &file).await,
         Command::Config(ConfigCommand::Check) => config_check(&config).await,
+        Command::Audit(AuditCommand::Verify { file }) => audit_verify(&file),
         Command::Sim(args) => run_sim(args).await,
         Command::Demo { time_scale, seed, .. } => demo(config, time_scale, seed.as_deref()).await,
     }
@@ -269,11 +282,30 @@ async fn build_gate(config: &Config, pve: Option<PveClient>) -> Result<Gate> {
     Ok(Gate::build(runtime, &sources, pve, policy).await?)
 }
 
+fn audit_verify(file: &std::path::Path) -> Result<()> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    match proxmcp::gate::audit::verify(&text) {
+        proxmcp::gate::audit::Verdict::Intact(n) => {
+            println!("{}: {n} lines, chain intact", file.display());
+            Ok(())
+        }
+        proxmcp::gate::audit::Verdict::Broken { line, reason } => {
+            bail!("{}: line {line} {reason}; every line from there on is untrusted", file.display())
+        }
+    }
+}
+
 async fn serve(config: &Config) -> Result<()> {
     let Some(client) = make_client(config)? else {
         bail!(pve::ConfigError::MissingBaseUrl);
     };
-    let gate = build_gate(config, Some(client)).await?;
+    let log = proxmcp::gate::AuditLog::open(config.audit.file.as_deref(), config.audit.redact.clone())?;
+    let gate = build_gate(config, Some(client)).await?.with_audit(proxmcp::gate::Auditing {
+        log: Arc::new(log),
+        principal: "local".into(),
+        role: "local".into(),
+        fail_open: config.audit.fail_open.unwrap_or(false),
+    });
     for skipped in gate.skipped() {
         tracing::info!(origin = %skipped.origin, "plugin not loaded: {}", skipped.reason);
     }

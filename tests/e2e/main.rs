@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+mod audit;
 mod cli;
 mod demo;
 mod inventory_tools;

@@ -7,6 +7,7 @@
 //! it, read-only mode is off or the request is a `GET`, and (for writes) the
 //! tool call carried `confirm: true`. Every refusal names what is missing.
 
+pub mod audit;
 pub mod grants;
 
 use std::collections::BTreeMap;
@@ -16,6 +17,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+pub use audit::{AuditLog, Outcome, Record, RequestRecord};
 pub use grants::{Grant, GrantError};
 
 use crate::pve::{ApiError, GuestInfo, Method, PveClient, TaskOutcome, TaskProgress, encode_path};
@@ -97,6 +99,9 @@ pub enum GateError {
     /// The call itself failed.
     #[error(transparent)]
     Call(#[from] CallError),
+    /// The audit line could not be written, so the result is withheld.
+    #[error("the call ran but its audit line could not be written, so its result is withheld: {0}")]
+    Audit(#[from] audit::AuditError),
 }
 
 /// A plugin that was not loaded, and why.
@@ -115,8 +120,21 @@ struct Entry {
     grants: Arc<[Grant]>,
 }
 
+/// Where audit lines go and who the caller is (stdio: the local principal).
+pub struct Auditing {
+    /// The log.
+    pub log: Arc<AuditLog>,
+    /// Principal name for calls on this connection.
+    pub principal: String,
+    /// Its role.
+    pub role: String,
+    /// Return results even when the audit line cannot be written.
+    pub fail_open: bool,
+}
+
 /// The loaded plugins and the policy every call passes through.
 pub struct Gate {
+    auditing: Option<Auditing>,
     runtime: Runtime,
     pve: Option<PveClient>,
     policy: Policy,
@@ -187,7 +205,13 @@ impl Gate {
                 tools.insert(tool.name.clone(), (i, tool.clone()));
             }
         }
-        Ok(Gate { runtime, pve, policy, entries, tools, skipped })
+        Ok(Gate { auditing: None, runtime, pve, policy, entries, tools, skipped })
+    }
+
+    /// Records every call in `auditing`'s log from now on.
+    pub fn with_audit(mut self, auditing: Auditing) -> Gate {
+        self.auditing = Some(auditing);
+        self
     }
 
     /// The loaded plugins.
@@ -224,6 +248,7 @@ impl Gate {
             return Err(GateError::ArgumentsNotObject);
         }
         let entry = &self.entries[*index];
+        let started = Instant::now();
         let broker = Arc::new(CallBroker {
             plugin: entry.plugin.manifest.name.clone(),
             grants: entry.grants.clone(),
@@ -232,10 +257,39 @@ impl Gate {
             dry_run: arguments.get("dry_run") == Some(&Value::Bool(true)),
             pve: self.pve.clone(),
             task_wait: self.policy.task_wait,
-            deadline: Instant::now() + self.runtime.limits().call_timeout,
+            deadline: started + self.runtime.limits().call_timeout,
             ctx,
+            requests: std::sync::Mutex::new(Vec::new()),
         });
-        Ok(self.runtime.call(&entry.plugin, name, &arguments, broker).await?)
+        let result = self.runtime.call(&entry.plugin, name, &arguments, broker.clone()).await;
+        if let Some(a) = &self.auditing {
+            let outcome = match &result {
+                Ok(_) => Outcome::Ok,
+                Err(CallError::Tool(crate::runtime::ToolFailure::Api(
+                    ApiError::DeniedByPolicy(_) | ApiError::ConfirmationRequired(_),
+                ))) => Outcome::Denied,
+                Err(CallError::Tool(_)) => Outcome::Error,
+                Err(_) => Outcome::Trapped,
+            };
+            let record = Record {
+                time: audit::now_rfc3339(),
+                principal: a.principal.clone(),
+                role: a.role.clone(),
+                plugin: entry.plugin.manifest.name.clone(),
+                tool: name.to_string(),
+                arguments: a.log.redact(&arguments),
+                outcome,
+                duration_ms: started.elapsed().as_millis() as u64,
+                requests: broker.requests.lock().map(|r| r.clone()).unwrap_or_default(),
+            };
+            if let Err(e) = a.log.write(&record) {
+                tracing::error!("{e}");
+                if !a.fail_open {
+                    return Err(GateError::Audit(e));
+                }
+            }
+        }
+        Ok(result?)
     }
 
     fn unknown_tool_message(&self, name: &str) -> String {
@@ -283,6 +337,23 @@ struct CallBroker {
     task_wait: Duration,
     deadline: Instant,
     ctx: CallContext,
+    /// Every request of the call, for the audit line.
+    requests: std::sync::Mutex<Vec<RequestRecord>>,
+}
+
+/// The HTTP status an error stands for in the audit (0: nothing was sent).
+fn audit_status(e: &ApiError) -> u16 {
+    match e {
+        ApiError::BadRequest { .. } => 400,
+        ApiError::Unauthorized(_) => 401,
+        ApiError::Forbidden(_) => 403,
+        ApiError::NotFound(_) => 404,
+        ApiError::Conflict(_) => 409,
+        ApiError::NodeUnreachable(_) => 595,
+        ApiError::Upstream { status, .. } => *status,
+        ApiError::Timeout(_) | ApiError::Other(_) => 599,
+        ApiError::DeniedByPolicy(_) | ApiError::ConfirmationRequired(_) | ApiError::InvalidRequest(_) => 0,
+    }
 }
 
 /// Time kept back from a task wait so the plugin can still answer before
@@ -341,6 +412,35 @@ impl CallBroker {
 #[async_trait::async_trait]
 impl Broker for CallBroker {
     async fn request(&self, method: Method, path: &[String], params: &Value) -> Result<Value, ApiError> {
+        let started = Instant::now();
+        let result = self.checked_request(method, path, params).await;
+        let status = match &result {
+            Ok(_) => 200,
+            Err(e) => audit_status(e),
+        };
+        if let Ok(mut log) = self.requests.lock() {
+            log.push(RequestRecord {
+                method: method.as_str().to_string(),
+                path: encode_path(path).unwrap_or_else(|_| "(invalid path)".into()),
+                status,
+                ms: started.elapsed().as_millis() as u64,
+            });
+        }
+        result
+    }
+
+    async fn resolve_guest(&self, vmid: u32) -> Result<GuestInfo, ApiError> {
+        self.client()?.resolve_guest(vmid).await
+    }
+
+    async fn wait_task(&self, node: &str, upid: &str, timeout: Duration) -> Result<TaskOutcome, ApiError> {
+        self.wait(node, upid, timeout).await
+    }
+}
+
+impl CallBroker {
+    /// The gates, then the request.
+    async fn checked_request(&self, method: Method, path: &[String], params: &Value) -> Result<Value, ApiError> {
         let shown = encode_path(path)?;
         if self.read_only && method.is_write() {
             return Err(ApiError::DeniedByPolicy(format!(
@@ -373,11 +473,7 @@ impl Broker for CallBroker {
         result
     }
 
-    async fn resolve_guest(&self, vmid: u32) -> Result<GuestInfo, ApiError> {
-        self.client()?.resolve_guest(vmid).await
-    }
-
-    async fn wait_task(&self, node: &str, upid: &str, timeout: Duration) -> Result<TaskOutcome, ApiError> {
+    async fn wait(&self, node: &str, upid: &str, timeout: Duration) -> Result<TaskOutcome, ApiError> {
         let left = self.deadline.saturating_duration_since(Instant::now()).saturating_sub(ANSWER_MARGIN);
         let timeout = timeout.min(self.task_wait).min(left);
         let progress = self.ctx.progress.clone();
