@@ -8,6 +8,7 @@
 //! says where components come from. [`sim`] is an embedded Proxmox
 //! simulator, reached only from the CLI and tests.
 
+pub mod clock;
 pub mod config;
 pub mod gate;
 pub mod mcp;

@@ -1756,19 +1756,8 @@ fn guest_rrd(g: &SimGuest, params: &Params) -> Value {
 
 /// `YYYY_MM_DD-HH_MM_SS` in UTC, as vzdump names archives.
 fn timestamp(unix: u64) -> String {
-    let days = (unix / 86_400) as i64;
-    let secs = unix % 86_400;
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}_{month:02}_{day:02}-{:02}_{:02}_{:02}", secs / 3600, secs % 3600 / 60, secs % 60)
+    let t = crate::clock::utc(unix);
+    format!("{:04}_{:02}_{:02}-{:02}_{:02}_{:02}", t.year, t.month, t.day, t.hour, t.minute, t.second)
 }
 
 #[cfg(test)]
