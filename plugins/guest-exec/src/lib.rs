@@ -91,13 +91,13 @@ fn exec(args: Value) -> Result<Output, ToolError> {
     if !(1..=MAX_TIMEOUT_SECS).contains(&timeout) {
         return Err(ToolError::InvalidArguments(format!("timeout_secs must be 1 to {MAX_TIMEOUT_SECS}")));
     }
-    let g = locate(a.vmid, a.node.as_deref(), Some("qemu")).map_err(|e| match e {
-        ToolError::InvalidArguments(m) if m.contains("not qemu") => ToolError::InvalidArguments(format!(
+    let g = locate(a.vmid, a.node.as_deref(), None)?;
+    if g.kind != "qemu" {
+        return Err(ToolError::InvalidArguments(format!(
             "guest {} is a container; pve_vm_exec works for QEMU VMs with the guest agent",
             a.vmid
-        )),
-        other => other,
-    })?;
+        )));
+    }
     let vmid = g.vmid.to_string();
     let mut params = json!({"command": a.command});
     if let Some(i) = &a.input {
