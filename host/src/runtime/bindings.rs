@@ -88,7 +88,6 @@ pub struct CallState {
     wasi: WasiCtx,
     table: ResourceTable,
     limiter: CallLimiter,
-    plugin: Arc<str>,
     broker: Arc<dyn Broker>,
     budget: LogBudget,
     stdout: GuestStream,
@@ -98,7 +97,7 @@ pub struct CallState {
 impl CallState {
     /// State for one call of `plugin`, with requests going to `broker`.
     pub fn new(plugin: Arc<str>, broker: Arc<dyn Broker>, limits: &Limits) -> Self {
-        let budget = LogBudget::new(plugin.clone(), limits.log_bytes);
+        let budget = LogBudget::new(plugin, limits.log_bytes);
         let stdout = GuestStream::new("stdout", budget.clone());
         let stderr = GuestStream::new("stderr", budget.clone());
         // Deny by default: no preopens, env, args, stdin or network.
@@ -113,7 +112,6 @@ impl CallState {
             wasi: builder.build(),
             table: ResourceTable::new(),
             limiter: CallLimiter { memory_bytes: limits.memory_bytes, exceeded: false },
-            plugin,
             broker,
             budget,
             stdout,
@@ -248,7 +246,6 @@ impl self::proxmcp::plugin::log::Host for CallState {
             L::Error => tracing::Level::ERROR,
         };
         self.budget.emit("log", level, &message);
-        let _ = &self.plugin;
         Ok(())
     }
 }

@@ -149,7 +149,7 @@ fn digest(text: &str) -> String {
 fn acl_path(segs: &[&str]) -> String {
     match segs {
         ["nodes", _, "qemu" | "lxc", vmid, ..] => format!("/vms/{vmid}"),
-        ["nodes", node, "storage", storage, ..] => format!("/storage/{storage}").replace("{node}", node),
+        ["nodes", _, "storage", storage, ..] => format!("/storage/{storage}"),
         ["nodes", node, ..] => format!("/nodes/{node}"),
         _ => "/".into(),
     }
@@ -239,7 +239,7 @@ fn resources(c: &Cluster, kind: Option<&str>) -> Value {
     if kind.is_none() || kind == Some("storage") {
         for n in c.nodes.iter().filter(|n| n.online) {
             for s in &c.storages {
-                let (used, total) = storage_usage(c, s, &n.name);
+                let (used, total) = storage_usage(s, &n.name);
                 out.push(json!({"id": format!("storage/{}/{}", n.name, s.storage), "type": "storage",
                                 "storage": s.storage, "node": n.name, "status": "available",
                                 "plugintype": s.kind, "content": s.content.join(","), "shared": u8::from(s.shared),
@@ -255,8 +255,7 @@ fn resources(c: &Cluster, kind: Option<&str>) -> Value {
     json!(out)
 }
 
-fn storage_usage(c: &Cluster, s: &super::seed::SimStorage, node: &str) -> (u64, u64) {
-    let _ = c;
+fn storage_usage(s: &super::seed::SimStorage, node: &str) -> (u64, u64) {
     let used: u64 = s.base_used + volumes_on(s, node).map(|v| v.size).sum::<u64>();
     (used.min(s.total), s.total)
 }
@@ -496,7 +495,7 @@ fn node_storage(c: &Cluster, node: &str, params: &Params) -> R {
         .filter(|s| first(params, "storage").is_none_or(|id| id == s.storage))
         .filter(|s| first(params, "content").is_none_or(|ct| ct.split(',').any(|x| s.content.iter().any(|y| y == x))))
         .map(|s| {
-            let (used, total) = storage_usage(c, s, node);
+            let (used, total) = storage_usage(s, node);
             json!({"storage": s.storage, "type": s.kind, "content": s.content.join(","), "active": 1,
                    "enabled": 1, "shared": u8::from(s.shared), "total": total, "used": used,
                    "avail": total - used, "used_fraction": used as f64 / total as f64})
@@ -617,7 +616,6 @@ fn guest_routes(
     params: &Params,
     caller: &Caller,
 ) -> Option<R> {
-    let label = kind.label();
     let qemu = kind == GuestType::Qemu;
     let result = match (method, tail) {
         ("GET", ["status", "current"]) => check(params, &[])
@@ -798,7 +796,6 @@ fn guest_routes(
         }
         _ => return None,
     };
-    let _ = label;
     Some(result)
 }
 
@@ -866,9 +863,6 @@ fn set_status(vmid: u32, status: &'static str) -> super::state::Effect {
     Box::new(move |c: &mut Cluster| {
         let g = c.guests.get_mut(&vmid).ok_or("guest vanished")?;
         g.status = status.into();
-        if status == "running" && g.uptime == 0 {
-            g.uptime = 0;
-        }
         Ok(())
     })
 }

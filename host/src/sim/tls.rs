@@ -19,9 +19,9 @@ pub struct Identity {
     pub cert_pem: String,
 }
 
-/// Formats a SHA-256 digest of `der` the way PVE shows fingerprints.
+/// The SHA-256 fingerprint of `der`, the way PVE shows fingerprints.
 pub fn fingerprint(der: &[u8]) -> String {
-    Sha256::digest(der).iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
+    crate::pve::tls::format_fingerprint(&Sha256::digest(der))
 }
 
 /// Generates a certificate for `localhost` and `127.0.0.1`.
