@@ -81,14 +81,29 @@ pub struct ProxmoxSection {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct McpSection {
-    /// `MCP_TRANSPORT`: `stdio` (default).
+    /// `MCP_TRANSPORT`: `stdio` (default), `streamable-http` or `sse`.
     pub transport: Option<String>,
     /// `MCP_HOST`: address for HTTP transports (default 127.0.0.1).
     pub host: Option<String>,
-    /// `MCP_PORT`: port for HTTP transports (default 8000).
+    /// `MCP_PORT`: port for HTTP transports (default 8000; 0 picks a free one).
     pub port: Option<u16>,
     /// `MCP_PATH`: path of the streamable HTTP endpoint (default /mcp).
     pub path: Option<String>,
+    /// `MCP_ALLOWED_HOSTS` (comma-separated): `Host` header values accepted
+    /// besides localhost, 127.0.0.1 and ::1 (DNS-rebinding defence). An entry
+    /// with a port matches only that port.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// `MCP_ALLOWED_ORIGINS` (comma-separated): browser origins accepted
+    /// besides loopback ones, e.g. `https://app.example.com`.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    /// `MCP_ALLOW_UNAUTHENTICATED`: serve a non-loopback address without
+    /// bearer tokens (logged loudly at every start; default false).
+    pub allow_unauthenticated: Option<bool>,
+    /// `MCP_SHUTDOWN_GRACE`: seconds in-flight calls get to finish after
+    /// SIGTERM/SIGINT (default 10).
+    pub shutdown_grace_secs: Option<f64>,
 }
 
 /// `[plugins]`: which components load.
@@ -152,6 +167,85 @@ pub struct AuditSection {
     pub fail_open: Option<bool>,
 }
 
+/// `[tools]`: which tools this deployment offers at all.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolsSection {
+    /// Tool name patterns (`*` matches any run of characters) to offer;
+    /// empty offers every loaded tool.
+    #[serde(default)]
+    pub allow: Vec<String>,
+    /// Tool name patterns never to offer; wins over `allow`.
+    #[serde(default)]
+    pub deny: Vec<String>,
+}
+
+/// `[protect]`: guests no write tool may touch.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProtectSection {
+    /// Guests carrying this Proxmox tag are protected (default `protected`;
+    /// an empty string turns tag protection off).
+    pub tag: Option<String>,
+    /// Guests protected by id.
+    #[serde(default)]
+    pub vmids: Vec<u32>,
+}
+
+/// `[rate_limit]`: a token bucket per principal.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSection {
+    /// Sustained tool calls per minute per principal (unset: no limit).
+    pub per_minute: Option<u32>,
+    /// Calls a principal may make at once above the rate (default: a
+    /// tenth of `per_minute`, at least 1).
+    pub burst: Option<u32>,
+}
+
+/// One `[rbac.roles.NAME]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleSection {
+    /// Tool name patterns the role may call (default: all).
+    #[serde(default = "all_tools")]
+    pub tools: Vec<String>,
+    /// The role's calls may only read, whatever the tool.
+    #[serde(default)]
+    pub read_only: bool,
+}
+
+fn all_tools() -> Vec<String> {
+    vec!["*".to_string()]
+}
+
+/// One `[[rbac.tokens]]` entry: a bearer token, stored hashed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSection {
+    /// Who the token belongs to (shown in the audit log).
+    pub principal: String,
+    /// The role it has.
+    pub role: String,
+    /// Hex SHA-256 of the token (`proxmcp token new` prints it).
+    pub sha256: String,
+}
+
+/// `[rbac]`: who may call which tools.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RbacSection {
+    /// Role of the local principal on stdio (default `admin`).
+    pub stdio_role: Option<String>,
+    /// Roles by name; `admin` (all tools) and `viewer` (read-only tools)
+    /// exist unless redefined here.
+    #[serde(default)]
+    pub roles: std::collections::BTreeMap<String, RoleSection>,
+    /// Bearer tokens for the HTTP transports.
+    #[serde(default)]
+    pub tokens: Vec<TokenSection>,
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -174,6 +268,23 @@ pub struct Config {
     /// `[audit]`.
     #[serde(default)]
     pub audit: AuditSection,
+    /// `[grants]`: plugin name -> the grants the operator gives it. A
+    /// built-in without an entry gets what its manifest asks for; any other
+    /// plugin must be granted here to load.
+    #[serde(default)]
+    pub grants: std::collections::BTreeMap<String, Vec<String>>,
+    /// `[tools]`.
+    #[serde(default)]
+    pub tools: ToolsSection,
+    /// `[protect]`.
+    #[serde(default)]
+    pub protect: ProtectSection,
+    /// `[rate_limit]`.
+    #[serde(default)]
+    pub rate_limit: RateLimitSection,
+    /// `[rbac]`.
+    #[serde(default)]
+    pub rbac: RbacSection,
 }
 
 /// Settings given as command-line flags; they win over file and environment.
@@ -267,6 +378,19 @@ impl Config {
         if let Some((_, v)) = first(&["MCP_PATH"]) {
             m.path = Some(v);
         }
+        let list = |v: String| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect();
+        if let Some((_, v)) = first(&["MCP_ALLOWED_HOSTS"]) {
+            m.allowed_hosts = list(v);
+        }
+        if let Some((_, v)) = first(&["MCP_ALLOWED_ORIGINS"]) {
+            m.allowed_origins = list(v);
+        }
+        if let Some((n, v)) = first(&["MCP_ALLOW_UNAUTHENTICATED"]) {
+            m.allow_unauthenticated = Some(parse_bool(&n, &v)?);
+        }
+        if let Some((n, v)) = first(&["MCP_SHUTDOWN_GRACE"]) {
+            m.shutdown_grace_secs = Some(parse_num(&n, &v, "a number of seconds, e.g. 10")?);
+        }
         if let Some((n, v)) = first(&["PROXMCP_READ_ONLY", "PVE_MCP_READ_ONLY"]) {
             self.plugins.read_only = Some(parse_bool(&n, &v)?);
         }
@@ -303,10 +427,28 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         let transport = self.transport();
-        if transport != "stdio" {
+        if !["stdio", "streamable-http", "sse"].contains(&transport) {
             return Err(ConfigError::Invalid(format!(
-                "MCP_TRANSPORT={transport:?} is not available in this build; use stdio"
+                "MCP_TRANSPORT={transport:?} is unknown; use stdio, streamable-http or sse"
             )));
+        }
+        if let Some(path) = &self.mcp.path
+            && (!path.starts_with('/') || path.len() < 2 || path.contains(['?', '#', ' ']))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "MCP_PATH={path:?} must be a path such as /mcp (starting with /, no query)"
+            )));
+        }
+        if matches!(self.mcp.path.as_deref(), Some("/sse" | "/messages" | "/healthz" | "/readyz")) {
+            return Err(ConfigError::Invalid(
+                "MCP_PATH may not be /sse, /messages, /healthz or /readyz: those paths are taken".into(),
+            ));
+        }
+        self.listen_addr()?;
+        if let Some(g) = self.mcp.shutdown_grace_secs
+            && !(0.0..=600.0).contains(&g)
+        {
+            return Err(ConfigError::Invalid(format!("MCP_SHUTDOWN_GRACE={g} is out of range; use 0 to 600 seconds")));
         }
         if let Some(t) = self.limits.call_timeout_secs
             && !(t > 0.0 && t <= 3600.0)
@@ -351,6 +493,23 @@ impl Config {
     /// The MCP transport (`stdio` by default).
     pub fn transport(&self) -> &str {
         self.mcp.transport.as_deref().unwrap_or("stdio")
+    }
+
+    /// The address HTTP transports listen on (`MCP_HOST`:`MCP_PORT`).
+    pub fn listen_addr(&self) -> Result<std::net::SocketAddr, ConfigError> {
+        let host = self.mcp.host.as_deref().unwrap_or("127.0.0.1");
+        let host = if host == "localhost" { "127.0.0.1" } else { host };
+        let ip: std::net::IpAddr = host.trim_matches(['[', ']']).parse().map_err(|_| {
+            ConfigError::Invalid(format!(
+                "MCP_HOST={host:?} is not an IP address; use 127.0.0.1 (default), ::1, or 0.0.0.0 to listen on every interface"
+            ))
+        })?;
+        Ok(std::net::SocketAddr::new(ip, self.mcp.port.unwrap_or(8000)))
+    }
+
+    /// The streamable HTTP endpoint's path (default `/mcp`).
+    pub fn mcp_path(&self) -> &str {
+        self.mcp.path.as_deref().unwrap_or("/mcp")
     }
 
     /// Whether read-only mode is on.

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use proxmcp::config::{Config, Overrides};
-use proxmcp::gate::{Gate, Policy};
+use proxmcp::gate::{Gate, Policy, Protection, RateLimits, Rbac, ToolSelection};
 use proxmcp::mcp::ProxmcpServer;
+use proxmcp::mcp::http::{HttpOptions, HttpServer, HttpTransport};
 use proxmcp::pve::PveClient;
 use proxmcp::runtime::{CompileCache, Runtime, SUPPORTED_CONTRACTS};
 use proxmcp::{plugins, pve, sim};
@@ -36,7 +37,7 @@ struct Cli {
 enum Command {
     /// Serve MCP to a client.
     Serve {
-        /// Transport: stdio.
+        /// Transport: stdio, streamable-http or sse (overrides MCP_TRANSPORT).
         #[arg(long)]
         transport: Option<String>,
     },
@@ -49,11 +50,14 @@ enum Command {
     /// Work with the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Create bearer tokens for the HTTP transports.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Run the embedded Proxmox simulator as a standalone API server.
     Sim(SimArgs),
     /// Serve MCP against an in-process simulated cluster (try every tool without a cluster).
     Demo {
-        /// Transport: stdio.
+        /// Transport: stdio, streamable-http or sse (overrides MCP_TRANSPORT).
         #[arg(long)]
         transport: Option<String>,
         /// Real seconds per simulated second of task time (0 = instant).
@@ -108,6 +112,18 @@ enum AuditCommand {
     Verify {
         /// The JSONL audit file.
         file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Print a new random bearer token and the config entry (its SHA-256) to add.
+    New {
+        /// Who the token is for (shown in the audit log).
+        principal: String,
+        /// The role it gets (`admin`, `viewer`, or one defined in [rbac.roles]).
+        #[arg(long, default_value = "viewer")]
+        role: String,
     },
 }
 
@@ -169,6 +185,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Plugins(PluginsCommand::Inspect { file }) => plugins_inspect(&config, &file).await,
         Command::Config(ConfigCommand::Check) => config_check(&config).await,
         Command::Audit(AuditCommand::Verify { file }) => audit_verify(&file),
+        Command::Token(TokenCommand::New { principal, role }) => token_new(&config, &principal, &role),
         Command::Sim(args) => run_sim(args).await,
         Command::Demo { time_scale, seed, .. } => demo(config, time_scale, seed.as_deref()).await,
     }
@@ -278,8 +295,45 @@ fn make_client(config: &Config) -> Result<Option<PveClient>> {
 async fn build_gate(config: &Config, pve: Option<PveClient>) -> Result<Gate> {
     let runtime = make_runtime(config)?;
     let sources = plugins::sources(config)?;
-    let policy = Policy { read_only: config.read_only(), task_wait: config.task_wait() };
-    Ok(Gate::build(runtime, &sources, pve, policy).await?)
+    let rbac = Rbac::from_config(&config.rbac)?;
+    let rate = config.rate_limit.per_minute.and_then(|n| RateLimits::new(n, config.rate_limit.burst));
+    Ok(Gate::build(runtime, &sources, pve, policy(config)).await?.with_access(rbac, rate)?)
+}
+
+fn policy(config: &Config) -> Policy {
+    Policy {
+        read_only: config.read_only(),
+        task_wait: config.task_wait(),
+        grants: config.grants.clone(),
+        tools: ToolSelection { allow: config.tools.allow.clone(), deny: config.tools.deny.clone() },
+        protection: Protection {
+            tag: match config.protect.tag.as_deref() {
+                None => Some("protected".into()),
+                Some("") => None,
+                Some(t) => Some(t.to_string()),
+            },
+            vmids: config.protect.vmids.iter().copied().collect(),
+        },
+    }
+}
+
+fn token_new(config: &Config, principal: &str, role: &str) -> Result<()> {
+    if principal.trim().is_empty() || principal.contains(['"', '\\', '\n']) {
+        bail!("the principal must be a plain name such as alice or ci-bot");
+    }
+    let rbac = Rbac::from_config(&config.rbac)?;
+    if rbac.role(role).is_none() {
+        bail!("role {role:?} is not defined; use admin, viewer or define [rbac.roles.{role}] first");
+    }
+    let token = proxmcp::gate::access::new_token().context("cannot draw random bytes for the token")?;
+    println!("token (give it to {principal}; it is not stored anywhere): {token}");
+    println!("\nadd to the proxmcp config:\n");
+    println!("[[rbac.tokens]]");
+    println!("principal = {principal:?}");
+    println!("role = {role:?}");
+    println!("sha256 = \"{}\"", proxmcp::gate::access::hash_token(&token));
+    println!("\nclients send it as: Authorization: Bearer {token}");
+    Ok(())
 }
 
 fn audit_verify(file: &std::path::Path) -> Result<()> {
@@ -300,21 +354,89 @@ async fn serve(config: &Config) -> Result<()> {
         bail!(pve::ConfigError::MissingBaseUrl);
     };
     let log = proxmcp::gate::AuditLog::open(config.audit.file.as_deref(), config.audit.redact.clone())?;
-    let gate = build_gate(config, Some(client)).await?.with_audit(proxmcp::gate::Auditing {
-        log: Arc::new(log),
-        principal: "local".into(),
-        role: "local".into(),
-        fail_open: config.audit.fail_open.unwrap_or(false),
-    });
+    let gate = build_gate(config, Some(client.clone()))
+        .await?
+        .with_audit(proxmcp::gate::Auditing { log: Arc::new(log), fail_open: config.audit.fail_open.unwrap_or(false) });
     for skipped in gate.skipped() {
         tracing::info!(origin = %skipped.origin, "plugin not loaded: {}", skipped.reason);
     }
     let tools = gate.tools().count();
     let plugins = gate.plugins().count();
-    tracing::info!(tools, plugins, read_only = config.read_only(), transport = config.transport(), "proxmcp ready");
+    let rbac = gate.rbac().clone();
     let server = ProxmcpServer::new(Arc::new(gate));
-    server.serve_stdio().await.context("the MCP session ended with an error")?;
+    let grace = std::time::Duration::from_secs_f64(config.mcp.shutdown_grace_secs.unwrap_or(10.0));
+    let transport = match config.transport() {
+        "stdio" => {
+            tracing::info!(tools, plugins, read_only = config.read_only(), transport = "stdio", "proxmcp ready");
+            server.serve_stdio(shutdown_signal(), grace).await.context("the MCP session ended with an error")?;
+            return Ok(());
+        }
+        "sse" => HttpTransport::Sse,
+        _ => HttpTransport::Streamable,
+    };
+    let ready_client = client.clone();
+    let options = HttpOptions {
+        addr: config.listen_addr()?,
+        path: config.mcp_path().to_string(),
+        transport,
+        allowed_hosts: config.mcp.allowed_hosts.clone(),
+        allowed_origins: config.mcp.allowed_origins.clone(),
+        allow_unauthenticated: config.mcp.allow_unauthenticated.unwrap_or(false),
+        ready: Arc::new(move || {
+            let client = ready_client.clone();
+            Box::pin(async move {
+                client
+                    .request(pve::Method::Get, &["version"], &serde_json::Value::Null)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| format!("Proxmox at {} is not usable: {e}", client.api_root()))
+            })
+        }),
+    };
+    let http = HttpServer::bind(server.clone(), rbac, options).await?;
+    let addr = http.local_addr()?;
+    let endpoint = match transport {
+        HttpTransport::Sse => format!("http://{addr}/sse"),
+        HttpTransport::Streamable => format!("http://{addr}{}", config.mcp_path()),
+    };
+    tracing::info!(tools, plugins, read_only = config.read_only(), transport = config.transport(), %endpoint, "proxmcp ready");
+    // The test-suite and scripts read this line to find a port chosen with MCP_PORT=0.
+    eprintln!("proxmcp: serving MCP at {endpoint}");
+    let draining = server.clone();
+    http.run(async move {
+        shutdown_signal().await;
+        let left = draining.drain(grace).await;
+        if left > 0 {
+            tracing::warn!(left, "shutting down with calls still running");
+        }
+    })
+    .await?;
+    tracing::info!("proxmcp stopped");
     Ok(())
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("cannot watch SIGTERM: {e}");
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    tracing::info!("shutdown requested");
 }
 
 async fn plugins_list(config: &Config, json: bool) -> Result<()> {
@@ -380,15 +502,14 @@ async fn plugins_inspect(config: &Config, file: &std::path::Path) -> Result<()> 
             println!("  output: {}", serde_json::Value::Object(out.clone()));
         }
     }
-    let verdict = if config.read_only() {
-        let writes: Vec<&String> = m.grants.iter().filter(|g| !g.starts_with("GET ")).collect();
-        if writes.is_empty() {
-            "yes".to_string()
-        } else {
-            format!("no: read-only mode is on and the plugin asks for {}", writes[0])
+    let policy = policy(config);
+    let verdict = match proxmcp::gate::admit(&policy, &source, m) {
+        Ok(proxmcp::gate::Admission::Load(grants)) => {
+            let granted: Vec<String> = grants.iter().map(ToString::to_string).collect();
+            format!("yes, with grants: {}", if granted.is_empty() { "none".into() } else { granted.join(", ") })
         }
-    } else {
-        "yes".to_string()
+        Ok(proxmcp::gate::Admission::Skip(reason)) => format!("no: {reason}"),
+        Err(e) => format!("no: {e}"),
     };
     println!("loads under the current config: {verdict}");
     Ok(())

@@ -82,7 +82,7 @@ pub fn sources(config: &Config) -> Result<Vec<PluginSource>, SourceError> {
 }
 
 fn builtin_source(b: &Builtin) -> PluginSource {
-    PluginSource { origin: format!("builtin:{}", b.name), bytes: Arc::from(b.bytes) }
+    PluginSource { origin: format!("builtin:{}", b.name), bytes: Arc::from(b.bytes), builtin: true }
 }
 
 /// Reads one plugin file.
@@ -95,7 +95,7 @@ pub fn read_file(path: &Path) -> Result<PluginSource, SourceError> {
     };
     let dir = Dir::open_ambient_dir(parent, ambient_authority()).map_err(io)?;
     let bytes = dir.read(name).map_err(io)?;
-    Ok(PluginSource { origin: path.display().to_string(), bytes: bytes.into() })
+    Ok(PluginSource { origin: path.display().to_string(), bytes: bytes.into(), builtin: false })
 }
 
 fn read_dir(path: &Path) -> Result<Vec<PluginSource>, SourceError> {
@@ -114,7 +114,7 @@ fn read_dir(path: &Path) -> Result<Vec<PluginSource>, SourceError> {
         .into_iter()
         .map(|name| {
             let bytes = dir.read(&name).map_err(io)?;
-            Ok(PluginSource { origin: path.join(&name).display().to_string(), bytes: bytes.into() })
+            Ok(PluginSource { origin: path.join(&name).display().to_string(), bytes: bytes.into(), builtin: false })
         })
         .collect()
 }

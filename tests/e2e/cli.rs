@@ -60,10 +60,17 @@ fn plugins_inspect_shows_manifest_imports_and_tools() {
         "POST /nodes/*/qemu/*/status/*",
         "tool hostile_spin",
         "proxmcp:plugin/pve@0.1.0",
-        "loads under the current config: yes",
+        "loads under the current config: no: plugin \"hostile\"",
+        "[grants]\nhostile = [\"POST /nodes/*/qemu/*/status/*\"]",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in\n{text}");
     }
+    // Granted by the operator, it would load.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("proxmcp.toml");
+    std::fs::write(&config, "[grants]\nhostile = [\"* /nodes/**\"]\n").expect("write config");
+    let out = run(&["--config", config.to_str().expect("utf8"), "plugins", "inspect", support::hostile_wasm()], &[]);
+    assert!(stdout(&out).contains("loads under the current config: yes, with grants: * /nodes/**"), "{}", stdout(&out));
 }
 
 #[test]

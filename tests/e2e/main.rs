@@ -9,6 +9,7 @@
 mod audit;
 mod cli;
 mod demo;
+mod gates;
 mod inventory_tools;
 mod lifecycle;
 mod provisioning;

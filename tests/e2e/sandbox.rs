@@ -12,7 +12,9 @@ use crate::support::{self, Launch, Session, is_error, text};
 fn hostile_launch() -> Launch {
     Launch {
         global_args: vec!["--plugin".into(), support::hostile_wasm().into()],
-        config: Some("[limits]\ncall_timeout_secs = 2\nmemory_mib = 32\noutput_kib = 256\n".into()),
+        config: Some(
+            "[limits]\ncall_timeout_secs = 2\nmemory_mib = 32\noutput_kib = 256\n[grants]\nhostile = [\"POST /nodes/*/qemu/*/status/*\"]\n".into(),
+        ),
         ..Launch::default()
     }
 }

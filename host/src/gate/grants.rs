@@ -91,10 +91,41 @@ impl Grant {
         i == path.len()
     }
 
+    /// Whether every request `other` allows is also allowed by `self`: how
+    /// the host checks a manifest's requested grant against the operator's.
+    pub fn covers(&self, other: &Grant) -> bool {
+        let method_ok = match (self.method, other.method) {
+            (None, _) => true,
+            (Some(a), Some(b)) => a == b,
+            (Some(_), None) => false,
+        };
+        method_ok && covers_segments(&self.segments, &other.segments)
+    }
+
     /// Whether the grant allows only reads.
     pub fn is_read_only(&self) -> bool {
         self.method == Some(Method::Get)
     }
+}
+
+/// Pattern inclusion: `a` matches every path `b` matches.
+fn covers_segments(a: &[Seg], b: &[Seg]) -> bool {
+    match (a.first(), b.first()) {
+        (Some(Seg::Rest), _) => true,
+        (None, None) => true,
+        (None, Some(_)) | (Some(_), None) => false,
+        // `b` matches arbitrarily long paths; only `**` (handled above) covers that.
+        (Some(_), Some(Seg::Rest)) => false,
+        (Some(Seg::One), Some(_)) => covers_segments(&a[1..], &b[1..]),
+        (Some(Seg::Literal(x)), Some(Seg::Literal(y))) if x == y => covers_segments(&a[1..], &b[1..]),
+        (Some(Seg::Literal(_)), Some(_)) => false,
+    }
+}
+
+/// Whether `granted` covers `requested`; the first requested grant that no
+/// granted pattern covers is returned.
+pub fn first_uncovered<'a>(granted: &[Grant], requested: &'a [Grant]) -> Option<&'a Grant> {
+    requested.iter().find(|r| !granted.iter().any(|g| g.covers(r)))
 }
 
 impl fmt::Display for Grant {
@@ -132,6 +163,19 @@ mod tests {
         assert!(grant.allows(Method::Delete, &["nodes"]));
         assert!(grant.allows(Method::Post, &["nodes", "a", "b", "c"]));
         assert!(!grant.allows(Method::Get, &["cluster"]));
+    }
+
+    #[test]
+    fn covers_is_pattern_inclusion() {
+        assert!(g("GET /**").covers(&g("GET /nodes/*/qemu")));
+        assert!(g("* /nodes/**").covers(&g("POST /nodes/{node}/qemu/*/status/*")));
+        assert!(g("GET /nodes/*/qemu").covers(&g("GET /nodes/pve1/qemu")));
+        assert!(!g("GET /nodes/pve1/qemu").covers(&g("GET /nodes/*/qemu")));
+        assert!(!g("GET /**").covers(&g("POST /nodes")));
+        assert!(!g("GET /nodes/**").covers(&g("* /nodes/x")));
+        assert!(!g("GET /nodes/*").covers(&g("GET /nodes/**")));
+        assert!(g("GET /nodes/**").covers(&g("GET /nodes/**")));
+        assert!(!g("GET /nodes/*/qemu").covers(&g("GET /nodes/*/qemu/*")));
     }
 
     #[test]

@@ -1,5 +1,8 @@
 //! The MCP face of proxmcp: an rmcp server whose tool registry is built
-//! from the loaded plugins, and the transports that carry it.
+//! from the loaded plugins, and the transports that carry it (stdio here,
+//! HTTP in [`http`]).
+
+pub mod http;
 
 use std::sync::Arc;
 
@@ -12,7 +15,7 @@ use rmcp::service::{Peer, RequestContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, ServiceExt};
 use serde_json::{Map, Value, json};
 
-use crate::gate::{CallContext, Gate, GateError, ProgressSink};
+use crate::gate::{CallContext, Caller, Confirmer, Gate, GateError, ProgressSink};
 use crate::pve::TaskProgress;
 use crate::runtime::ToolSpec;
 
@@ -20,7 +23,20 @@ use crate::runtime::ToolSpec;
 #[derive(Clone)]
 pub struct ProxmcpServer {
     gate: Arc<Gate>,
+    /// Every offered tool; each caller sees the ones its role allows.
     tools: Arc<Vec<Tool>>,
+    /// The caller of the whole session (legacy SSE authenticates once per
+    /// stream); `None`: per request from the HTTP layer, else local.
+    session_caller: Option<Caller>,
+    drain: Arc<Drain>,
+}
+
+/// Graceful shutdown: once draining, new calls are refused while the
+/// calls in flight get to finish.
+#[derive(Default)]
+struct Drain {
+    draining: std::sync::atomic::AtomicBool,
+    inflight: tokio_util::task::TaskTracker,
 }
 
 impl std::fmt::Debug for ProxmcpServer {
@@ -33,18 +49,72 @@ impl ProxmcpServer {
     /// A server offering the gate's tools.
     pub fn new(gate: Arc<Gate>) -> Self {
         let tools = gate.tools().map(to_mcp_tool).collect();
-        Self { gate, tools: Arc::new(tools) }
+        Self { gate, tools: Arc::new(tools), session_caller: None, drain: Arc::default() }
     }
 
-    /// The tools as listed to clients.
+    /// Stops taking new tool calls and waits up to `grace` for those in
+    /// flight; returns how many were still running when time ran out.
+    pub async fn drain(&self, grace: std::time::Duration) -> usize {
+        self.drain.draining.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.drain.inflight.close();
+        let running = self.drain.inflight.len();
+        if running > 0 {
+            tracing::info!(running, "shutting down: waiting up to {:.0} s for calls in flight", grace.as_secs_f64());
+        }
+        let _ = tokio::time::timeout(grace, self.drain.inflight.wait()).await;
+        self.drain.inflight.len()
+    }
+
+    /// The same server for a session whose caller is known up front.
+    pub fn for_caller(&self, caller: Caller) -> Self {
+        Self { session_caller: Some(caller), ..self.clone() }
+    }
+
+    /// Every tool the deployment offers, as MCP tools.
     pub fn tools(&self) -> &[Tool] {
         &self.tools
     }
 
-    /// Serves MCP over stdin/stdout until the client disconnects.
-    pub async fn serve_stdio(self) -> Result<(), std::io::Error> {
-        let running = self.serve(rmcp::transport::stdio()).await.map_err(|e| std::io::Error::other(e.to_string()))?;
-        running.waiting().await.map_err(|e| std::io::Error::other(e.to_string()))?;
+    /// The caller of a request: set by the HTTP layer on the request, else
+    /// the session's, else the local principal. Never from tool arguments.
+    fn caller(&self, context: &RequestContext<RoleServer>) -> Option<Caller> {
+        context
+            .extensions
+            .get::<axum::http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<Caller>().cloned())
+            .or_else(|| self.session_caller.clone())
+    }
+
+    fn tools_for(&self, caller: Option<&Caller>) -> Vec<Tool> {
+        let names: std::collections::BTreeSet<&str> = self.gate.tools_for(caller).map(|t| t.name.as_str()).collect();
+        self.tools.iter().filter(|t| names.contains(t.name.as_ref())).cloned().collect()
+    }
+
+    /// Serves MCP over stdin/stdout until the client disconnects or `stop`
+    /// fires (then calls in flight get `grace` to finish).
+    pub async fn serve_stdio(
+        self,
+        stop: impl std::future::Future<Output = ()>,
+        grace: std::time::Duration,
+    ) -> Result<(), std::io::Error> {
+        let ct = tokio_util::sync::CancellationToken::new();
+        let running = self
+            .clone()
+            .serve_with_ct(rmcp::transport::stdio(), ct.clone())
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        tokio::select! {
+            done = running.waiting() => {
+                done.map_err(|e| std::io::Error::other(e.to_string()))?;
+            }
+            () = stop => {
+                let left = self.drain(grace).await;
+                if left > 0 {
+                    tracing::warn!(left, "shutting down with calls still running");
+                }
+                ct.cancel();
+            }
+        }
         Ok(())
     }
 }
@@ -113,6 +183,30 @@ fn progress_sink(peer: Peer<RoleServer>, token: ProgressToken) -> (ProgressSink,
     (sink, task)
 }
 
+/// Asks the user through MCP elicitation, when the client declared it.
+fn confirmer(peer: &Peer<RoleServer>) -> Option<Confirmer> {
+    use rmcp::model::{ElicitRequestParams, ElicitationAction, ElicitationSchema};
+    use rmcp::service::ElicitationMode;
+    if !peer.supported_elicitation_modes().contains(&ElicitationMode::Form) {
+        return None;
+    }
+    let peer = peer.clone();
+    Some(Arc::new(move |message: String| {
+        let peer = peer.clone();
+        Box::pin(async move {
+            let params = ElicitRequestParams::FormElicitationParams {
+                meta: None,
+                message,
+                requested_schema: ElicitationSchema::new(Default::default()),
+            };
+            match peer.create_elicitation(params).await {
+                Ok(result) => Ok(result.action == ElicitationAction::Accept),
+                Err(e) => Err(e.to_string()),
+            }
+        })
+    }))
+}
+
 fn error_result(message: String) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(message)])
 }
@@ -134,13 +228,14 @@ impl ServerHandler for ProxmcpServer {
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        Ok(ListToolsResult { tools: self.tools.as_ref().clone(), ..ListToolsResult::default() })
+        let caller = self.caller(&context);
+        Ok(ListToolsResult { tools: self.tools_for(caller.as_ref()), ..ListToolsResult::default() })
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.tools.iter().find(|t| t.name == name).cloned()
+        self.tools_for(self.session_caller.as_ref()).into_iter().find(|t| t.name == name)
     }
 
     async fn call_tool(
@@ -148,6 +243,14 @@ impl ServerHandler for ProxmcpServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
+        if self.drain.draining.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(McpError::new(
+                rmcp::model::ErrorCode(-32001),
+                "proxmcp is shutting down and takes no new calls; retry once it is back",
+                None,
+            ));
+        }
+        let _inflight = self.drain.inflight.token();
         let args = Value::Object(request.arguments.unwrap_or_default());
         let started = std::time::Instant::now();
         let (progress, forwarder) = match context.meta.get_progress_token() {
@@ -157,7 +260,12 @@ impl ServerHandler for ProxmcpServer {
             }
             None => (None, None),
         };
-        let ctx = CallContext { progress, cancel: context.ct.clone() };
+        let ctx = CallContext {
+            progress,
+            cancel: context.ct.clone(),
+            caller: self.caller(&context),
+            confirmer: confirmer(&context.peer),
+        };
         let outcome = self.gate.call_tool(&request.name, args, ctx).await;
         // The call has dropped every sender: let the last progress
         // notifications go out before the answer does.
@@ -176,6 +284,15 @@ impl ServerHandler for ProxmcpServer {
                 result
             }
             Err(GateError::UnknownTool(msg)) => return Err(McpError::invalid_params(msg, None)),
+            Err(e @ GateError::NotAllowed { .. }) => return Err(McpError::invalid_params(e.to_string(), None)),
+            Err(ref e @ GateError::RateLimited { retry_after, .. }) => {
+                tracing::info!(tool = %request.name, "rate limited");
+                return Err(McpError::new(
+                    rmcp::model::ErrorCode(-32029),
+                    e.to_string(),
+                    Some(json!({"retryAfterSeconds": retry_after.as_secs_f64()})),
+                ));
+            }
             Err(e) => {
                 tracing::info!(tool = %request.name, elapsed_ms, error = %e, "tool call failed");
                 error_result(e.to_string())

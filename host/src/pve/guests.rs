@@ -30,6 +30,8 @@ pub struct GuestInfo {
     pub status: String,
     /// Whether it is a template.
     pub template: bool,
+    /// Its Proxmox tags.
+    pub tags: Vec<String>,
 }
 
 /// Parses the guests out of a `GET /cluster/resources?type=vm` answer,
@@ -58,6 +60,10 @@ pub fn parse_resources(data: &Value) -> Vec<GuestInfo> {
                 name: r["name"].as_str().map(str::to_string),
                 status: r["status"].as_str().unwrap_or("unknown").to_string(),
                 template: r["template"].as_u64() == Some(1) || r["template"] == Value::Bool(true),
+                tags: r["tags"]
+                    .as_str()
+                    .map(|t| t.split([';', ',', ' ']).filter(|t| !t.is_empty()).map(str::to_string).collect())
+                    .unwrap_or_default(),
             })
         })
         .collect()
@@ -87,13 +93,14 @@ mod tests {
     #[test]
     fn resources_parse_into_guests_and_skip_other_types() {
         let data = json!([
-            {"id": "qemu/100", "type": "qemu", "vmid": 100, "node": "pve1", "name": "web", "status": "running"},
+            {"id": "qemu/100", "type": "qemu", "vmid": 100, "node": "pve1", "name": "web", "status": "running", "tags": "prod;protected"},
             {"id": "lxc/200", "type": "lxc", "vmid": "200", "node": "pve2", "status": "stopped", "template": 1},
             {"id": "storage/pve1/local", "type": "storage", "node": "pve1"}
         ]);
         let g = parse_resources(&data);
         assert_eq!(g.len(), 2);
         assert_eq!(g[0].kind, GuestKind::Qemu);
+        assert_eq!(g[0].tags, ["prod", "protected"]);
         assert_eq!(g[1].vmid, 200);
         assert!(g[1].template);
     }
@@ -109,6 +116,7 @@ mod tests {
                 name: None,
                 status: "running".into(),
                 template: false,
+                tags: Vec::new(),
             })
             .collect();
         let msg = not_found(102, &guests).to_string();

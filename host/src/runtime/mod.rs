@@ -194,6 +194,9 @@ pub struct PluginSource {
     pub origin: String,
     /// The component bytes.
     pub bytes: Arc<[u8]>,
+    /// Compiled into this binary: its manifest's grants are the default
+    /// grant. Any other plugin loads only when the operator grants it.
+    pub builtin: bool,
 }
 
 /// A plugin compiled, linked and ready to instantiate per call.

@@ -1,0 +1,471 @@
+//! The HTTP transports: streamable HTTP (rmcp's service) at `MCP_PATH`,
+//! legacy SSE at `/sse` + `/messages`, and the `/healthz` and `/readyz`
+//! probes, behind bearer authentication and Host/Origin checks.
+//!
+//! Every MCP request is authenticated here and the [`Caller`] put on the
+//! request; the MCP layer reads it from there, never from tool arguments.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use rmcp::ServiceExt;
+use rmcp::service::{RoleServer, RxJsonRpcMessage, TxJsonRpcMessage};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService, Transport};
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::ProxmcpServer;
+use crate::gate::{Caller, Rbac};
+
+/// Which HTTP transport to serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpTransport {
+    /// MCP streamable HTTP at the configured path.
+    Streamable,
+    /// The 2024-11-05 HTTP+SSE transport: `GET /sse`, `POST /messages`.
+    Sse,
+}
+
+/// Answers `/readyz`: `Ok` when Proxmox is reachable and accepts our
+/// credentials, else why not.
+pub type ReadyCheck = Arc<dyn Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
+
+/// How to serve HTTP.
+#[derive(Clone)]
+pub struct HttpOptions {
+    /// Listen address.
+    pub addr: SocketAddr,
+    /// Streamable HTTP endpoint path (`/mcp`).
+    pub path: String,
+    /// Which transport.
+    pub transport: HttpTransport,
+    /// Extra `Host` values accepted besides loopback names.
+    pub allowed_hosts: Vec<String>,
+    /// Extra `Origin` values accepted besides loopback origins.
+    pub allowed_origins: Vec<String>,
+    /// Serve a non-loopback address without bearer tokens.
+    pub allow_unauthenticated: bool,
+    /// The `/readyz` check.
+    pub ready: ReadyCheck,
+}
+
+/// Why the HTTP server could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    /// Non-loopback address without authentication.
+    #[error(
+        "refusing to serve MCP on {0} without authentication: anyone who can reach it could drive your cluster. Create a token with `proxmcp token new NAME --role ROLE` and add it to [rbac], keep MCP_HOST=127.0.0.1, or set MCP_ALLOW_UNAUTHENTICATED=true if something in front of proxmcp authenticates"
+    )]
+    Unauthenticated(SocketAddr),
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}; pick a free MCP_PORT or another MCP_HOST")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The server failed while running.
+    #[error("the HTTP server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Shared by the middleware and handlers.
+struct Shared {
+    server: ProxmcpServer,
+    rbac: Rbac,
+    allowed_hosts: Vec<String>,
+    allowed_origins: Vec<String>,
+    ready: ReadyCheck,
+    sse_sessions: Mutex<HashMap<String, SseSession>>,
+    shutdown: CancellationToken,
+}
+
+struct SseSession {
+    principal: String,
+    to_server: mpsc::Sender<RxJsonRpcMessage<RoleServer>>,
+}
+
+/// A bound, not yet serving, HTTP server.
+pub struct HttpServer {
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+}
+
+impl HttpServer {
+    /// Checks the options and binds the address.
+    pub async fn bind(server: ProxmcpServer, rbac: Rbac, options: HttpOptions) -> Result<HttpServer, HttpError> {
+        let loopback = options.addr.ip().is_loopback();
+        if !loopback && !rbac.has_tokens() {
+            if !options.allow_unauthenticated {
+                return Err(HttpError::Unauthenticated(options.addr));
+            }
+            tracing::warn!(
+                "!!! MCP is served on {} WITHOUT AUTHENTICATION (MCP_ALLOW_UNAUTHENTICATED=true): anyone who can reach this address can call every tool the local role allows !!!",
+                options.addr
+            );
+        }
+        let listener = tokio::net::TcpListener::bind(options.addr)
+            .await
+            .map_err(|source| HttpError::Bind { addr: options.addr, source })?;
+        let shutdown = CancellationToken::new();
+        let mut allowed_hosts = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
+        if !options.addr.ip().is_unspecified() {
+            allowed_hosts.push(options.addr.ip().to_string());
+        }
+        allowed_hosts.extend(options.allowed_hosts.iter().map(|h| h.to_ascii_lowercase()));
+        let shared = Arc::new(Shared {
+            server: server.clone(),
+            rbac,
+            allowed_hosts,
+            allowed_origins: options
+                .allowed_origins
+                .iter()
+                .map(|o| o.trim_end_matches('/').to_ascii_lowercase())
+                .collect(),
+            ready: options.ready.clone(),
+            sse_sessions: Mutex::new(HashMap::new()),
+            shutdown: shutdown.clone(),
+        });
+        let mcp = match options.transport {
+            HttpTransport::Streamable => {
+                // Host and Origin are checked by our middleware for every
+                // transport alike, so rmcp's own host list is turned off.
+                let config = StreamableHttpServerConfig::default()
+                    .disable_allowed_hosts()
+                    .with_cancellation_token(shutdown.child_token());
+                let factory = server.clone();
+                let service = StreamableHttpService::new(
+                    move || Ok(factory.clone()),
+                    Arc::new(LocalSessionManager::default()),
+                    config,
+                );
+                Router::new().route_service(&options.path, service)
+            }
+            HttpTransport::Sse => Router::new()
+                .route("/sse", get(sse_connect))
+                .route("/messages", post(sse_message))
+                .with_state(shared.clone()),
+        };
+        let mcp = mcp
+            .layer(middleware::from_fn_with_state(shared.clone(), authenticate))
+            .layer(middleware::from_fn_with_state(shared.clone(), check_host_and_origin));
+        let router = Router::new()
+            .route("/healthz", get(|| async { "ok\n" }))
+            .route("/readyz", get(readyz))
+            .with_state(shared)
+            .merge(mcp);
+        Ok(HttpServer { listener, router, shutdown })
+    }
+
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> Result<SocketAddr, HttpError> {
+        self.listener.local_addr().map_err(HttpError::Serve)
+    }
+
+    /// Serves until `stop` fires, then stops accepting connections and
+    /// closes the MCP sessions.
+    pub async fn run(self, stop: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), HttpError> {
+        let shutdown = self.shutdown.clone();
+        let result = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(async move {
+                stop.await;
+                shutdown.cancel();
+            })
+            .await;
+        result.map_err(HttpError::Serve)
+    }
+}
+
+fn problem(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, axum::Json(json!({"error": message.into()}))).into_response()
+}
+
+/// The host part of a `Host` header value (`[::1]:8000` -> `::1`).
+fn host_name(authority: &str) -> &str {
+    if let Some(rest) = authority.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match authority.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => authority,
+    }
+}
+
+fn host_allowed(host: &str, allowed: &[String]) -> bool {
+    let host = host.to_ascii_lowercase();
+    let name = host_name(&host);
+    allowed.iter().any(|a| a == &host || (!a.contains(':') || a.starts_with("::")) && a == name)
+}
+
+fn origin_allowed(origin: &str, allowed: &[String]) -> bool {
+    let origin = origin.trim_end_matches('/').to_ascii_lowercase();
+    if allowed.contains(&origin) {
+        return true;
+    }
+    // Loopback pages (the MCP Inspector, local tools) are always welcome.
+    let Some((scheme, authority)) = origin.split_once("://") else {
+        return false;
+    };
+    matches!(scheme, "http" | "https") && matches!(host_name(authority), "localhost" | "127.0.0.1" | "::1")
+}
+
+/// Refuses requests whose `Host` or `Origin` is not expected: a web page
+/// on another site must not reach a local server through DNS rebinding.
+async fn check_host_and_origin(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    if !host_allowed(host, &shared.allowed_hosts) {
+        return problem(
+            StatusCode::FORBIDDEN,
+            format!("Host {host:?} is not allowed; an operator can add it to MCP_ALLOWED_HOSTS"),
+        );
+    }
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok())
+        && !origin_allowed(origin, &shared.allowed_origins)
+    {
+        return problem(
+            StatusCode::FORBIDDEN,
+            format!("Origin {origin:?} is not allowed; an operator can add it to MCP_ALLOWED_ORIGINS"),
+        );
+    }
+    next.run(request).await
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+}
+
+/// With tokens configured, every MCP request needs a valid one; its caller
+/// goes on the request. Without tokens (loopback only, or the loud
+/// opt-out) requests run as the local principal.
+async fn authenticate(State(shared): State<Arc<Shared>>, mut request: Request, next: Next) -> Response {
+    if shared.rbac.has_tokens() {
+        let caller = bearer(request.headers()).and_then(|t| shared.rbac.authenticate(t));
+        let Some(caller) = caller else {
+            let mut response = problem(
+                StatusCode::UNAUTHORIZED,
+                "missing or unknown bearer token; send Authorization: Bearer TOKEN (an operator creates one with `proxmcp token new NAME`)",
+            );
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+            return response;
+        };
+        request.extensions_mut().insert(caller);
+    } else {
+        request.extensions_mut().insert(shared.rbac.local().clone());
+    }
+    next.run(request).await
+}
+
+async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
+    if shared.shutdown.is_cancelled() {
+        return problem(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+    }
+    match tokio::time::timeout(Duration::from_secs(10), (shared.ready)()).await {
+        Ok(Ok(())) => (StatusCode::OK, axum::Json(json!({"ready": true}))).into_response(),
+        Ok(Err(why)) => problem(StatusCode::SERVICE_UNAVAILABLE, why),
+        Err(_) => problem(StatusCode::SERVICE_UNAVAILABLE, "Proxmox did not answer within 10 s"),
+    }
+}
+
+/// One legacy SSE session's transport: messages from `POST /messages`
+/// come in through `from_client`; what the server sends goes to the stream.
+struct ChannelTransport {
+    from_client: mpsc::Receiver<RxJsonRpcMessage<RoleServer>>,
+    to_client: mpsc::Sender<TxJsonRpcMessage<RoleServer>>,
+}
+
+impl Transport<RoleServer> for ChannelTransport {
+    type Error = std::io::Error;
+
+    fn send(
+        &mut self,
+        item: TxJsonRpcMessage<RoleServer>,
+    ) -> impl std::future::Future<Output = Result<(), Self::Error>> + Send + 'static {
+        let tx = self.to_client.clone();
+        async move { tx.send(item).await.map_err(|_| std::io::Error::other("the SSE stream is closed")) }
+    }
+
+    fn receive(&mut self) -> impl std::future::Future<Output = Option<RxJsonRpcMessage<RoleServer>>> {
+        self.from_client.recv()
+    }
+
+    async fn close(&mut self) -> Result<(), Self::Error> {
+        self.from_client.close();
+        Ok(())
+    }
+}
+
+fn session_id() -> String {
+    let mut bytes = [0u8; 16];
+    // A failed draw would only make ids guessable, never collide silently:
+    // fall back to the clock plus a counter rather than refuse to serve.
+    if getrandom::fill(&mut bytes).is_err() {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+        bytes = nanos.to_le_bytes();
+    }
+    hex::encode(bytes)
+}
+
+/// Removes the session when its stream ends.
+struct SessionGuard {
+    shared: Arc<Shared>,
+    id: String,
+    service: CancellationToken,
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        self.service.cancel();
+        if let Ok(mut sessions) = self.shared.sse_sessions.lock() {
+            sessions.remove(&self.id);
+        }
+    }
+}
+
+/// `GET /sse`: opens a session; the first event names the endpoint to post
+/// messages to.
+async fn sse_connect(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let Some(caller) = request.extensions().get::<Caller>().cloned() else {
+        return problem(StatusCode::UNAUTHORIZED, "not authenticated");
+    };
+    let id = session_id();
+    let (to_server, from_client) = mpsc::channel(64);
+    let (to_client, outgoing) = mpsc::channel::<TxJsonRpcMessage<RoleServer>>(64);
+    if let Ok(mut sessions) = shared.sse_sessions.lock() {
+        sessions.insert(id.clone(), SseSession { principal: caller.principal.clone(), to_server });
+    }
+    let service_ct = shared.shutdown.child_token();
+    let server = shared.server.for_caller(caller);
+    let ct = service_ct.clone();
+    tokio::spawn(async move {
+        let transport = ChannelTransport { from_client, to_client };
+        match server.serve_with_ct(transport, ct).await {
+            Ok(running) => {
+                let _ = running.waiting().await;
+            }
+            Err(e) => tracing::info!("an SSE session ended during initialization: {e}"),
+        }
+    });
+    let guard = SessionGuard { shared: shared.clone(), id: id.clone(), service: service_ct.clone() };
+    let endpoint = Event::default().event("endpoint").data(format!("/messages?sessionId={id}"));
+    let stream = event_stream(endpoint, outgoing, guard, service_ct);
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
+}
+
+/// The SSE event stream: the endpoint event, then one `message` event per
+/// server message, ending (and dropping the session) when the server does.
+fn event_stream(
+    first: Event,
+    outgoing: mpsc::Receiver<TxJsonRpcMessage<RoleServer>>,
+    guard: SessionGuard,
+    ct: CancellationToken,
+) -> impl futures::Stream<Item = Result<Event, std::convert::Infallible>> + Send + 'static {
+    let rest = futures::stream::unfold((outgoing, guard, ct), |(mut outgoing, guard, ct)| async move {
+        let message = tokio::select! {
+            msg = outgoing.recv() => msg?,
+            () = ct.cancelled() => return None,
+        };
+        let data = serde_json::to_string(&message).unwrap_or_else(|e| {
+            tracing::error!("cannot encode an MCP message: {e}");
+            String::from("{}")
+        });
+        Some((Ok(Event::default().event("message").data(data)), (outgoing, guard, ct)))
+    });
+    futures::stream::once(async move { Ok(first) }).chain(rest)
+}
+
+#[derive(serde::Deserialize)]
+struct SessionQuery {
+    #[serde(rename = "sessionId")]
+    session_id: String,
+}
+
+/// `POST /messages?sessionId=…`: one JSON-RPC message for a session, from
+/// the principal that opened it.
+async fn sse_message(
+    State(shared): State<Arc<Shared>>,
+    Query(query): Query<SessionQuery>,
+    request: Request<Body>,
+) -> Response {
+    let caller = request.extensions().get::<Caller>().cloned();
+    let session =
+        shared.sse_sessions.lock().ok().and_then(|s| {
+            s.get(&query.session_id).map(|session| (session.principal.clone(), session.to_server.clone()))
+        });
+    let Some((principal, to_server)) = session else {
+        return problem(StatusCode::NOT_FOUND, "no such session; open a new one with GET /sse");
+    };
+    if caller.map(|c| c.principal) != Some(principal) {
+        return problem(StatusCode::FORBIDDEN, "this session belongs to another principal");
+    }
+    let body = match axum::body::to_bytes(request.into_body(), 4 << 20).await {
+        Ok(b) => b,
+        Err(_) => return problem(StatusCode::PAYLOAD_TOO_LARGE, "the message is over 4 MiB"),
+    };
+    let message: RxJsonRpcMessage<RoleServer> = match serde_json::from_slice(&body) {
+        Ok(m) => m,
+        Err(e) => return problem(StatusCode::BAD_REQUEST, format!("not a JSON-RPC message: {e}")),
+    };
+    if to_server.send(message).await.is_err() {
+        return problem(StatusCode::GONE, "the session has ended; open a new one with GET /sse");
+    }
+    StatusCode::ACCEPTED.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hosts() -> Vec<String> {
+        ["localhost", "127.0.0.1", "::1", "mcp.example.com", "proxy:8443"].iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn host_header_must_name_an_allowed_host() {
+        for ok in ["localhost:8000", "127.0.0.1", "[::1]:8000", "MCP.example.com", "mcp.example.com:443", "proxy:8443"]
+        {
+            assert!(host_allowed(ok, &hosts()), "{ok}");
+        }
+        for bad in ["evil.example", "attacker.test:8000", "", "proxy:9999", "127.0.0.1.nip.io"] {
+            assert!(!host_allowed(bad, &hosts()), "{bad}");
+        }
+    }
+
+    #[test]
+    fn loopback_and_listed_origins_pass_others_do_not() {
+        let allowed = vec!["https://app.example.com".to_string()];
+        for ok in ["http://localhost:6274", "http://127.0.0.1", "https://app.example.com/", "http://[::1]:5173"] {
+            assert!(origin_allowed(ok, &allowed), "{ok}");
+        }
+        for bad in ["https://evil.example", "null", "http://localhost.evil.example", "file://localhost"] {
+            assert!(!origin_allowed(bad, &allowed), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bearer_tokens_are_read_case_insensitively() {
+        let mut h = HeaderMap::new();
+        h.insert(header::AUTHORIZATION, "bearer abc".parse().unwrap());
+        assert_eq!(bearer(&h), Some("abc"));
+        h.insert(header::AUTHORIZATION, "Basic abc".parse().unwrap());
+        assert_eq!(bearer(&h), None);
+    }
+}
