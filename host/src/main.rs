@@ -271,9 +271,28 @@ async fn demo(mut config: Config, time_scale: f64, seed: Option<&std::path::Path
         ..Default::default()
     };
     let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "proxmcp".into());
-    eprintln!("proxmcp demo: serving MCP on stdio against a simulated 3-node cluster ({})", server.base_url());
-    eprintln!("  try it with the MCP Inspector:  npx @modelcontextprotocol/inspector {exe} demo");
-    eprintln!("  or add it to Claude Code:       claude mcp add proxmox-demo -- {exe} demo");
+    match config.transport() {
+        "stdio" => {
+            eprintln!("proxmcp demo: serving MCP on stdio against a simulated 3-node cluster ({})", server.base_url());
+            eprintln!("  try it with the MCP Inspector:  npx @modelcontextprotocol/inspector {exe} demo");
+            eprintln!("  or add it to Claude Code:       claude mcp add proxmox-demo -- {exe} demo");
+        }
+        transport => {
+            let addr = config.listen_addr()?;
+            let (url, flag) = match transport {
+                "sse" => (format!("http://{addr}/sse"), "sse"),
+                _ => (format!("http://{addr}{}", config.mcp_path()), "http"),
+            };
+            eprintln!(
+                "proxmcp demo: serving MCP over {transport} against a simulated 3-node cluster ({})",
+                server.base_url()
+            );
+            eprintln!(
+                "  list the tools:           npx @modelcontextprotocol/inspector --cli {url} --transport {flag} --method tools/list"
+            );
+            eprintln!("  or add it to Claude Code: claude mcp add --transport {flag} proxmox-demo {url}");
+        }
+    }
     serve(&config).await
 }
 

@@ -136,7 +136,7 @@ async fn each_lifecycle_tool_changes_the_cluster() {
     support::validate_requests(&support::sim_request_log(&sim));
 }
 
-async fn slow_sim(time_scale: f64, tiny_local: bool) -> Simulator {
+pub async fn slow_sim(time_scale: f64, tiny_local: bool) -> Simulator {
     let mut options = SimOptions::demo();
     options.time_scale = time_scale;
     options.tokens =

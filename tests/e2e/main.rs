@@ -10,6 +10,8 @@ mod audit;
 mod cli;
 mod demo;
 mod gates;
+mod http;
+mod inspector;
 mod inventory_tools;
 mod lifecycle;
 mod provisioning;

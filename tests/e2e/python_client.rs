@@ -41,23 +41,20 @@ fn python_with_mcp() -> PathBuf {
     .clone()
 }
 
-#[tokio::test]
-async fn official_python_sdk_lists_and_calls_the_tools_over_stdio() {
-    let pve = support::sim().await;
+/// Runs tests/python/mcp_client.py with `args` and returns its report,
+/// after checking the three inventory calls it makes.
+async fn run_client(args: &[String], envs: &[(&str, String)]) -> Value {
     let python = tokio::task::spawn_blocking(python_with_mcp).await.expect("venv");
-    let script = support::root().join("tests").join("python").join("stdio_client.py");
+    let script = support::root().join("tests").join("python").join("mcp_client.py");
     let work = tempfile::tempdir().expect("tempdir");
-    let out = tokio::process::Command::new(python)
-        .arg(script)
-        .arg(support::binary())
-        .current_dir(work.path())
-        .env("PVE_BASE_URL", pve.base_url())
-        .env("PVE_ALLOW_INSECURE_HTTP", "true")
-        .env("PVE_API_TOKEN_ID", support::TOKEN_ID)
-        .env("PVE_API_TOKEN_SECRET", support::TOKEN_SECRET)
-        .env("PROXMCP_CACHE_DIR", support::cache_dir())
-        .output()
+    let mut cmd = tokio::process::Command::new(python);
+    cmd.arg(script).args(args).current_dir(work.path());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = tokio::time::timeout(std::time::Duration::from_secs(120), cmd.output())
         .await
+        .expect("the Python client hung")
         .expect("run the Python client");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "python client failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
@@ -73,4 +70,45 @@ async fn official_python_sdk_lists_and_calls_the_tools_over_stdio() {
     assert_eq!(results["pve_list_nodes"]["structured"]["truncated"], true);
     assert_eq!(results["pve_list_vms"]["structured"]["total"], 7);
     assert!(!stdout.contains(support::TOKEN_SECRET));
+    report
+}
+
+#[tokio::test]
+async fn official_python_sdk_lists_and_calls_the_tools_over_stdio() {
+    let pve = support::sim().await;
+    run_client(
+        &["stdio".into(), support::binary().into()],
+        &[
+            ("PVE_BASE_URL", pve.base_url()),
+            ("PVE_ALLOW_INSECURE_HTTP", "true".into()),
+            ("PVE_API_TOKEN_ID", support::TOKEN_ID.into()),
+            ("PVE_API_TOKEN_SECRET", support::TOKEN_SECRET.into()),
+            ("PROXMCP_CACHE_DIR", support::cache_dir().display().to_string()),
+        ],
+    )
+    .await;
+}
+
+/// A server whose only way in is the bearer token `py-token`.
+fn token_config() -> crate::support::Launch {
+    let config = format!(
+        "[[rbac.tokens]]\nprincipal = \"python\"\nrole = \"admin\"\nsha256 = \"{}\"\n",
+        proxmcp::gate::access::hash_token("py-token")
+    );
+    crate::support::Launch { config: Some(config), ..Default::default() }
+}
+
+#[tokio::test]
+async fn official_python_sdk_lists_and_calls_the_tools_over_streamable_http() {
+    let pve = support::sim().await;
+    let server = crate::http::HttpProxmcp::start(&pve.base_url(), "streamable-http", token_config()).await;
+    run_client(&["http".into(), server.url.clone(), "py-token".into()], &[]).await;
+}
+
+#[tokio::test]
+async fn official_python_sdk_lists_and_calls_the_tools_over_legacy_sse() {
+    let pve = support::sim().await;
+    let server = crate::http::HttpProxmcp::start(&pve.base_url(), "sse", token_config()).await;
+    assert!(server.url.ends_with("/sse"), "{}", server.url);
+    run_client(&["sse".into(), server.url.clone(), "py-token".into()], &[]).await;
 }

@@ -185,7 +185,13 @@ impl HttpServer {
         let result = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(async move {
                 stop.await;
-                shutdown.cancel();
+                // New connections stop now; the answers of calls that just
+                // finished still need a moment to be written before the
+                // sessions (and their open streams) are closed.
+                tokio::spawn(async move {
+                    tokio::time::sleep(super::FLUSH_WINDOW).await;
+                    shutdown.cancel();
+                });
             })
             .await;
         result.map_err(HttpError::Serve)

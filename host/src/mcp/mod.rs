@@ -31,6 +31,10 @@ pub struct ProxmcpServer {
     drain: Arc<Drain>,
 }
 
+/// After the last call in flight finished, how long its answer gets to
+/// reach the client before the sessions close.
+const FLUSH_WINDOW: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Graceful shutdown: once draining, new calls are refused while the
 /// calls in flight get to finish.
 #[derive(Default)]
@@ -112,6 +116,7 @@ impl ProxmcpServer {
                 if left > 0 {
                     tracing::warn!(left, "shutting down with calls still running");
                 }
+                tokio::time::sleep(FLUSH_WINDOW).await;
                 ct.cancel();
             }
         }
