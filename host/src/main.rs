@@ -161,10 +161,22 @@ fn main() -> std::process::ExitCode {
 
 fn init_logging(serving: bool) {
     let default = if serving { "info,rmcp=warn" } else { "warn" };
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{Layer, filter::FilterExt};
     let filter = tracing_subscriber::EnvFilter::try_from_env("PROXMCP_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // Below info these libraries log whole MCP messages (tool arguments
+    // such as guest passwords) or HTTP headers (the Proxmox token): they
+    // never go lower, whatever PROXMCP_LOG asks for.
+    let cap = ["rmcp", "hyper", "hyper_util", "h2", "reqwest", "rustls", "tower", "tower_http", "axum"]
+        .into_iter()
+        .fold(tracing_subscriber::filter::Targets::new().with_default(tracing::Level::TRACE), |t, target| {
+            t.with_target(target, tracing::Level::INFO)
+        });
     // Logs go to stderr: in stdio mode stdout is the protocol stream.
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).init();
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(false);
+    tracing_subscriber::registry().with(layer.with_filter(filter.and(cap))).init();
 }
 
 fn env_var(name: &str) -> Option<String> {

@@ -39,7 +39,7 @@ impl Writes {
             self.planned.push(json!({
                 "method": method_name(method),
                 "path": format!("/{}", shown.join("/")),
-                "params": if params.is_null() { json!({}) } else { params.clone() },
+                "params": if params.is_null() { json!({}) } else { redact(params) },
             }));
             return Ok(None);
         }
@@ -54,6 +54,31 @@ impl Writes {
         extra["dry_run"] = json!(true);
         extra["requests"] = json!(self.planned);
         Output::new(extra, format!("dry run: would {what}; nothing was sent"))
+    }
+}
+
+/// Whether a parameter or config key holds a secret (a guest's
+/// `cipassword`, a `password`, an API token or ticket): its value is never
+/// shown in an answer.
+pub fn is_secret_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ["password", "passwd", "secret", "token", "ticket"].iter().any(|s| key.contains(s))
+}
+
+/// `value` with the values of secret keys (at any depth) replaced by
+/// `"[redacted]"`.
+pub fn redact(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let v = if is_secret_key(k) && !v.is_null() { json!("[redacted]") } else { redact(v) };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(redact).collect()),
+        other => other.clone(),
     }
 }
 
@@ -105,4 +130,20 @@ pub fn task_output_schema() -> Value {
         "dry_run": {"type": "boolean"},
         "requests": {"type": "array", "items": {"type": "object"}}
     }})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_values_are_redacted_at_any_depth() {
+        let v = json!({"cipassword": "hunter2", "name": "web", "nested": [{"api_token": "t"}], "memory": 2048});
+        let r = redact(&v);
+        assert_eq!(r["cipassword"], "[redacted]");
+        assert_eq!(r["nested"][0]["api_token"], "[redacted]");
+        assert_eq!(r["name"], "web");
+        assert_eq!(r["memory"], 2048);
+        assert!(!r.to_string().contains("hunter2"));
+    }
 }

@@ -80,7 +80,9 @@ impl HttpProxmcp {
             .expect("proxmcp did not stop within 30 s of SIGTERM")
             .unwrap();
         let stderr = tokio::time::timeout(Duration::from_secs(5), self.stderr).await.ok().and_then(Result::ok);
-        (status, stderr.unwrap_or_default())
+        let stderr = stderr.unwrap_or_default();
+        support::assert_no_secrets("the server's stderr", &stderr);
+        (status, stderr)
     }
 }
 

@@ -18,6 +18,7 @@ mod provisioning;
 mod pve_client;
 mod python_client;
 mod sandbox;
+mod secrets;
 mod simulator;
 mod stdio_inventory;
 mod support;

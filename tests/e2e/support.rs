@@ -61,6 +61,31 @@ pub const READONLY_TOKEN_SECRET: &str = "5ecret-readonly-2222-3333";
 /// A password for `root@pam` on the simulator.
 pub const PASSWORD: &str = "e2e-password-4444";
 
+/// A guest password the secret-leak tests pass as a tool argument.
+pub const GUEST_PASSWORD: &str = "guest-pw-7777-leakcheck";
+
+/// Every secret the suite uses. No tool result, server log line or audit
+/// line may contain one; `Session` checks each result and the stderr of
+/// every server it ran.
+pub const SECRETS: &[&str] = &[TOKEN_SECRET, READONLY_TOKEN_SECRET, PASSWORD, GUEST_PASSWORD, BEARER_TOKEN];
+
+/// A bearer token for the HTTP transports in the secret-leak tests.
+pub const BEARER_TOKEN: &str = "pmcp_bearer-8888-leakcheck";
+
+/// Fails when `text` contains one of [`SECRETS`].
+pub fn assert_no_secrets(what: &str, text: &str) {
+    for secret in SECRETS {
+        assert!(!text.contains(secret), "a secret leaked into {what}: …{}…", excerpt(text, secret));
+    }
+}
+
+fn excerpt<'a>(text: &'a str, secret: &str) -> &'a str {
+    let at = text.find(secret).unwrap_or(0);
+    let start = text.floor_char_boundary(at.saturating_sub(120));
+    let end = text.ceil_char_boundary((at + secret.len() + 40).min(text.len()));
+    &text[start..end]
+}
+
 /// The embedded simulator on 127.0.0.1 over plain HTTP, tasks instant,
 /// with the test tokens and password.
 pub async fn sim() -> Simulator {
@@ -147,17 +172,21 @@ impl Session {
         if let Value::Object(map) = args {
             params = params.with_arguments(map);
         }
-        self.client.call_tool(params).await.unwrap_or_else(|e| panic!("tools/call {name} failed: {e}"))
+        let result = self.client.call_tool(params).await.unwrap_or_else(|e| panic!("tools/call {name} failed: {e}"));
+        assert_no_secrets(&format!("the result of {name}"), &serde_json::to_string(&result).unwrap_or_default());
+        result
     }
 
     /// Ends the session and returns the server's stderr.
     pub async fn finish(self) -> String {
         let _ = self.client.cancel().await;
-        tokio::time::timeout(std::time::Duration::from_secs(10), self.stderr)
+        let stderr = tokio::time::timeout(std::time::Duration::from_secs(10), self.stderr)
             .await
             .ok()
             .and_then(Result::ok)
-            .unwrap_or_default()
+            .unwrap_or_default();
+        assert_no_secrets("the server's stderr", &stderr);
+        stderr
     }
 }
 

@@ -569,6 +569,8 @@ fn guest_status(c: &Cluster, g: &SimGuest, current: bool) -> Value {
 fn guest_config(g: &SimGuest) -> Value {
     let mut cfg = serde_json::Map::new();
     for (k, v) in &g.config {
+        // Like PVE: the cloud-init password is never read back.
+        let v = if k == "cipassword" { "**********" } else { v.as_str() };
         cfg.insert(k.clone(), json!(v));
     }
     cfg.insert("cores".into(), json!(g.cores));
@@ -987,6 +989,8 @@ fn config_spec(kind: GuestType) -> Vec<P> {
             opt("boot", Ty::Str),
             opt("ide2", Ty::Str),
             opt("scsi1", Ty::Str),
+            opt("ciuser", Ty::Str),
+            opt("cipassword", Ty::Str),
         ]),
         GuestType::Lxc => spec.extend([opt("hostname", Ty::Str), opt("swap", Ty::Int(0, i64::MAX))]),
     }

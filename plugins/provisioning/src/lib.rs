@@ -28,6 +28,8 @@ const QEMU_KEYS: &[&str] = &[
     "net0",
     "net1",
     "ide2",
+    "ciuser",
+    "cipassword",
 ];
 const LXC_KEYS: &[&str] = &["hostname", "cores", "memory", "swap", "description", "tags", "onboot", "net0", "net1"];
 
@@ -470,11 +472,21 @@ fn set_config(args: Value, writes: &mut Writes) -> Result<Output, ToolError> {
                 )));
             }
         };
-        changes.push(json!({"key": k, "current": current.get(k), "new": value}));
+        let (was, now) = if proxmcp_sdk::write::is_secret_key(k) {
+            (current.get(k).map(|_| json!("[redacted]")), json!("[redacted]"))
+        } else {
+            (current.get(k).cloned(), value.clone())
+        };
+        changes.push(json!({"key": k, "current": was, "new": now}));
         params.insert(k.clone(), value);
     }
     for k in &a.delete {
-        changes.push(json!({"key": k, "current": current.get(k), "new": null}));
+        let was = if proxmcp_sdk::write::is_secret_key(k) {
+            current.get(k).map(|_| json!("[redacted]"))
+        } else {
+            current.get(k).cloned()
+        };
+        changes.push(json!({"key": k, "current": was, "new": null}));
     }
     if !a.delete.is_empty() {
         params.insert("delete".into(), json!(a.delete.join(",")));

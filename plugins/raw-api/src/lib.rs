@@ -101,7 +101,8 @@ fn request(args: Value) -> Result<Output, ToolError> {
     match data {
         None => Ok(writes.dry_run_output(&format!("send {} {shown}", a.method.to_ascii_uppercase()), json!({}))),
         Some(data) => Ok(Output::new(
-            json!({"method": a.method.to_ascii_uppercase(), "path": shown, "data": data}),
+            // Passwords and tokens in an answer are not shown to the model.
+            json!({"method": a.method.to_ascii_uppercase(), "path": shown, "data": proxmcp_sdk::write::redact(&data)}),
             format!("{} {shown}: answered", a.method.to_ascii_uppercase()),
         )),
     }
