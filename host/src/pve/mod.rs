@@ -10,7 +10,7 @@ mod client;
 mod error;
 mod guests;
 mod params;
-mod path;
+pub mod path;
 pub mod privileges;
 pub mod tasks;
 pub mod tls;

@@ -70,9 +70,62 @@ fn printable(seg: &str) -> String {
     format!("{short:?}")
 }
 
+/// The guarantee [`encode_path`] gives, checked for `segments`: it either
+/// refuses them, or returns a path of exactly one level per segment, each
+/// level decoding back to its segment, with nothing but unreserved ASCII
+/// and `%XX` escapes in it (so no query, fragment, traversal or extra
+/// level). Shared by the property tests and the `path_segments` fuzz target.
+#[doc(hidden)]
+pub fn check_encoding<S: AsRef<str>>(segments: &[S]) -> Result<(), String> {
+    let Ok(path) = encode_path(segments) else {
+        return Ok(());
+    };
+    let levels: Vec<&str> = path.strip_prefix('/').ok_or("the path does not start with /")?.split('/').collect();
+    if levels.len() != segments.len() {
+        return Err(format!("{} segments became {} levels: {path}", segments.len(), levels.len()));
+    }
+    for (level, seg) in levels.iter().zip(segments) {
+        if !level.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.~%".contains(&b)) {
+            return Err(format!("level {level:?} has a character that is not encoded"));
+        }
+        if *level == "." || *level == ".." {
+            return Err(format!("level {level:?} is a traversal"));
+        }
+        let decoded = percent_encoding::percent_decode_str(level).decode_utf8().map_err(|e| e.to_string())?;
+        if decoded != seg.as_ref() {
+            return Err(format!("level {level:?} decodes to {decoded:?}, not {:?}", seg.as_ref()));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_segments_are_refused_or_encoded_one_level_each(segs in prop::collection::vec(any::<String>(), 1..6)) {
+            prop_assert_eq!(check_encoding(&segs), Ok(()));
+        }
+
+        #[test]
+        fn hostile_looking_segments_never_escape_their_level(
+            segs in prop::collection::vec("[a-z0-9./%?#:=&\\ \\x00-\\x1f-]{0,12}", 1..6)
+        ) {
+            prop_assert_eq!(check_encoding(&segs), Ok(()));
+            if let Ok(path) = encode_path(&segs) {
+                prop_assert!(!path.contains('?') && !path.contains('#') && !path.contains("/../"));
+            }
+        }
+
+        #[test]
+        fn ordinary_ids_are_always_accepted(segs in prop::collection::vec("[A-Za-z0-9_:@!-][A-Za-z0-9_.:@!-]{0,30}", 1..8)) {
+            prop_assume!(segs.iter().all(|s| s != "." && s != ".."));
+            prop_assert!(encode_path(&segs).is_ok(), "{:?}", segs);
+        }
+    }
 
     #[test]
     fn plain_segments_join_unchanged() {
