@@ -1,15 +1,20 @@
 //! `just bench`: what proxmcp costs per tool call and at start, measured
 //! side by side in one run against baselines, printed as ratios.
 //!
-//! Per call (`pve_get_version` against the same local fake PVE):
+//! Per call (`pve_get_version` against the embedded simulator over real
+//! HTTP, tasks instant):
 //! - direct: one reqwest GET, no wasm;
 //! - bare wasmtime: the same inventory component, fresh store per call,
 //!   its `pve` import answered by reqwest, nothing else;
 //! - proxmcp in-process: the gate + runtime + Proxmox client, no transport;
 //! - proxmcp over stdio: the real binary driven by rmcp's client.
 //!
-//! Start-up: process start to `initialize` answered, with a cold and a warm
-//! compile cache and with the cache off.
+//! Start-up: process start to `initialize` answered with every built-in
+//! plugin, with a cold and a warm compile cache and with the cache off.
+//!
+//! Throughput over streamable HTTP with 1, 8 and 32 concurrent rmcp
+//! clients, the server's RSS idle and under that load, and the size of
+//! `tools/list` for the full set and in read-only mode.
 //!
 //! These are figures to compare, not pass/fail tests.
 
@@ -25,12 +30,11 @@ use ::proxmcp::plugins::BUILTINS;
 use ::proxmcp::pve::{Auth, PveClient, PveConfig};
 use ::proxmcp::runtime::{Limits, PluginSource, Runtime};
 use ::proxmcp::secret::Secret;
+use ::proxmcp::sim::{SimOptions, SimToken, Simulator};
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
 use rmcp::transport::TokioChildProcess;
 use serde_json::json;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const TOKEN_ID: &str = "root@pam!bench";
 const TOKEN_SECRET: &str = "bench-secret";
@@ -146,17 +150,31 @@ fn row(name: &str, s: &Stats, base: &Stats) {
     );
 }
 
-async fn fake_pve() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/api2/json/version"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"data": {"version": "9.1.2", "release": "9.1", "repoid": "6f3a5b2c"}})),
-        )
-        .mount(&server)
-        .await;
-    server
+async fn simulator() -> Simulator {
+    let mut options = SimOptions::demo();
+    options.time_scale = 0.0;
+    options.tokens = vec![SimToken { id: TOKEN_ID.into(), secret: Secret::new(TOKEN_SECRET), read_only: false }];
+    Simulator::start(([127, 0, 0, 1], 0).into(), false, options).await.unwrap()
+}
+
+/// Every built-in plugin, for start-up and `tools/list` figures.
+const ALL_BUILTINS: &str =
+    "[plugins]\nbuiltin = [\"inventory\", \"lifecycle\", \"provisioning\", \"guest-exec\", \"raw-api\"]\n";
+
+fn base_command(uri: &str, dir: &Path) -> tokio::process::Command {
+    let config = dir.join("all-builtins.toml");
+    std::fs::write(&config, ALL_BUILTINS).unwrap();
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_proxmcp"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PVE_BASE_URL", uri)
+        .env("PVE_ALLOW_INSECURE_HTTP", "true")
+        .env("PVE_API_TOKEN_ID", TOKEN_ID)
+        .env("PVE_API_TOKEN_SECRET", TOKEN_SECRET)
+        .env("PROXMCP_LOG", "error")
+        .env("PROXMCP_AUDIT_LOG", "/dev/null")
+        .env("PROXMCP_CONFIG", config);
+    cmd
 }
 
 fn inventory() -> &'static [u8] {
@@ -169,13 +187,8 @@ fn private_dir(p: &Path) {
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o700)).unwrap();
 }
 
-async fn start_to_initialize(uri: &str, cache: Option<&Path>) -> Duration {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_proxmcp"));
-    cmd.env("PVE_BASE_URL", uri)
-        .env("PVE_ALLOW_INSECURE_HTTP", "true")
-        .env("PVE_API_TOKEN_ID", TOKEN_ID)
-        .env("PVE_API_TOKEN_SECRET", TOKEN_SECRET)
-        .env("PROXMCP_LOG", "error");
+async fn start_to_initialize(uri: &str, work: &Path, cache: Option<&Path>) -> Duration {
+    let mut cmd = base_command(uri, work);
     match cache {
         Some(dir) => cmd.env("PROXMCP_CACHE_DIR", dir),
         None => cmd.env("PROXMCP_CACHE", "false"),
@@ -191,8 +204,8 @@ async fn start_to_initialize(uri: &str, cache: Option<&Path>) -> Duration {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let pve = fake_pve().await;
-    let uri = pve.uri();
+    let pve = simulator().await;
+    let uri = pve.base_url();
     let auth = format!("PVEAPIToken={TOKEN_ID}={TOKEN_SECRET}");
     println!("proxmcp benchmark: {CALLS} calls of pve_get_version each, after {WARMUP} warm-up calls");
 
@@ -300,14 +313,122 @@ async fn main() {
     for i in 0..STARTS {
         let dir = cold_cache.join(i.to_string());
         private_dir(&dir);
-        cold.push(start_to_initialize(&uri, Some(&dir)).await);
-        warm.push(start_to_initialize(&uri, Some(&dir)).await);
-        none.push(start_to_initialize(&uri, None).await);
+        cold.push(start_to_initialize(&uri, work.path(), Some(&dir)).await);
+        warm.push(start_to_initialize(&uri, work.path(), Some(&dir)).await);
+        none.push(start_to_initialize(&uri, work.path(), None).await);
     }
     let (cold, warm, none) = (stats(cold), stats(warm), stats(none));
-    println!("\nstart to initialize answered ({STARTS} starts each, median)");
+    println!("\nstart to initialize answered, all 5 built-in plugins ({STARTS} starts each, median)");
     println!("  cold compile cache           {:>8.1} ms", cold.p50.as_secs_f64() * 1e3);
     println!("  warm compile cache           {:>8.1} ms", warm.p50.as_secs_f64() * 1e3);
     println!("  cache off                    {:>8.1} ms", none.p50.as_secs_f64() * 1e3);
     println!("  ratio cold / warm = {:.2}", cold.p50.as_secs_f64() / warm.p50.as_secs_f64());
+
+    // 6. Throughput and memory over streamable HTTP, and tools/list sizes.
+    http_figures(&uri, work.path(), &cache).await;
+}
+
+/// VmRSS and VmHWM of a process, in MiB.
+fn rss_mib(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+async fn http_figures(uri: &str, work: &Path, cache: &Path) {
+    use rmcp::transport::StreamableHttpClientTransport;
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let mut cmd = base_command(uri, work);
+    cmd.env("PROXMCP_CACHE_DIR", cache)
+        .env("MCP_TRANSPORT", "streamable-http")
+        .env("MCP_PORT", "0")
+        .env("PROXMCP_LOG", "info")
+        .arg("serve")
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().unwrap();
+    let pid = child.id().unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next_line().await.unwrap().expect("proxmcp exited before serving");
+        if let Some(url) = line.strip_prefix("proxmcp: serving MCP at ") {
+            break url.trim().to_string();
+        }
+    };
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (idle, _) = rss_mib(pid);
+
+    let full = ().serve(StreamableHttpClientTransport::from_uri(url.clone())).await.unwrap();
+    let tools = full.list_all_tools().await.unwrap();
+    let full_bytes = serde_json::to_vec(&tools).unwrap().len();
+    let full_count = tools.len();
+    let _ = full.cancel().await;
+
+    println!("\nthroughput over streamable HTTP (pve_get_version, each client its own session, 3 s per step)");
+    for clients in [1usize, 8, 32] {
+        let mut sessions = Vec::new();
+        for _ in 0..clients {
+            sessions.push(Arc::new(().serve(StreamableHttpClientTransport::from_uri(url.clone())).await.unwrap()));
+        }
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for s in &sessions {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut lat = Vec::new();
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    let r = s.call_tool(CallToolRequestParams::new("pve_get_version")).await.unwrap();
+                    assert_eq!(r.is_error, Some(false));
+                    lat.push(t.elapsed());
+                }
+                lat
+            }));
+        }
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.unwrap());
+        }
+        let secs = started.elapsed().as_secs_f64();
+        let n = all.len();
+        let st = stats(all);
+        let (rss, hwm) = rss_mib(pid);
+        println!(
+            "  {clients:>2} clients  {:>7.0} calls/s  p50 {:>7.1} us  p95 {:>7.1} us  RSS {rss:.1} MiB (peak {hwm:.1})",
+            n as f64 / secs,
+            us(st.p50),
+            us(st.p95)
+        );
+        for s in sessions {
+            if let Ok(s) = Arc::try_unwrap(s) {
+                let _ = s.cancel().await;
+            }
+        }
+    }
+    let (_, peak) = rss_mib(pid);
+    println!("  RSS idle {idle:.1} MiB, peak under load {peak:.1} MiB");
+    let _ = child.kill().await;
+
+    // Read-only mode: only the inventory plugin loads.
+    let mut cmd = base_command(uri, work);
+    cmd.env("PROXMCP_CACHE_DIR", cache).env("PROXMCP_READ_ONLY", "true").arg("serve");
+    let (transport, _) = TokioChildProcess::builder(cmd).stderr(Stdio::null()).spawn().unwrap();
+    let ro = ().serve(transport).await.unwrap();
+    let ro_tools = ro.list_all_tools().await.unwrap();
+    let ro_bytes = serde_json::to_vec(&ro_tools).unwrap().len();
+    let _ = ro.cancel().await;
+    println!("\ntools/list size");
+    println!("  all 5 built-in plugins  {full_count:>3} tools  {full_bytes:>7} bytes");
+    println!("  read-only mode          {:>3} tools  {ro_bytes:>7} bytes", ro_tools.len());
 }
