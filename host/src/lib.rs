@@ -6,7 +6,8 @@
 //! confirmation) -> [`runtime`] (wasmtime, limits, compile cache) ->
 //! [`pve`] (the Proxmox client). [`config`] feeds all of them; [`plugins`]
 //! says where components come from. [`sim`] is an embedded Proxmox
-//! simulator, reached only from the CLI and tests.
+//! simulator, reached only from the CLI and tests; [`testkit`] runs a
+//! plugin against it for plugin authors.
 
 pub mod clock;
 pub mod config;
@@ -17,3 +18,4 @@ pub mod pve;
 pub mod runtime;
 pub mod secret;
 pub mod sim;
+pub mod testkit;

@@ -44,6 +44,9 @@ enum Command {
     /// Inspect plugins.
     #[command(subcommand)]
     Plugins(PluginsCommand),
+    /// Tools for plugin authors.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
     /// Check the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -103,6 +106,23 @@ enum PluginsCommand {
     Inspect {
         /// The component file.
         file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginCommand {
+    /// Run a plugin against the embedded simulator and show each result and
+    /// every Proxmox request it made (exit 1 if a call ends unexpectedly).
+    Test {
+        /// The component file.
+        file: PathBuf,
+        /// JSON list of calls: [{"tool": "...", "arguments": {...}, "expect": "ok"|"error"}].
+        /// Without it every tool is called once with {}.
+        #[arg(long, value_name = "FILE.json")]
+        calls: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -195,6 +215,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Serve { .. } => serve(&config).await,
         Command::Plugins(PluginsCommand::List { json }) => plugins_list(&config, json).await,
         Command::Plugins(PluginsCommand::Inspect { file }) => plugins_inspect(&config, &file).await,
+        Command::Plugin(PluginCommand::Test { file, calls, json }) => plugin_test(&file, calls.as_deref(), json).await,
         Command::Config(ConfigCommand::Check) => config_check(&config).await,
         Command::Audit(AuditCommand::Verify { file }) => audit_verify(&file),
         Command::Token(TokenCommand::New { principal, role }) => token_new(&config, &principal, &role),
@@ -543,6 +564,47 @@ async fn plugins_inspect(config: &Config, file: &std::path::Path) -> Result<()> 
         Err(e) => format!("no: {e}"),
     };
     println!("loads under the current config: {verdict}");
+    Ok(())
+}
+
+async fn plugin_test(file: &std::path::Path, calls: Option<&std::path::Path>, json: bool) -> Result<()> {
+    let source = plugins::read_file(file)?;
+    let calls = match calls {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            Some(proxmcp::testkit::parse_calls(&text).with_context(|| path.display().to_string())?)
+        }
+        None => None,
+    };
+    let report = proxmcp::testkit::run(source, calls).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("plugin {} against a simulated 3-node cluster", report.plugin);
+        println!("grants: {}", report.grants.join(", "));
+        println!("tools:  {}", report.tools.join(", "));
+        for c in &report.calls {
+            let mark = if c.passed { "PASS" } else { "FAIL" };
+            let outcome = if c.ok { "ok" } else { "error" };
+            println!("\n{mark} {} {} -> {outcome}: {}", c.tool, c.arguments, c.text);
+            if let Some(s) = &c.structured {
+                println!("  result: {s}");
+            }
+            for r in &c.requests {
+                println!(
+                    "  {} {} {}",
+                    r["method"].as_str().unwrap_or("?"),
+                    r["path"].as_str().unwrap_or("?"),
+                    r["params"]
+                );
+            }
+        }
+        let failed = report.calls.iter().filter(|c| !c.passed).count();
+        println!("\n{} calls, {failed} failed", report.calls.len());
+    }
+    if !report.passed() {
+        bail!("some calls did not end as expected");
+    }
     Ok(())
 }
 

@@ -22,3 +22,4 @@ mod secrets;
 mod simulator;
 mod stdio_inventory;
 mod support;
+mod testkit;
