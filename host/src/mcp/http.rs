@@ -110,15 +110,8 @@ pub struct HttpServer {
 impl HttpServer {
     /// Checks the options and binds the address.
     pub async fn bind(server: ProxmcpServer, rbac: Rbac, options: HttpOptions) -> Result<HttpServer, HttpError> {
-        let loopback = options.addr.ip().is_loopback();
-        if !loopback && !rbac.has_tokens() {
-            if !options.allow_unauthenticated {
-                return Err(HttpError::Unauthenticated(options.addr));
-            }
-            tracing::warn!(
-                "!!! MCP is served on {} WITHOUT AUTHENTICATION (MCP_ALLOW_UNAUTHENTICATED=true): anyone who can reach this address can call every tool the local role allows !!!",
-                options.addr
-            );
+        if let Some(warning) = exposure(options.addr, rbac.has_tokens(), options.allow_unauthenticated)? {
+            tracing::warn!("{warning}");
         }
         let listener = tokio::net::TcpListener::bind(options.addr)
             .await
@@ -196,6 +189,21 @@ impl HttpServer {
             .await;
         result.map_err(HttpError::Serve)
     }
+}
+
+/// Whether serving `addr` is allowed: loopback always, anything else only
+/// with bearer tokens or the explicit opt-out, whose warning is returned to
+/// be logged at every start.
+fn exposure(addr: SocketAddr, has_tokens: bool, allow_unauthenticated: bool) -> Result<Option<String>, HttpError> {
+    if addr.ip().is_loopback() || has_tokens {
+        return Ok(None);
+    }
+    if !allow_unauthenticated {
+        return Err(HttpError::Unauthenticated(addr));
+    }
+    Ok(Some(format!(
+        "!!! MCP is served on {addr} WITHOUT AUTHENTICATION (MCP_ALLOW_UNAUTHENTICATED=true): anyone who can reach this address can call every tool the local role allows !!!"
+    )))
 }
 
 fn problem(status: StatusCode, message: impl Into<String>) -> Response {
@@ -464,6 +472,17 @@ mod tests {
         for bad in ["https://evil.example", "null", "http://localhost.evil.example", "file://localhost"] {
             assert!(!origin_allowed(bad, &allowed), "{bad}");
         }
+    }
+
+    #[test]
+    fn public_addresses_need_tokens_or_a_loud_opt_out() {
+        let public: SocketAddr = ([0, 0, 0, 0], 8000).into();
+        let local: SocketAddr = ([127, 0, 0, 1], 8000).into();
+        assert!(matches!(exposure(local, false, false), Ok(None)));
+        assert!(matches!(exposure(public, true, false), Ok(None)));
+        assert!(matches!(exposure(public, false, false), Err(HttpError::Unauthenticated(_))));
+        let warning = exposure(public, false, true).unwrap().unwrap();
+        assert!(warning.contains("WITHOUT AUTHENTICATION") && warning.contains("0.0.0.0:8000"), "{warning}");
     }
 
     #[test]
