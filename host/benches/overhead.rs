@@ -254,7 +254,12 @@ async fn main() {
     let client = PveClient::new(pve_config).unwrap();
     let runtime = Runtime::new(Limits::default(), None).unwrap();
     let kind = runtime.engine_kind();
-    let source = PluginSource { origin: "builtin:inventory".into(), bytes: Arc::from(inventory()), builtin: true };
+    let source = PluginSource {
+        origin: "builtin:inventory".into(),
+        bytes: Arc::from(inventory()),
+        builtin: true,
+        sidecar_manifest: None,
+    };
     let gate = Arc::new(Gate::build(runtime, &[source], Some(client), Policy::default()).await.unwrap());
     let in_process = measure(|| {
         let gate = gate.clone();

@@ -82,7 +82,12 @@ pub fn sources(config: &Config) -> Result<Vec<PluginSource>, SourceError> {
 }
 
 fn builtin_source(b: &Builtin) -> PluginSource {
-    PluginSource { origin: format!("builtin:{}", b.name), bytes: Arc::from(b.bytes), builtin: true }
+    PluginSource {
+        origin: format!("builtin:{}", b.name),
+        bytes: Arc::from(b.bytes),
+        builtin: true,
+        sidecar_manifest: None,
+    }
 }
 
 /// Reads one plugin file.
@@ -95,7 +100,13 @@ pub fn read_file(path: &Path) -> Result<PluginSource, SourceError> {
     };
     let dir = Dir::open_ambient_dir(parent, ambient_authority()).map_err(io)?;
     let bytes = dir.read(name).map_err(io)?;
-    Ok(PluginSource { origin: path.display().to_string(), bytes: bytes.into(), builtin: false })
+    let sidecar = read_sidecar(&dir, name).map_err(io)?;
+    Ok(PluginSource {
+        origin: path.display().to_string(),
+        bytes: bytes.into(),
+        builtin: false,
+        sidecar_manifest: sidecar,
+    })
 }
 
 fn read_dir(path: &Path) -> Result<Vec<PluginSource>, SourceError> {
@@ -114,7 +125,25 @@ fn read_dir(path: &Path) -> Result<Vec<PluginSource>, SourceError> {
         .into_iter()
         .map(|name| {
             let bytes = dir.read(&name).map_err(io)?;
-            Ok(PluginSource { origin: path.join(&name).display().to_string(), bytes: bytes.into(), builtin: false })
+            let sidecar = read_sidecar(&dir, &name).map_err(io)?;
+            Ok(PluginSource {
+                origin: path.join(&name).display().to_string(),
+                bytes: bytes.into(),
+                builtin: false,
+                sidecar_manifest: sidecar,
+            })
         })
         .collect()
+}
+
+/// The sidecar manifest of `NAME.wasm`: `NAME.proxmcp.json` in the same
+/// directory, if there is one.
+fn read_sidecar(dir: &Dir, wasm: &std::ffi::OsStr) -> std::io::Result<Option<Arc<[u8]>>> {
+    let name = wasm.to_string_lossy();
+    let stem = name.strip_suffix(".wasm").unwrap_or(&name);
+    match dir.read(format!("{stem}.proxmcp.json")) {
+        Ok(bytes) => Ok(Some(bytes.into())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
 }

@@ -9,6 +9,7 @@
 mod audit;
 mod cli;
 mod demo;
+mod examples;
 mod gates;
 mod http;
 mod inspector;
@@ -16,7 +17,7 @@ mod inventory_tools;
 mod lifecycle;
 mod provisioning;
 mod pve_client;
-mod python_client;
+pub mod python_client;
 mod sandbox;
 mod secrets;
 mod simulator;

@@ -10,8 +10,9 @@ use serde_json::Value;
 
 use crate::support;
 
-/// Creates `target/e2e-venv` with the pinned SDK once per test run.
-fn python_with_mcp() -> PathBuf {
+/// Creates `target/e2e-venv` with the pinned SDK and componentize-py once
+/// per test run.
+pub fn python_with_mcp() -> PathBuf {
     static PY: OnceLock<PathBuf> = OnceLock::new();
     PY.get_or_init(|| {
         let venv = support::root().join("target").join("e2e-venv");

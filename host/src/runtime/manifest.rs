@@ -72,7 +72,7 @@ pub struct Inspection {
 }
 
 /// Reads the manifest and imports of a component and checks them.
-pub fn inspect(origin: &str, bytes: &[u8]) -> Result<Inspection, LoadError> {
+pub fn inspect(origin: &str, bytes: &[u8], sidecar: Option<&[u8]>) -> Result<Inspection, LoadError> {
     let mut depth = 0usize;
     let mut manifest_bytes: Option<Vec<u8>> = None;
     let mut imports = Vec::new();
@@ -104,7 +104,12 @@ pub fn inspect(origin: &str, bytes: &[u8]) -> Result<Inspection, LoadError> {
             reason: "it is a core module; build it as a component (cargo build --target wasm32-wasip2)".into(),
         });
     }
-    let raw = manifest_bytes.ok_or_else(|| LoadError::NoManifest { origin: origin.into() })?;
+    // Rust plugins carry the manifest in a custom section; components built
+    // by other toolchains (componentize-py, componentize-js) cannot, and
+    // bring it as a sidecar file next to the .wasm instead.
+    let raw = manifest_bytes
+        .or_else(|| sidecar.map(<[u8]>::to_vec))
+        .ok_or_else(|| LoadError::NoManifest { origin: origin.into() })?;
     let manifest: Manifest = serde_json::from_slice(&raw)
         .map_err(|e| LoadError::BadManifest { origin: origin.into(), reason: e.to_string() })?;
     check_name(origin, &manifest.name)?;
@@ -198,7 +203,7 @@ mod tests {
     #[test]
     fn a_core_module_is_not_a_component() {
         let core = b"\0asm\x01\0\0\0";
-        assert!(matches!(inspect("t", core), Err(LoadError::NotAComponent { .. })));
-        assert!(matches!(inspect("t", b"nonsense"), Err(LoadError::NotAComponent { .. })));
+        assert!(matches!(inspect("t", core, None), Err(LoadError::NotAComponent { .. })));
+        assert!(matches!(inspect("t", b"nonsense", None), Err(LoadError::NotAComponent { .. })));
     }
 }

@@ -43,7 +43,9 @@ pub enum LoadError {
         reason: String,
     },
     /// No `proxmcp-manifest` section.
-    #[error("{origin} has no proxmcp-manifest section; build it with proxmcp-sdk's plugin! macro")]
+    #[error(
+        "{origin} has no proxmcp-manifest section and no sidecar manifest; Rust plugins get one from proxmcp-sdk's plugin! macro, components from other languages need NAME.proxmcp.json next to NAME.wasm (proxmcp plugin new writes one)"
+    )]
     NoManifest {
         /// Where the plugin came from.
         origin: String,
@@ -197,6 +199,9 @@ pub struct PluginSource {
     /// Compiled into this binary: its manifest's grants are the default
     /// grant. Any other plugin loads only when the operator grants it.
     pub builtin: bool,
+    /// The `NAME.proxmcp.json` found next to `NAME.wasm`, for components
+    /// that cannot carry the manifest section (Python, JS).
+    pub sidecar_manifest: Option<Arc<[u8]>>,
 }
 
 /// A plugin compiled, linked and ready to instantiate per call.
@@ -267,7 +272,7 @@ impl Runtime {
 
     /// Reads a plugin's manifest and imports without compiling it.
     pub fn inspect(&self, source: &PluginSource) -> Result<Inspection, LoadError> {
-        manifest::inspect(&source.origin, &source.bytes)
+        manifest::inspect(&source.origin, &source.bytes, source.sidecar_manifest.as_deref())
     }
 
     /// Inspects, compiles (or loads from cache), links and lists the tools
