@@ -215,7 +215,9 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Serve { .. } => serve(&config).await,
         Command::Plugins(PluginsCommand::List { json }) => plugins_list(&config, json).await,
         Command::Plugins(PluginsCommand::Inspect { file }) => plugins_inspect(&config, &file).await,
-        Command::Plugin(PluginCommand::Test { file, calls, json }) => plugin_test(&file, calls.as_deref(), json).await,
+        Command::Plugin(PluginCommand::Test { file, calls, json }) => {
+            plugin_test(&config, &file, calls.as_deref(), json).await
+        }
         Command::Config(ConfigCommand::Check) => config_check(&config).await,
         Command::Audit(AuditCommand::Verify { file }) => audit_verify(&file),
         Command::Token(TokenCommand::New { principal, role }) => token_new(&config, &principal, &role),
@@ -567,7 +569,12 @@ async fn plugins_inspect(config: &Config, file: &std::path::Path) -> Result<()> 
     Ok(())
 }
 
-async fn plugin_test(file: &std::path::Path, calls: Option<&std::path::Path>, json: bool) -> Result<()> {
+async fn plugin_test(
+    config: &Config,
+    file: &std::path::Path,
+    calls: Option<&std::path::Path>,
+    json: bool,
+) -> Result<()> {
     let source = plugins::read_file(file)?;
     let calls = match calls {
         Some(path) => {
@@ -576,7 +583,11 @@ async fn plugin_test(file: &std::path::Path, calls: Option<&std::path::Path>, js
         }
         None => None,
     };
-    let report = proxmcp::testkit::run(source, calls).await?;
+    let cache = match config.cache_dir(&env_var) {
+        Some(dir) => Some(CompileCache::open(&dir)?),
+        None => None,
+    };
+    let report = proxmcp::testkit::run(source, calls, cache).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::gate::{CallContext, Gate, GateError, Policy};
 use crate::pve::{Auth, PveClient, PveConfig};
-use crate::runtime::{Limits, PluginSource, Runtime};
+use crate::runtime::{CompileCache, Limits, PluginSource, Runtime};
 use crate::secret::Secret;
 use crate::sim::{SimOptions, SimToken, Simulator};
 
@@ -109,8 +109,13 @@ pub fn parse_calls(text: &str) -> Result<Vec<TestCall>, TestKitError> {
 }
 
 /// Loads `source` against a fresh simulated cluster and runs `calls`; with
-/// no calls, every tool is called once with `{}`.
-pub async fn run(source: PluginSource, calls: Option<Vec<TestCall>>) -> Result<Report, TestKitError> {
+/// no calls, every tool is called once with `{}`. `cache` keeps the
+/// compiled plugin between runs (`None`: compile every time).
+pub async fn run(
+    source: PluginSource,
+    calls: Option<Vec<TestCall>>,
+    cache: Option<CompileCache>,
+) -> Result<Report, TestKitError> {
     crate::pve::install_crypto_provider();
     let token = SimToken { id: "root@pam!testkit".into(), secret: Secret::new("testkit-secret"), read_only: false };
     let mut options = SimOptions::demo();
@@ -122,7 +127,7 @@ pub async fn run(source: PluginSource, calls: Option<Vec<TestCall>>) -> Result<R
     let mut config = PveConfig::new(sim.base_url(), Auth::ApiToken { id: token.id.clone(), secret: token.secret });
     config.allow_insecure_http = true;
     let client = PveClient::new(config).map_err(|e| TestKitError::Setup(e.to_string()))?;
-    let runtime = Runtime::new(Limits::default(), None).map_err(|e| TestKitError::Setup(e.to_string()))?;
+    let runtime = Runtime::new(Limits::default(), cache).map_err(|e| TestKitError::Setup(e.to_string()))?;
     let manifest = runtime.inspect(&source).map_err(|e| TestKitError::Refused(e.to_string()))?.manifest;
     let policy =
         Policy { grants: BTreeMap::from([(manifest.name.clone(), manifest.grants.clone())]), ..Policy::default() };

@@ -34,6 +34,7 @@ async fn the_python_example_builds_passes_plugin_test_and_loads_once_granted() {
     let calls = support::root().join("examples").join("python-nodes-over-memory").join("calls.json");
 
     let run = tokio::process::Command::new(support::binary())
+        .env("PROXMCP_CACHE_DIR", support::cache_dir())
         .args(["plugin", "test"])
         .arg(&wasm)
         .arg("--calls")

@@ -11,6 +11,7 @@ fn plugin_test(args: &[&str]) -> std::process::Output {
     std::process::Command::new(support::binary())
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PROXMCP_CACHE_DIR", support::cache_dir())
         .current_dir(work.path())
         .args(["plugin", "test"])
         .args(args)
@@ -71,7 +72,7 @@ async fn the_test_kit_runs_a_plugin_from_a_rust_test_under_its_own_grants() {
         .to_string(),
     )
     .unwrap();
-    let report = proxmcp::testkit::run(source, Some(calls)).await.unwrap();
+    let report = proxmcp::testkit::run(source, Some(calls), None).await.unwrap();
     assert!(report.passed(), "{report:#?}");
     assert_eq!(report.grants, ["POST /nodes/*/qemu/*/status/*"]);
     assert_eq!(report.calls[0].structured, Some(json!({"hello": "kit"})));
