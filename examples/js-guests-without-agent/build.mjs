@@ -4,7 +4,7 @@
 // Every WASI feature is disabled, so the component imports only the contract.
 import { componentize } from '@bytecodealliance/componentize-js';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -16,5 +16,8 @@ const { component } = await componentize(source, {
   disableFeatures: ['stdio', 'random', 'clocks', 'http', 'fetch-event'],
 });
 await writeFile(join(out, 'guests-without-agent.wasm'), component);
-await copyFile(join(here, 'guests-without-agent.proxmcp.json'), join(out, 'guests-without-agent.proxmcp.json'));
+// The sidecar manifest goes next to the .wasm.
+if (resolve(out) !== resolve(here)) {
+  await copyFile(join(here, 'guests-without-agent.proxmcp.json'), join(out, 'guests-without-agent.proxmcp.json'));
+}
 console.log(`built ${join(out, 'guests-without-agent.wasm')}`);

@@ -6,5 +6,6 @@ cd "$(dirname "$0")"
 WIT="${PROXMCP_WIT:-../../wit}"
 OUT="${1:-.}"
 componentize-py -d "$WIT" -w plugin componentize app --stub-wasi -o "$OUT/nodes-over-memory.wasm"
-cp nodes-over-memory.proxmcp.json "$OUT/"
+# The sidecar manifest goes next to the .wasm.
+if [ "$(cd "$OUT" && pwd)" != "$(pwd)" ]; then cp nodes-over-memory.proxmcp.json "$OUT/"; fi
 echo "built $OUT/nodes-over-memory.wasm"

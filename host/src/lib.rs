@@ -16,6 +16,7 @@ pub mod mcp;
 pub mod plugins;
 pub mod pve;
 pub mod runtime;
+pub mod scaffold;
 pub mod secret;
 pub mod sim;
 pub mod testkit;

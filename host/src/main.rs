@@ -111,6 +111,15 @@ enum PluginsCommand {
 
 #[derive(Debug, Subcommand)]
 enum PluginCommand {
+    /// Write a ready plugin project (manifest, one example tool, build
+    /// script, README, the contract) into ./NAME.
+    New {
+        /// Plugin name: lowercase letters, digits, - and _ (e.g. vm-report).
+        name: String,
+        /// Language of the project.
+        #[arg(long, value_enum)]
+        lang: proxmcp::scaffold::Lang,
+    },
     /// Run a plugin against the embedded simulator and show each result and
     /// every Proxmox request it made (exit 1 if a call ends unexpectedly).
     Test {
@@ -215,6 +224,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Serve { .. } => serve(&config).await,
         Command::Plugins(PluginsCommand::List { json }) => plugins_list(&config, json).await,
         Command::Plugins(PluginsCommand::Inspect { file }) => plugins_inspect(&config, &file).await,
+        Command::Plugin(PluginCommand::New { name, lang }) => plugin_new(&name, lang),
         Command::Plugin(PluginCommand::Test { file, calls, json }) => {
             plugin_test(&config, &file, calls.as_deref(), json).await
         }
@@ -566,6 +576,16 @@ async fn plugins_inspect(config: &Config, file: &std::path::Path) -> Result<()> 
         Err(e) => format!("no: {e}"),
     };
     println!("loads under the current config: {verdict}");
+    Ok(())
+}
+
+fn plugin_new(name: &str, lang: proxmcp::scaffold::Lang) -> Result<()> {
+    let (dir, files) = proxmcp::scaffold::new_plugin(std::path::Path::new("."), name, lang)?;
+    println!("wrote {} files into {}:", files.len(), dir.display());
+    for f in &files {
+        println!("  {f}");
+    }
+    println!("\nnext: read {}/README.md (build, then `proxmcp plugin test`)", dir.display());
     Ok(())
 }
 

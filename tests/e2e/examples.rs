@@ -170,3 +170,70 @@ async fn the_python_example_builds_passes_plugin_test_and_loads_once_granted() {
     .await;
     assert_eq!(v["nodes"], json!([{"node": "pve1", "mem_percent": 59.4}]));
 }
+
+/// `proxmcp plugin new NAME --lang LANG` in `dir`; returns the project.
+fn plugin_new(dir: &Path, name: &str, lang: &str) -> PathBuf {
+    let out = std::process::Command::new(support::binary())
+        .current_dir(dir)
+        .args(["plugin", "new", name, "--lang", lang])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "plugin new --lang {lang}: {}", String::from_utf8_lossy(&out.stderr));
+    dir.join(name)
+}
+
+#[tokio::test]
+async fn a_plugin_made_from_each_template_builds_passes_plugin_test_and_loads_once_granted() {
+    let dir = tempfile::tempdir().unwrap();
+
+    // Rust: the project carries its own copy of the SDK and the contract.
+    let rust = plugin_new(dir.path(), "tpl-rust", "rust");
+    let status = tokio::process::Command::new("cargo")
+        .current_dir(&rust)
+        .args(["build", "--release", "--quiet"])
+        .env("CARGO_TARGET_DIR", support::root().join("target").join("e2e-template-target"))
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_BUILD_TARGET")
+        .status()
+        .await
+        .unwrap();
+    assert!(status.success(), "cargo build of the Rust template failed");
+    let wasm = support::root().join("target/e2e-template-target/wasm32-wasip2/release/tpl_rust.wasm");
+    let stdout = plugin_test(&wasm, &rust.join("calls.json")).await;
+    assert!(stdout.contains("PASS tpl_rust_stopped_guests {} -> ok: 2 stopped guest(s)"), "{stdout}");
+    let v = served_once_granted(&wasm, "tpl-rust", "\"GET /cluster/resources\"", "tpl_rust_stopped_guests", json!({}))
+        .await;
+    assert_eq!(v["guests"].as_array().map(Vec::len), Some(2), "{v}");
+
+    // Python.
+    let python = plugin_new(dir.path(), "tpl-py", "python");
+    let venv = tokio::task::spawn_blocking(crate::python_client::python_with_mcp).await.unwrap();
+    let path = format!("{}:{}", venv.parent().unwrap().display(), std::env::var("PATH").unwrap_or_default());
+    let status =
+        tokio::process::Command::new("bash").arg(python.join("build.sh")).env("PATH", path).status().await.unwrap();
+    assert!(status.success(), "build.sh of the Python template failed");
+    let wasm = python.join("tpl-py.wasm");
+    let stdout = plugin_test(&wasm, &python.join("calls.json")).await;
+    assert!(stdout.contains("3 calls, 0 failed"), "{stdout}");
+    let v = served_once_granted(&wasm, "tpl-py", "\"GET /nodes\"", "tpl_py_nodes_over_memory", json!({})).await;
+    assert_eq!(v["threshold_percent"], 80.0);
+
+    // JavaScript.
+    let js = plugin_new(dir.path(), "tpl-js", "js");
+    let modules = tokio::task::spawn_blocking(componentize_js).await.unwrap();
+    std::os::unix::fs::symlink(&modules, js.join("node_modules")).unwrap();
+    let status = tokio::process::Command::new("node").arg(js.join("build.mjs")).status().await.unwrap();
+    assert!(status.success(), "build.mjs of the JS template failed");
+    let wasm = js.join("tpl-js.wasm");
+    let stdout = plugin_test(&wasm, &js.join("calls.json")).await;
+    assert!(stdout.contains("3 calls, 0 failed"), "{stdout}");
+    let v = served_once_granted(
+        &wasm,
+        "tpl-js",
+        "\"GET /cluster/resources\", \"GET /nodes/*/qemu/*/config\"",
+        "tpl_js_guests_without_agent",
+        json!({}),
+    )
+    .await;
+    assert_eq!(v["checked"], 3);
+}
