@@ -62,7 +62,7 @@ pub mod bindings {
 }
 
 pub use bindings::proxmcp::plugin::types::{
-    ApiError, BadRequest, FieldError, GuestInfo, GuestKind, Method, UpstreamError,
+    ApiError, BadRequest, FieldError, GuestInfo, GuestKind, Method, TaskResult, TaskStatus, UpstreamError,
 };
 
 /// The contract version this SDK builds plugins for. The host refuses a

@@ -7,7 +7,7 @@
 use serde_json::Value;
 
 use crate::bindings::proxmcp::plugin::pve as raw;
-use crate::{ApiError, GuestInfo, Method};
+use crate::{ApiError, GuestInfo, Method, TaskResult};
 
 /// Sends one request and parses the `data` PVE returned.
 pub fn request(method: Method, path: &[&str], params: &Value) -> Result<Value, ApiError> {
@@ -40,4 +40,12 @@ pub fn delete(path: &[&str], params: &Value) -> Result<Value, ApiError> {
 /// Finds node and kind of guest `vmid` (host-cached).
 pub fn resolve_guest(vmid: u32) -> Result<GuestInfo, ApiError> {
     raw::resolve_guest(vmid)
+}
+
+/// Waits up to `timeout_ms` for task `upid` on `node` to end; the host
+/// caps the wait by the deployment's task wait and the call's deadline, and
+/// reports progress to the client meanwhile. A task still going when the
+/// wait ends comes back with status `running` (and its UPID to follow).
+pub fn wait_task(node: &str, upid: &str, timeout_ms: u32) -> Result<TaskResult, ApiError> {
+    raw::wait_task(node, upid, timeout_ms)
 }

@@ -6,7 +6,6 @@
 
 use serde_json::{Value, json};
 
-use crate::bindings::proxmcp::plugin::pve as raw;
 use crate::bindings::proxmcp::plugin::types::TaskStatus;
 use crate::{ApiError, Method, Output, ToolError, pve};
 
@@ -94,7 +93,7 @@ fn method_name(m: Method) -> &'static str {
 /// Waits for task `upid` and answers: done, still running (with the UPID to
 /// follow), cancelled, or failed with the exit status and log tail.
 pub fn task_output(node: &str, upid: &str, what: &str, wait_ms: u32) -> Result<Output, ToolError> {
-    let r = raw::wait_task(node, upid, wait_ms)?;
+    let r = pve::wait_task(node, upid, wait_ms)?;
     let data = json!({"status": status_name(r.status), "upid": r.upid, "node": r.node,
                       "exitstatus": r.exitstatus, "log_tail": r.log_tail});
     match r.status {

@@ -137,22 +137,24 @@ fn serve_without_a_proxmox_url_says_which_variable_to_set() {
 #[test]
 fn a_plugin_built_for_another_contract_is_refused_naming_both_versions() {
     // Patch the manifest of a real component: same length, other version.
-    let mut bytes = std::fs::read(support::hostile_wasm()).expect("read hostile.wasm");
-    let needle = br#""contract":"0.1.0""#;
-    let spots: Vec<usize> =
-        (0..bytes.len() - needle.len()).filter(|&i| &bytes[i..i + needle.len()] == needle).collect();
-    assert!(!spots.is_empty(), "manifest not found");
-    for at in spots {
-        bytes[at..at + needle.len()].copy_from_slice(br#""contract":"9.9.9""#);
+    for (version, replacement) in [("9.9.9", br#""contract":"9.9.9""#), ("0.0.9", br#""contract":"0.0.9""#)] {
+        let mut bytes = std::fs::read(support::hostile_wasm()).expect("read hostile.wasm");
+        let needle = br#""contract":"0.1.0""#;
+        let spots: Vec<usize> =
+            (0..bytes.len() - needle.len()).filter(|&i| &bytes[i..i + needle.len()] == needle).collect();
+        assert!(!spots.is_empty(), "manifest not found");
+        for at in spots {
+            bytes[at..at + needle.len()].copy_from_slice(replacement);
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("other-contract.wasm");
+        std::fs::write(&file, bytes).expect("write");
+        let out = run(&["plugins", "inspect", file.to_str().expect("utf8")], &[]);
+        assert!(!out.status.success());
+        let err = stderr(&out);
+        assert!(err.contains(&format!("proxmcp:plugin@{version}")) && err.contains("loads only 0.1.0"), "{err}");
+        assert!(!stdout(&out).contains("tool hostile_"), "the plugin must not be compiled or run");
     }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let file = dir.path().join("future.wasm");
-    std::fs::write(&file, bytes).expect("write");
-    let out = run(&["plugins", "inspect", file.to_str().expect("utf8")], &[]);
-    assert!(!out.status.success());
-    let err = stderr(&out);
-    assert!(err.contains("proxmcp:plugin@9.9.9") && err.contains("loads only 0.1.0"), "{err}");
-    assert!(!stdout(&out).contains("tool hostile_"), "the plugin must not be compiled or run");
 }
 
 #[tokio::test]
