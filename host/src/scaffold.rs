@@ -2,9 +2,9 @@
 //! project — manifest, one example tool, build script, README and a copy of
 //! the contract — into `./NAME`.
 //!
-//! The Python and JavaScript templates are the examples in `examples/`
-//! (built and tested in CI) with their names replaced; the Rust template
-//! carries a copy of the SDK, so it builds without this repository.
+//! The templates are the examples in `examples/` (built and tested in CI)
+//! with their names replaced; the Rust one also carries a copy of the SDK,
+//! so it builds without this repository.
 
 use std::path::{Path, PathBuf};
 
@@ -24,6 +24,10 @@ const SDK_SOURCES: &[(&str, &str)] = &[
     ("pve.rs", include_str!("../../sdk/src/pve.rs")),
     ("write.rs", include_str!("../../sdk/src/write.rs")),
 ];
+
+const RUST_CARGO: &str = include_str!("../../examples/rust-stopped-guests/Cargo.toml");
+const RUST_LIB: &str = include_str!("../../examples/rust-stopped-guests/src/lib.rs");
+const RUST_CALLS: &str = include_str!("../../examples/rust-stopped-guests/calls.json");
 
 const PY_APP: &str = include_str!("../../examples/python-nodes-over-memory/app.py");
 const PY_BUILD: &str = include_str!("../../examples/python-nodes-over-memory/build.sh");
@@ -115,10 +119,14 @@ pub fn new_plugin(parent: &Path, name: &str, lang: Lang) -> Result<(PathBuf, Vec
         }
         Lang::Rust => {
             let tool = format!("{snake}_stopped_guests");
-            files.push(("Cargo.toml".into(), RUST_CARGO.replace("NAME", name)));
+            let fix = |s: &str| s.replace("rust_stopped_guests", &tool).replace("stopped-guests", name);
+            let cargo = fix(RUST_CARGO)
+                .replace("../../sdk", "proxmcp-sdk")
+                .replace("not as part of the proxmcp workspace", "with the copy of proxmcp-sdk in proxmcp-sdk/");
+            files.push(("Cargo.toml".into(), cargo));
             files.push((".cargo/config.toml".into(), "[build]\ntarget = \"wasm32-wasip2\"\n".into()));
-            files.push(("src/lib.rs".into(), RUST_LIB.replace("TOOL", &tool).replace("NAME", name)));
-            files.push(("calls.json".into(), RUST_CALLS.replace("TOOL", &tool)));
+            files.push(("src/lib.rs".into(), fix(RUST_LIB)));
+            files.push(("calls.json".into(), fix(RUST_CALLS)));
             files.push(("proxmcp-sdk/Cargo.toml".into(), SDK_CARGO.into()));
             for (f, text) in SDK_SOURCES {
                 files.push((format!("proxmcp-sdk/src/{f}"), text.to_string()));
@@ -146,29 +154,6 @@ pub fn new_plugin(parent: &Path, name: &str, lang: Lang) -> Result<(PathBuf, Vec
     Ok((dir, written))
 }
 
-const RUST_CARGO: &str = r#"[package]
-name = "NAME"
-version = "0.1.0"
-edition = "2024"
-publish = false
-
-[lib]
-crate-type = ["cdylib"]
-
-[dependencies]
-proxmcp-sdk = { path = "proxmcp-sdk" }
-serde = { version = "1", features = ["derive"] }
-serde_json = "1"
-
-[profile.release]
-opt-level = "s"
-lto = true
-strip = true
-
-# A copy of proxmcp-sdk lives in proxmcp-sdk/ (with the contract in wit/).
-[workspace]
-"#;
-
 const SDK_CARGO: &str = r#"[package]
 name = "proxmcp-sdk"
 description = "Write proxmcp tool plugins in Rust (copy written by proxmcp plugin new)"
@@ -180,71 +165,10 @@ publish = false
 serde = { version = "1", features = ["derive"] }
 serde_json = "1"
 wit-bindgen = { version = "0.63", default-features = false, features = ["macros", "realloc", "std"] }
-"#;
+schemars = { version = "1", optional = true }
 
-const RUST_LIB: &str = r#"//! NAME: a proxmcp plugin. One read-only tool, TOOL: the stopped guests
-//! (VMs and containers, templates left out), optionally on one node.
-
-use proxmcp_sdk::{Hints, Output, Plugin, ToolDef, ToolError, parse_args, pve};
-use serde::Deserialize;
-use serde_json::{Value, json};
-
-struct Tools;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Args {
-    /// Only guests on this node.
-    node: Option<String>,
-}
-
-impl Plugin for Tools {
-    fn tools() -> Vec<ToolDef> {
-        vec![
-            ToolDef::new(
-                "TOOL",
-                "Stopped VMs and containers (templates left out), optionally on one node.",
-                json!({"type": "object", "properties": {"node": {"type": "string"}}, "additionalProperties": false}),
-            )
-            .hints(Hints::READ_ONLY),
-        ]
-    }
-
-    fn call(name: &str, args: Value) -> Result<Output, ToolError> {
-        match name {
-            "TOOL" => stopped(parse_args(args)?),
-            other => Err(ToolError::UnknownTool(other.to_string())),
-        }
-    }
-}
-
-fn stopped(args: Args) -> Result<Output, ToolError> {
-    let all = pve::get(&["cluster", "resources"], &json!({"type": "vm"}))?;
-    let guests: Vec<Value> = all
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|g| g["status"] == "stopped" && g["template"].as_u64() != Some(1))
-        .filter(|g| args.node.as_deref().is_none_or(|n| g["node"] == n))
-        .map(|g| json!({"vmid": g["vmid"], "node": g["node"], "type": g["type"], "name": g["name"]}))
-        .collect();
-    let text = format!("{} stopped guest(s)", guests.len());
-    Ok(Output::new(json!({"guests": guests}), text))
-}
-
-proxmcp_sdk::plugin! {
-    plugin: Tools,
-    name: "NAME",
-    description: "Stopped guests (made with proxmcp plugin new)",
-    grants: ["GET /cluster/resources"],
-}
-"#;
-
-const RUST_CALLS: &str = r#"[
-  {"tool": "TOOL", "arguments": {}},
-  {"tool": "TOOL", "arguments": {"node": "pve1"}},
-  {"tool": "TOOL", "arguments": {"vmid": 100}, "expect": "error"}
-]
+[features]
+schema = ["dep:schemars"]
 "#;
 
 fn readme(name: &str, tool: &str, lang: Lang) -> String {

@@ -142,6 +142,38 @@ impl ToolDef {
     }
 }
 
+/// JSON Schemas derived from Rust types (feature `schema`).
+#[cfg(feature = "schema")]
+pub use schemars;
+
+#[cfg(feature = "schema")]
+impl ToolDef {
+    /// A tool whose input schema is derived from its argument type `A`
+    /// (`#[derive(Deserialize, schemars::JsonSchema)]`; add
+    /// `#[serde(deny_unknown_fields)]` so unknown arguments are refused).
+    /// Read with [`parse_args`]`::<A>`.
+    pub fn typed<A: schemars::JsonSchema>(name: impl Into<String>, description: impl Into<String>) -> Self {
+        Self::new(name, description, schema_of::<A>())
+    }
+
+    /// Declares the output schema, derived from the output type `O`.
+    pub fn typed_output<O: schemars::JsonSchema>(self) -> Self {
+        self.output_schema(schema_of::<O>())
+    }
+}
+
+/// The JSON Schema of `T` as a tool schema (no `$schema` or `title`).
+#[cfg(feature = "schema")]
+pub fn schema_of<T: schemars::JsonSchema>() -> Value {
+    let mut schema =
+        serde_json::to_value(schemars::schema_for!(T)).unwrap_or_else(|_| serde_json::json!({"type": "object"}));
+    if let Some(o) = schema.as_object_mut() {
+        o.remove("$schema");
+        o.remove("title");
+    }
+    schema
+}
+
 /// A successful tool result: structured JSON plus a one-line summary.
 #[derive(Debug, Clone)]
 pub struct Output {

@@ -1,5 +1,5 @@
-//! The example plugins in `examples/` (Python: componentize-py; JS:
-//! componentize-js), built with their own toolchains
+//! The example plugins in `examples/` (Rust: proxmcp-sdk; Python:
+//! componentize-py; JS: componentize-js), built with their own toolchains
 //! (installed from the registries by the test) and run through the real
 //! binary: `proxmcp plugin test`, refused without a grant, served once
 //! granted.
@@ -171,6 +171,52 @@ async fn the_python_example_builds_passes_plugin_test_and_loads_once_granted() {
     assert_eq!(v["nodes"], json!([{"node": "pve1", "mem_percent": 59.4}]));
 }
 
+/// `cargo build --release` of a Rust plugin project (its .cargo/config.toml
+/// picks wasm32-wasip2) into the shared test target dir; returns the wasm.
+async fn cargo_build_plugin(project: &Path, crate_name: &str) -> PathBuf {
+    let target = support::root().join("target").join("e2e-template-target");
+    let status = tokio::process::Command::new("cargo")
+        .current_dir(project)
+        .args(["build", "--release", "--quiet"])
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_BUILD_TARGET")
+        .status()
+        .await
+        .unwrap();
+    assert!(status.success(), "cargo build of {} failed", project.display());
+    target.join("wasm32-wasip2").join("release").join(format!("{crate_name}.wasm"))
+}
+
+#[tokio::test]
+async fn the_rust_example_builds_passes_plugin_test_and_loads_once_granted() {
+    let example = support::root().join("examples").join("rust-stopped-guests");
+    let wasm = cargo_build_plugin(&example, "stopped_guests").await;
+    let stdout = plugin_test(&wasm, &example.join("calls.json")).await;
+    assert!(stdout.contains("plugin stopped-guests 0.1.0"), "{stdout}");
+    assert!(stdout.contains("PASS rust_stopped_guests {} -> ok: 2 stopped guest(s)"), "{stdout}");
+    assert!(stdout.contains("3 calls, 0 failed"), "{stdout}");
+    // The schemas come from the Rust types.
+    let inspect = std::process::Command::new(support::binary())
+        .env("PROXMCP_CACHE_DIR", support::cache_dir())
+        .args(["plugins", "inspect"])
+        .arg(&wasm)
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&inspect.stdout);
+    assert!(shown.contains("\"additionalProperties\":false") && shown.contains("Only guests on this node."), "{shown}");
+    assert!(shown.contains("output: ") && shown.contains("\"guests\""), "{shown}");
+    let v = served_once_granted(
+        &wasm,
+        "stopped-guests",
+        "\"GET /cluster/resources\"",
+        "rust_stopped_guests",
+        json!({"node": "pve2"}),
+    )
+    .await;
+    assert_eq!(v["guests"].as_array().map(Vec::len), Some(2), "{v}");
+}
+
 /// `proxmcp plugin new NAME --lang LANG` in `dir`; returns the project.
 fn plugin_new(dir: &Path, name: &str, lang: &str) -> PathBuf {
     let out = std::process::Command::new(support::binary())
@@ -188,17 +234,7 @@ async fn a_plugin_made_from_each_template_builds_passes_plugin_test_and_loads_on
 
     // Rust: the project carries its own copy of the SDK and the contract.
     let rust = plugin_new(dir.path(), "tpl-rust", "rust");
-    let status = tokio::process::Command::new("cargo")
-        .current_dir(&rust)
-        .args(["build", "--release", "--quiet"])
-        .env("CARGO_TARGET_DIR", support::root().join("target").join("e2e-template-target"))
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_BUILD_TARGET")
-        .status()
-        .await
-        .unwrap();
-    assert!(status.success(), "cargo build of the Rust template failed");
-    let wasm = support::root().join("target/e2e-template-target/wasm32-wasip2/release/tpl_rust.wasm");
+    let wasm = cargo_build_plugin(&rust, "tpl_rust").await;
     let stdout = plugin_test(&wasm, &rust.join("calls.json")).await;
     assert!(stdout.contains("PASS tpl_rust_stopped_guests {} -> ok: 2 stopped guest(s)"), "{stdout}");
     let v = served_once_granted(&wasm, "tpl-rust", "\"GET /cluster/resources\"", "tpl_rust_stopped_guests", json!({}))
