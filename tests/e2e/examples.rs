@@ -77,7 +77,23 @@ async fn build_js_example(out: &Path) -> PathBuf {
 }
 
 /// `proxmcp plugin test WASM --calls CALLS`: must pass; returns stdout.
+/// Python and JS components are also checked, with `plugins inspect`, to
+/// import nothing but the contract (no WASI at all); Rust's std links the
+/// minimal WASI set the host allows, which the host checks at load.
 async fn plugin_test(wasm: &Path, calls: &Path) -> String {
+    let rust = wasm.to_string_lossy().contains("wasm32-wasip2");
+    let inspect = tokio::process::Command::new(support::binary())
+        .env("PROXMCP_CACHE_DIR", support::cache_dir())
+        .args(["plugins", "inspect"])
+        .arg(wasm)
+        .output()
+        .await
+        .unwrap();
+    let shown = String::from_utf8_lossy(&inspect.stdout);
+    let imports = shown.lines().find_map(|l| l.strip_prefix("imports:")).unwrap_or_else(|| panic!("{shown}"));
+    for import in imports.split(',').map(str::trim) {
+        assert!(rust || import.starts_with("proxmcp:plugin/"), "{} imports {import}", wasm.display());
+    }
     let run = tokio::process::Command::new(support::binary())
         .env("PROXMCP_CACHE_DIR", support::cache_dir())
         .args(["plugin", "test"])

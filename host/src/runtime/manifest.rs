@@ -167,6 +167,29 @@ fn check_imports(manifest: &Manifest, imports: &[String]) -> Result<(), LoadErro
 mod tests {
     use super::*;
 
+    /// The `package proxmcp:plugin@X;` version of a WIT folder.
+    fn wit_version(dir: &std::path::Path) -> String {
+        let world = std::fs::read_to_string(dir.join("world.wit")).unwrap();
+        let line = world.lines().find(|l| l.starts_with("package proxmcp:plugin@")).unwrap();
+        line.trim_start_matches("package proxmcp:plugin@").trim_end_matches(';').to_string()
+    }
+
+    #[test]
+    fn the_current_contract_and_every_frozen_one_are_loaded() {
+        // wit/ is the current contract; released versions live unchanged in
+        // wit/versions/<version>/. The host must keep loading all of them.
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit");
+        let current = wit_version(&root);
+        assert_eq!(SUPPORTED_CONTRACTS.last(), Some(&current.as_str()), "wit/ is {current}");
+        if let Ok(entries) = std::fs::read_dir(root.join("versions")) {
+            for e in entries.flatten() {
+                let v = wit_version(&e.path());
+                assert_eq!(e.file_name().to_string_lossy(), v, "folder name and package version differ");
+                assert!(SUPPORTED_CONTRACTS.contains(&v.as_str()), "frozen contract {v} is no longer loaded");
+            }
+        }
+    }
+
     fn manifest() -> Manifest {
         Manifest {
             contract: "0.1.0".into(),
