@@ -342,11 +342,12 @@ async fn demo(mut config: Config, time_scale: f64, seed: Option<&std::path::Path
 }
 
 fn make_runtime(config: &Config) -> Result<Runtime> {
-    let cache = match config.cache_dir(&env_var) {
-        Some(dir) => Some(CompileCache::open(&dir)?),
-        None => None,
-    };
-    Ok(Runtime::new(config.limits(), cache)?)
+    Ok(Runtime::new(config.limits(), compile_cache(config)?)?)
+}
+
+/// The configured compile cache, or `None` when it is off.
+fn compile_cache(config: &Config) -> Result<Option<CompileCache>> {
+    Ok(config.cache_dir(&env_var).map(|dir| CompileCache::open(&dir)).transpose()?)
 }
 
 fn make_client(config: &Config) -> Result<Option<PveClient>> {
@@ -469,10 +470,7 @@ async fn serve(config: &Config) -> Result<()> {
     let draining = server.clone();
     http.run(async move {
         shutdown_signal().await;
-        let left = draining.drain(grace).await;
-        if left > 0 {
-            tracing::warn!(left, "shutting down with calls still running");
-        }
+        draining.drain(grace).await;
     })
     .await?;
     tracing::info!("proxmcp stopped");
@@ -603,11 +601,7 @@ async fn plugin_test(
         }
         None => None,
     };
-    let cache = match config.cache_dir(&env_var) {
-        Some(dir) => Some(CompileCache::open(&dir)?),
-        None => None,
-    };
-    let report = proxmcp::testkit::run(source, calls, cache).await?;
+    let report = proxmcp::testkit::run(source, calls, compile_cache(config)?).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -460,10 +460,8 @@ impl Gate {
 
     fn unknown_tool_message(&self, name: &str, caller: &Caller) -> String {
         let mut near: Vec<(usize, &str)> = self
-            .tools
-            .keys()
-            .filter(|t| self.tools.get(*t).is_some_and(|(_, spec)| may_call(&caller.role, spec)))
-            .map(|t| (edit_distance(t, name), t.as_str()))
+            .tools_for(Some(caller))
+            .map(|spec| (edit_distance(&spec.name, name), spec.name.as_str()))
             .filter(|(d, t)| *d <= 3 || t.contains(name))
             .collect();
         near.sort();
@@ -488,12 +486,7 @@ pub enum Admission {
 /// Decides from the manifest alone whether `source` may load under
 /// `policy`, and with which grants; refusals name the grant to add.
 pub fn admit(policy: &Policy, source: &PluginSource, manifest: &Manifest) -> Result<Admission, BuildError> {
-    let asked = manifest
-        .grants
-        .iter()
-        .map(|g| Grant::parse(g))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|source| BuildError::Grant { plugin: manifest.name.clone(), source })?;
+    let asked = parse_grants(&manifest.grants, &manifest.name)?;
     if policy.read_only
         && let Some(write) = asked.iter().find(|g| !g.is_read_only())
     {
@@ -501,11 +494,7 @@ pub fn admit(policy: &Policy, source: &PluginSource, manifest: &Manifest) -> Res
     }
     match policy.grants.get(&manifest.name) {
         Some(texts) => {
-            let granted = texts
-                .iter()
-                .map(|g| Grant::parse(g))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|source| BuildError::Grant { plugin: format!("[grants] {}", manifest.name), source })?;
+            let granted = parse_grants(texts, &format!("[grants] {}", manifest.name))?;
             if let Some(missing) = grants::first_uncovered(&granted, &asked) {
                 return Err(BuildError::GrantNotCovered {
                     plugin: manifest.name.clone(),
@@ -526,6 +515,15 @@ pub fn admit(policy: &Policy, source: &PluginSource, manifest: &Manifest) -> Res
             })
         }
     }
+}
+
+/// Parses grant strings; a bad one fails naming `whose` (plugin or config entry).
+fn parse_grants(texts: &[String], whose: &str) -> Result<Vec<Grant>, BuildError> {
+    texts
+        .iter()
+        .map(|g| Grant::parse(g))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|source| BuildError::Grant { plugin: whose.to_string(), source })
 }
 
 /// Whether `role` may call the tool: its patterns include it, and a

@@ -57,7 +57,8 @@ impl ProxmcpServer {
     }
 
     /// Stops taking new tool calls and waits up to `grace` for those in
-    /// flight; returns how many were still running when time ran out.
+    /// flight; returns (and logs) how many were still running when time ran
+    /// out.
     pub async fn drain(&self, grace: std::time::Duration) -> usize {
         self.drain.draining.store(true, std::sync::atomic::Ordering::SeqCst);
         self.drain.inflight.close();
@@ -66,7 +67,11 @@ impl ProxmcpServer {
             tracing::info!(running, "shutting down: waiting up to {:.0} s for calls in flight", grace.as_secs_f64());
         }
         let _ = tokio::time::timeout(grace, self.drain.inflight.wait()).await;
-        self.drain.inflight.len()
+        let left = self.drain.inflight.len();
+        if left > 0 {
+            tracing::warn!(left, "shutting down with calls still running");
+        }
+        left
     }
 
     /// The same server for a session whose caller is known up front.
@@ -112,10 +117,7 @@ impl ProxmcpServer {
                 done.map_err(|e| std::io::Error::other(e.to_string()))?;
             }
             () = stop => {
-                let left = self.drain(grace).await;
-                if left > 0 {
-                    tracing::warn!(left, "shutting down with calls still running");
-                }
+                self.drain(grace).await;
                 tokio::time::sleep(FLUSH_WINDOW).await;
                 ct.cancel();
             }
