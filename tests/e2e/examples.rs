@@ -32,26 +32,8 @@ async fn build_python_example(out: &Path) -> PathBuf {
 /// once; returns its `node_modules`.
 fn componentize_js() -> PathBuf {
     static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    const PACKAGE: &str = "@bytecodealliance/componentize-js@0.23.0";
-    DIR.get_or_init(|| {
-        let dir = support::root().join("target").join("e2e-componentize-js");
-        let modules = dir.join("node_modules");
-        let stamp = dir.join("installed");
-        if std::fs::read_to_string(&stamp).ok().as_deref() == Some(PACKAGE) && modules.exists() {
-            return modules;
-        }
-        std::fs::create_dir_all(&dir).unwrap();
-        let out = std::process::Command::new("npm")
-            .args(["install", "--no-save", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"])
-            .arg(&dir)
-            .arg(PACKAGE)
-            .output()
-            .expect("run npm (install Node.js and npm)");
-        assert!(out.status.success(), "npm install {PACKAGE} failed:\n{}", String::from_utf8_lossy(&out.stderr));
-        std::fs::write(&stamp, PACKAGE).unwrap();
-        modules
-    })
-    .clone()
+    DIR.get_or_init(|| support::npm_install_once("e2e-componentize-js", "@bytecodealliance/componentize-js@0.23.0"))
+        .clone()
 }
 
 /// Builds examples/js-guests-without-agent with its build.mjs into `out`
@@ -119,15 +101,8 @@ async fn served_once_granted(
 ) -> serde_json::Value {
     let sim = support::sim().await;
     let flag = vec!["--plugin".to_string(), wasm.display().to_string()];
-    let work = tempfile::tempdir().unwrap();
     let launch = Launch { global_args: flag.clone(), ..Launch::default() };
-    let refused = support::command(&sim.base_url(), &launch, work.path())
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .unwrap();
-    assert!(!refused.status.success());
-    let err = String::from_utf8_lossy(&refused.stderr);
+    let err = support::refused_start(&sim.base_url(), &launch).await;
     assert!(err.contains(&format!("[grants]\n{plugin} = [{grants}]")), "{err}");
     let launch =
         Launch { global_args: flag, config: Some(format!("[grants]\n{plugin} = [{grants}]\n")), ..Launch::default() };

@@ -21,14 +21,8 @@ fn writes(sim: &Simulator) -> Vec<Value> {
     sim.requests().into_iter().filter(|r| r["method"] != "GET").collect()
 }
 
-/// Runs `proxmcp serve` with `config` and expects it to refuse to start;
-/// returns its stderr.
 async fn refused_start(sim: &Simulator, launch: Launch) -> String {
-    let work = tempfile::tempdir().unwrap();
-    let mut cmd = support::command(&sim.base_url(), &launch, work.path());
-    let out = cmd.stdin(Stdio::null()).output().await.unwrap();
-    assert!(!out.status.success(), "proxmcp started although it should have refused");
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    support::refused_start(&sim.base_url(), &launch).await
 }
 
 fn config(text: &str) -> Launch {

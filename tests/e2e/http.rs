@@ -73,8 +73,14 @@ impl HttpProxmcp {
     }
 
     /// Stops the server with SIGTERM and returns its exit status and stderr.
-    pub async fn terminate(mut self) -> (std::process::ExitStatus, String) {
+    pub async fn terminate(self) -> (std::process::ExitStatus, String) {
         sigterm(&self.child);
+        self.wait_stopped().await
+    }
+
+    /// Waits for a server that was sent SIGTERM to exit; returns its exit
+    /// status and stderr (checked for secrets).
+    async fn wait_stopped(mut self) -> (std::process::ExitStatus, String) {
         let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
             .await
             .expect("proxmcp did not stop within 30 s of SIGTERM")
@@ -224,14 +230,11 @@ async fn health_and_readiness_probes_report_the_proxmox_connection() {
 #[tokio::test]
 async fn a_public_address_without_tokens_is_refused() {
     let sim = support::sim().await;
-    let work = tempfile::tempdir().unwrap();
     let launch = Launch {
         env: vec![("MCP_TRANSPORT".into(), "streamable-http".into()), ("MCP_HOST".into(), "0.0.0.0".into())],
         ..Launch::default()
     };
-    let out = support::command(&sim.base_url(), &launch, work.path()).stdin(Stdio::null()).output().await.unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = support::refused_start(&sim.base_url(), &launch).await;
     assert!(err.contains("refusing to serve MCP on 0.0.0.0:8000 without authentication"), "{err}");
     assert!(err.contains("proxmcp token new") && err.contains("MCP_ALLOW_UNAUTHENTICATED"), "{err}");
 }
@@ -262,23 +265,13 @@ async fn sigterm_lets_the_call_in_flight_finish_and_refuses_new_ones() {
     let r = match tokio::time::timeout(Duration::from_secs(15), inflight).await {
         Ok(r) => r.unwrap().expect("the call in flight was cut off"),
         Err(_) => {
-            let (status, stderr) = server.terminate_after_signal().await;
+            let (status, stderr) = server.wait_stopped().await;
             panic!("in-flight call did not finish; server {status}:\n{stderr}\nsim: {:?}", sim.requests());
         }
     };
     assert_eq!(r.is_error, Some(false), "{r:?}");
     assert!(started.elapsed() >= Duration::from_millis(1500), "the snapshot cannot finish this fast");
     assert!(sim.world().lock().guests[&100].snapshots.iter().any(|s| s.name == "drain"));
-    let (status, stderr) = server.terminate_after_signal().await;
+    let (status, stderr) = server.wait_stopped().await;
     assert!(status.success(), "{status}\n{stderr}");
-}
-
-impl HttpProxmcp {
-    /// Waits for a server that was already sent SIGTERM.
-    async fn terminate_after_signal(mut self) -> (std::process::ExitStatus, String) {
-        let status =
-            tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await.expect("still running").unwrap();
-        let stderr = tokio::time::timeout(Duration::from_secs(5), self.stderr).await.ok().and_then(Result::ok);
-        (status, stderr.unwrap_or_default())
-    }
 }

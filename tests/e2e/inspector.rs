@@ -3,7 +3,6 @@
 //! HTTP, with exactly the commands the README shows.
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::OnceLock;
 
 use serde_json::Value;
@@ -17,25 +16,7 @@ const INSPECTOR: &str = "@modelcontextprotocol/inspector@0.15.0";
 
 fn inspector() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let dir = support::root().join("target").join("e2e-npm");
-        let bin = dir.join("node_modules").join(".bin").join("mcp-inspector");
-        let stamp = dir.join("installed");
-        if std::fs::read_to_string(&stamp).ok().as_deref() == Some(INSPECTOR) && bin.exists() {
-            return bin;
-        }
-        std::fs::create_dir_all(&dir).expect("create target/e2e-npm");
-        let out = Command::new("npm")
-            .args(["install", "--no-save", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"])
-            .arg(&dir)
-            .arg(INSPECTOR)
-            .output()
-            .expect("run npm (install Node.js and npm)");
-        assert!(out.status.success(), "npm install {INSPECTOR} failed:\n{}", String::from_utf8_lossy(&out.stderr));
-        std::fs::write(&stamp, INSPECTOR).expect("write stamp");
-        bin
-    })
-    .clone()
+    BIN.get_or_init(|| support::npm_install_once("e2e-npm", INSPECTOR).join(".bin").join("mcp-inspector")).clone()
 }
 
 async fn run_cli(url: &str, args: &[&str]) -> Value {

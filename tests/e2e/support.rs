@@ -141,6 +141,37 @@ pub fn command(pve_uri: &str, launch: &Launch, work: &Path) -> Command {
     cmd
 }
 
+/// Runs `proxmcp serve` as `launch` says and expects it to refuse to
+/// start; returns its stderr.
+pub async fn refused_start(pve_uri: &str, launch: &Launch) -> String {
+    let work = tempfile::tempdir().expect("tempdir");
+    let mut cmd = command(pve_uri, launch, work.path());
+    let out = cmd.stdin(Stdio::null()).output().await.expect("run proxmcp");
+    assert!(!out.status.success(), "proxmcp started although it should have refused");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Installs `package` from npm into `target/<dir>` once per test run (a
+/// stamp file remembers the version across runs); returns `node_modules`.
+pub fn npm_install_once(dir: &str, package: &str) -> PathBuf {
+    let dir = root().join("target").join(dir);
+    let modules = dir.join("node_modules");
+    let stamp = dir.join("installed");
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(package) && modules.exists() {
+        return modules;
+    }
+    std::fs::create_dir_all(&dir).expect("create the npm prefix under target/");
+    let out = std::process::Command::new("npm")
+        .args(["install", "--no-save", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"])
+        .arg(&dir)
+        .arg(package)
+        .output()
+        .expect("run npm (install Node.js and npm)");
+    assert!(out.status.success(), "npm install {package} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::write(&stamp, package).expect("write stamp");
+    modules
+}
+
 /// A running server with its client and what it wrote to stderr.
 pub struct Session {
     pub client: RunningService<RoleClient, ()>,
