@@ -104,6 +104,23 @@ pub struct McpSection {
     /// `MCP_SHUTDOWN_GRACE`: seconds in-flight calls get to finish after
     /// SIGTERM/SIGINT (default 10).
     pub shutdown_grace_secs: Option<f64>,
+    /// `MCP_HEADER_TIMEOUT`: seconds a client gets to send a request's
+    /// headers (default 10).
+    pub header_timeout_secs: Option<f64>,
+    /// `MCP_BODY_TIMEOUT`: seconds a client gets to send a request's body
+    /// (default 30).
+    pub body_timeout_secs: Option<f64>,
+    /// `MCP_MAX_CONNECTIONS`: open connections at once (default 512).
+    pub max_connections: Option<usize>,
+    /// `MCP_MAX_SESSIONS`: streamable HTTP and SSE sessions at once
+    /// (default 256).
+    pub max_sessions: Option<usize>,
+    /// `MCP_MAX_SESSIONS_PER_PRINCIPAL`: sessions one principal may hold
+    /// (default 32).
+    pub max_sessions_per_principal: Option<usize>,
+    /// `MCP_SESSION_IDLE`: seconds an idle streamable HTTP session lives
+    /// (default 300).
+    pub session_idle_secs: Option<f64>,
 }
 
 /// `[plugins]`: which components load.
@@ -152,16 +169,47 @@ pub struct CacheSection {
     pub dir: Option<PathBuf>,
 }
 
+/// A warning when the config file at `path` holds a secret (a token
+/// secret or password) yet group or others may read it.
+pub fn secret_file_warning(path: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    if mode & 0o044 == 0 {
+        return None;
+    }
+    let text = std::fs::read_to_string(path).ok()?;
+    let value: toml::Value = toml::from_str(&text).ok()?;
+    fn has_secret(v: &toml::Value) -> bool {
+        match v {
+            toml::Value::Table(t) => t.iter().any(|(k, v)| {
+                (crate::pve::endpoints::is_secret_key(k) && v.as_str().is_some_and(|s| !s.is_empty())) || has_secret(v)
+            }),
+            toml::Value::Array(items) => items.iter().any(has_secret),
+            _ => false,
+        }
+    }
+    has_secret(&value).then(|| {
+        format!(
+            "the config file {} holds a secret but group or others may read it (mode {mode:o}); run `chmod 600 {}`",
+            path.display(),
+            path.display()
+        )
+    })
+}
+
 /// `[audit]`: the audit log.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditSection {
     /// `PROXMCP_AUDIT_LOG`: append JSON lines here (default: stderr).
     pub file: Option<PathBuf>,
-    /// More argument names to redact (password, secret, token, ticket and
-    /// key always are).
-    #[serde(default)]
-    pub redact: Vec<String>,
+    /// Argument names to redact besides the secrets the endpoint model
+    /// knows (password, secret, token, ticket, ...); default `["input"]`
+    /// (what `pve_vm_exec` feeds a command). `[]` shows them.
+    pub redact: Option<Vec<String>>,
+    /// The chain key (hex); default: `FILE.key` beside the log, created
+    /// 0600 on first use.
+    pub key_file: Option<PathBuf>,
     /// Return results even when the audit line cannot be written
     /// (default false: fail closed).
     pub fail_open: Option<bool>,
@@ -190,6 +238,10 @@ pub struct ProtectSection {
     /// Guests protected by id.
     #[serde(default)]
     pub vmids: Vec<u32>,
+    /// A write to an endpoint proxmcp does not know, or whose guests it
+    /// cannot tell: `"refuse"` (default) or `"allow"`.
+    #[serde(default)]
+    pub unknown_writes: crate::gate::UnknownWrites,
 }
 
 /// `[rate_limit]`: a token bucket per principal.
@@ -390,6 +442,24 @@ impl Config {
         }
         if let Some((n, v)) = first(&["MCP_SHUTDOWN_GRACE"]) {
             m.shutdown_grace_secs = Some(parse_num(&n, &v, "a number of seconds, e.g. 10")?);
+        }
+        if let Some((n, v)) = first(&["MCP_HEADER_TIMEOUT"]) {
+            m.header_timeout_secs = Some(parse_num(&n, &v, "a number of seconds, e.g. 10")?);
+        }
+        if let Some((n, v)) = first(&["MCP_BODY_TIMEOUT"]) {
+            m.body_timeout_secs = Some(parse_num(&n, &v, "a number of seconds, e.g. 30")?);
+        }
+        if let Some((n, v)) = first(&["MCP_MAX_CONNECTIONS"]) {
+            m.max_connections = Some(parse_num(&n, &v, "a whole number, e.g. 512")?);
+        }
+        if let Some((n, v)) = first(&["MCP_MAX_SESSIONS"]) {
+            m.max_sessions = Some(parse_num(&n, &v, "a whole number, e.g. 256")?);
+        }
+        if let Some((n, v)) = first(&["MCP_MAX_SESSIONS_PER_PRINCIPAL"]) {
+            m.max_sessions_per_principal = Some(parse_num(&n, &v, "a whole number, e.g. 32")?);
+        }
+        if let Some((n, v)) = first(&["MCP_SESSION_IDLE"]) {
+            m.session_idle_secs = Some(parse_num(&n, &v, "a number of seconds, e.g. 300")?);
         }
         if let Some((n, v)) = first(&["PROXMCP_READ_ONLY", "PVE_MCP_READ_ONLY"]) {
             self.plugins.read_only = Some(parse_bool(&n, &v)?);
@@ -614,6 +684,22 @@ mod tests {
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn a_config_file_with_secrets_readable_by_others_is_warned_about() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("proxmcp.toml");
+        std::fs::write(&file, "[proxmox]\ntoken_secret = \"s3cr3t\"\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let w = secret_file_warning(&file).unwrap();
+        assert!(w.contains("chmod 600") && w.contains("proxmcp.toml") && !w.contains("s3cr3t"), "{w}");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(secret_file_warning(&file).is_none());
+        std::fs::write(&file, "read_only = true\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(secret_file_warning(&file).is_none(), "no secret, no warning");
     }
 
     #[test]

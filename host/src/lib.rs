@@ -12,6 +12,7 @@
 pub mod clock;
 pub mod config;
 pub mod gate;
+pub mod logging;
 pub mod mcp;
 pub mod plugins;
 pub mod pve;

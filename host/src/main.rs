@@ -141,6 +141,9 @@ enum AuditCommand {
     Verify {
         /// The JSONL audit file.
         file: PathBuf,
+        /// The chain key (default: FILE.key beside the log).
+        #[arg(long)]
+        key: Option<PathBuf>,
     },
 }
 
@@ -162,16 +165,55 @@ enum ConfigCommand {
     Check,
 }
 
+/// Variables from a `.env` in the working directory: they fill in what
+/// the environment lacks, and are ignored when a config file is named
+/// explicitly, so a stray `.env` never overrides the operator's file or
+/// flags.
+static DOTENV: std::sync::OnceLock<std::collections::HashMap<String, String>> = std::sync::OnceLock::new();
+
+/// Settings a `.env` must not change silently: where the token is sent and
+/// whom it trusts.
+const TRUST_VARIABLES: &[&str] =
+    &["PVE_BASE_URL", "PVE_HOST", "PVE_VERIFY_SSL", "PVE_ALLOW_INSECURE_HTTP", "PVE_FINGERPRINT", "PVE_CA_FILE"];
+
+fn read_dotenv(explicit_config: Option<&std::path::Path>) {
+    let path = std::path::Path::new(".env");
+    let mut vars = std::collections::HashMap::new();
+    match dotenvy::from_path_iter(path) {
+        Err(e) if e.not_found() => {}
+        Err(e) => tracing::warn!("ignoring .env: {e}"),
+        Ok(_) if explicit_config.is_some() => tracing::warn!(
+            "ignoring .env in the working directory: the config file {} was named explicitly, and .env never overrides it",
+            explicit_config.map(|p| p.display().to_string()).unwrap_or_default()
+        ),
+        Ok(iter) => {
+            for item in iter {
+                match item {
+                    Ok((k, v)) if std::env::var_os(&k).is_none() => {
+                        vars.insert(k, v);
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!("ignoring a line of .env: {e}"),
+                }
+            }
+            let trust: Vec<&str> = TRUST_VARIABLES.iter().copied().filter(|v| vars.contains_key(*v)).collect();
+            if !trust.is_empty() {
+                let file = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+                tracing::warn!(
+                    "the .env file {} sets {}: the Proxmox URL or TLS trust (and so where the credentials go) come from that file",
+                    file.display(),
+                    trust.join(", ")
+                );
+            }
+        }
+    }
+    let _ = DOTENV.set(vars);
+}
+
 fn main() -> std::process::ExitCode {
-    // A .env in the working directory fills in variables not already set.
-    let dotenv = dotenvy::dotenv();
     let cli = Cli::parse();
     init_logging(matches!(cli.command, Command::Serve { .. } | Command::Demo { .. } | Command::Sim(_)));
-    if let Err(e) = &dotenv
-        && !e.not_found()
-    {
-        tracing::warn!("ignoring .env: {e}");
-    }
+    read_dotenv(cli.config.as_deref());
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -198,18 +240,37 @@ fn init_logging(serving: bool) {
     // Below info these libraries log whole MCP messages (tool arguments
     // such as guest passwords) or HTTP headers (the Proxmox token): they
     // never go lower, whatever PROXMCP_LOG asks for.
-    let cap = ["rmcp", "hyper", "hyper_util", "h2", "reqwest", "rustls", "tower", "tower_http", "axum"]
+    // rmcp logs session ids at info, and a session id is a credential.
+    let cap = ["hyper", "hyper_util", "h2", "reqwest", "rustls", "tower", "tower_http", "axum"]
         .into_iter()
         .fold(tracing_subscriber::filter::Targets::new().with_default(tracing::Level::TRACE), |t, target| {
             t.with_target(target, tracing::Level::INFO)
-        });
+        })
+        .with_target("rmcp", tracing::Level::WARN);
     // Logs go to stderr: in stdio mode stdout is the protocol stream.
-    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(false);
+    // Control characters in logged values (Proxmox's messages, names) are
+    // escaped, so no value can forge a record.
+    let layer = tracing_subscriber::fmt::layer().with_writer(proxmcp::logging::stderr).with_ansi(false);
     tracing_subscriber::registry().with(layer.with_filter(filter.and(cap))).init();
 }
 
+fn http_limits(config: &Config) -> proxmcp::mcp::http::HttpLimits {
+    use proxmcp::mcp::http::*;
+    use std::time::Duration;
+    let secs = |v: Option<f64>, default: Duration| v.map_or(default, |s| Duration::from_secs_f64(s.max(0.1)));
+    let m = &config.mcp;
+    HttpLimits {
+        header_timeout: secs(m.header_timeout_secs, DEFAULT_HEADER_TIMEOUT),
+        body_timeout: secs(m.body_timeout_secs, DEFAULT_BODY_TIMEOUT),
+        max_connections: m.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS),
+        max_sessions: m.max_sessions.unwrap_or(DEFAULT_MAX_SESSIONS),
+        max_sessions_per_principal: m.max_sessions_per_principal.unwrap_or(DEFAULT_MAX_SESSIONS_PER_PRINCIPAL),
+        session_idle: secs(m.session_idle_secs, DEFAULT_SESSION_IDLE),
+    }
+}
+
 fn env_var(name: &str) -> Option<String> {
-    std::env::var(name).ok()
+    std::env::var(name).ok().or_else(|| DOTENV.get().and_then(|vars| vars.get(name).cloned()))
 }
 
 async fn run(cli: Cli) -> Result<()> {
@@ -220,6 +281,9 @@ async fn run(cli: Cli) -> Result<()> {
     let overrides =
         Overrides { read_only: cli.read_only, plugin_files: cli.plugins.clone(), no_cache: cli.no_cache, transport };
     let config = Config::load(cli.config.as_deref(), &env_var, &overrides)?;
+    if let Some(warning) = cli.config.as_deref().and_then(proxmcp::config::secret_file_warning) {
+        tracing::warn!("{warning}");
+    }
     match cli.command {
         Command::Serve { .. } => serve(&config).await,
         Command::Plugins(PluginsCommand::List { json }) => plugins_list(&config, json).await,
@@ -229,7 +293,7 @@ async fn run(cli: Cli) -> Result<()> {
             plugin_test(&config, &file, calls.as_deref(), json).await
         }
         Command::Config(ConfigCommand::Check) => config_check(&config).await,
-        Command::Audit(AuditCommand::Verify { file }) => audit_verify(&file),
+        Command::Audit(AuditCommand::Verify { file, key }) => audit_verify(&file, key.as_deref()),
         Command::Token(TokenCommand::New { principal, role }) => token_new(&config, &principal, &role),
         Command::Sim(args) => run_sim(args).await,
         Command::Demo { time_scale, seed, .. } => demo(config, time_scale, seed.as_deref()).await,
@@ -378,6 +442,7 @@ fn policy(config: &Config) -> Policy {
                 Some(t) => Some(t.to_string()),
             },
             vmids: config.protect.vmids.iter().copied().collect(),
+            unknown_writes: config.protect.unknown_writes,
         },
     }
 }
@@ -401,14 +466,32 @@ fn token_new(config: &Config, principal: &str, role: &str) -> Result<()> {
     Ok(())
 }
 
-fn audit_verify(file: &std::path::Path) -> Result<()> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-    match proxmcp::gate::audit::verify(&text) {
-        proxmcp::gate::audit::Verdict::Intact(n) => {
-            println!("{}: {n} lines, chain intact", file.display());
+fn audit_verify(file: &std::path::Path, key: Option<&std::path::Path>) -> Result<()> {
+    use proxmcp::gate::audit;
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let key_file = key.map_or_else(|| audit::default_key_file(file), std::path::Path::to_path_buf);
+    let key = std::fs::read_to_string(&key_file)
+        .ok()
+        .and_then(|t| hex::decode(t.trim()).ok())
+        .with_context(|| format!("cannot read the chain key {} (pass --key FILE)", key_file.display()))?;
+    let head_file = audit::head_file(file);
+    let head = std::fs::read(&head_file)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| Some((v["seq"].as_u64()?, v["hash"].as_str()?.to_string())));
+    if head.is_none() {
+        eprintln!(
+            "warning: no head file {}; a cut-off end can only be found against a head anchored elsewhere (the server log's \"audit chain head\" lines)",
+            head_file.display()
+        );
+    }
+    match audit::verify(&bytes, &key, head) {
+        audit::Verdict::Intact { lines, head } => {
+            println!("{}: {lines} lines, chain intact, head seq {lines} hash {head}", file.display());
             Ok(())
         }
-        proxmcp::gate::audit::Verdict::Broken { line, reason } => {
+        audit::Verdict::Broken { line: 0, reason } => bail!("{}: the log {reason}", file.display()),
+        audit::Verdict::Broken { line, reason } => {
             bail!("{}: line {line} {reason}; every line from there on is untrusted", file.display())
         }
     }
@@ -418,7 +501,11 @@ async fn serve(config: &Config) -> Result<()> {
     let Some(client) = make_client(config)? else {
         bail!(pve::ConfigError::MissingBaseUrl);
     };
-    let log = proxmcp::gate::AuditLog::open(config.audit.file.as_deref(), config.audit.redact.clone())?;
+    let log = proxmcp::gate::AuditLog::open(
+        config.audit.file.as_deref(),
+        config.audit.redact.clone(),
+        config.audit.key_file.as_deref(),
+    )?;
     let gate = build_gate(config, Some(client.clone()))
         .await?
         .with_audit(proxmcp::gate::Auditing { log: Arc::new(log), fail_open: config.audit.fail_open.unwrap_or(false) });
@@ -447,6 +534,7 @@ async fn serve(config: &Config) -> Result<()> {
         allowed_hosts: config.mcp.allowed_hosts.clone(),
         allowed_origins: config.mcp.allowed_origins.clone(),
         allow_unauthenticated: config.mcp.allow_unauthenticated.unwrap_or(false),
+        limits: http_limits(config),
         ready: Arc::new(move || {
             let client = ready_client.clone();
             Box::pin(async move {

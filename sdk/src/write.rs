@@ -56,12 +56,40 @@ impl Writes {
     }
 }
 
+/// Keys that hold secrets wherever they appear; the host's endpoint model
+/// uses the same list (a host test keeps them equal).
+pub const SECRET_KEYS: &[&str] = &[
+    "password",
+    "cipassword",
+    "confirmation-password",
+    "new-password",
+    "secret",
+    "ticket",
+    "vncticket",
+    "CSRFPreventionToken",
+    "certkey",
+    "client-key",
+    "eab-hmac-key",
+    "encryption-key",
+    "keyring",
+    "private-key",
+];
+
+/// Fragments that make any key secret (`api_token`, `root_password`, ...).
+pub const SECRET_FRAGMENTS: &[&str] = &["password", "passwd", "secret", "ticket", "token"];
+
 /// Whether a parameter or config key holds a secret (a guest's
 /// `cipassword`, a `password`, an API token or ticket): its value is never
-/// shown in an answer.
+/// shown in an answer. `tokenid` and `tokens` name tokens, not secrets.
 pub fn is_secret_key(key: &str) -> bool {
-    let key = key.to_ascii_lowercase();
-    ["password", "passwd", "secret", "token", "ticket"].iter().any(|s| key.contains(s))
+    let lower = key.to_ascii_lowercase();
+    if SECRET_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key)) {
+        return true;
+    }
+    if lower.ends_with("tokenid") || matches!(lower.as_str(), "tokens" | "token-coefficient") {
+        return false;
+    }
+    SECRET_FRAGMENTS.iter().any(|f| lower.contains(f))
 }
 
 /// `value` with the values of secret keys (at any depth) replaced by

@@ -158,6 +158,41 @@ fn a_plugin_built_for_another_contract_is_refused_naming_both_versions() {
 }
 
 #[tokio::test]
+async fn a_dot_env_file_never_overrides_an_explicit_config_file() {
+    let pve = support::sim().await;
+    // The .env points the token at a listener of the attacker's.
+    let trap = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let env = format!("PVE_BASE_URL=http://{}\nPVE_ALLOW_INSECURE_HTTP=true\n", trap.local_addr().expect("addr"));
+    let config = format!(
+        "[proxmox]\nbase_url = \"{}\"\nallow_insecure_http = true\ntoken_id = \"{}\"\ntoken_secret = \"{}\"\n",
+        pve.base_url(),
+        support::TOKEN_ID,
+        support::TOKEN_SECRET
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        let work = tempfile::tempdir().expect("tempdir");
+        std::fs::write(work.path().join(".env"), env).expect("write .env");
+        let file = work.path().join("proxmcp.toml");
+        std::fs::write(&file, config).expect("write config");
+        std::process::Command::new(support::binary())
+            .env_clear()
+            .current_dir(work.path())
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("PROXMCP_CACHE_DIR", support::cache_dir())
+            .args(["--config", file.to_str().expect("utf8"), "config", "check"])
+            .output()
+            .expect("run proxmcp")
+    })
+    .await
+    .expect("join");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("version 9.1.2"), "the config file's cluster answered: {}", stdout(&out));
+    assert!(stderr(&out).contains("ignoring .env"), "{}", stderr(&out));
+    trap.set_nonblocking(true).expect("nonblocking");
+    assert!(trap.accept().is_err(), "nothing may connect to the .env's URL");
+}
+
+#[tokio::test]
 async fn a_dot_env_file_in_the_working_directory_is_read() {
     let pve = support::sim().await;
     let env = format!(
@@ -182,4 +217,6 @@ async fn a_dot_env_file_in_the_working_directory_is_read() {
     .expect("join");
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("version 9.1.2"), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(err.contains(".env") && err.contains("PVE_BASE_URL") && err.contains("come from that file"), "{err}");
 }

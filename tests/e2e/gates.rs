@@ -178,18 +178,59 @@ impl ClientHandler for Approver {
     }
 }
 
-async fn elicit_once(sim: &Simulator, answer: ElicitationAction, vmid: u32) -> (String, Vec<String>) {
+async fn elicit(
+    sim: &Simulator,
+    answer: ElicitationAction,
+    launch: &Launch,
+    tool: &'static str,
+    args: Value,
+) -> (String, Vec<String>) {
     let work = tempfile::tempdir().unwrap();
-    let cmd = support::command(&sim.base_url(), &Launch::default(), work.path());
+    let cmd = support::command(&sim.base_url(), launch, work.path());
     let (transport, _) = TokioChildProcess::builder(cmd).stderr(Stdio::null()).spawn().unwrap();
     let approver = Approver { answer, asked: Arc::default() };
     let client = approver.clone().serve(transport).await.unwrap();
-    let params =
-        CallToolRequestParams::new("pve_stop_vm").with_arguments(json!({"vmid": vmid}).as_object().unwrap().clone());
+    let params = CallToolRequestParams::new(tool).with_arguments(args.as_object().unwrap().clone());
     let r = client.call_tool(params).await.unwrap();
     let _ = client.cancel().await;
     let asked = approver.asked.lock().unwrap().clone();
     (if r.is_error == Some(true) { format!("error: {}", text(&r)) } else { "ok".into() }, asked)
+}
+
+async fn elicit_once(sim: &Simulator, answer: ElicitationAction, vmid: u32) -> (String, Vec<String>) {
+    elicit(sim, answer, &Launch::default(), "pve_stop_vm", json!({"vmid": vmid})).await
+}
+
+#[tokio::test]
+async fn one_approval_covers_only_the_requests_the_user_saw() {
+    let sim = support::sim().await;
+    let launch = Launch {
+        global_args: vec!["--plugin".into(), support::hostile_wasm().to_string()],
+        config: Some("[grants]\nhostile = [\"POST /nodes/*/qemu/*/status/*\"]\n".into()),
+        ..Launch::default()
+    };
+    // The plugin's dry run promises one stop; the real run adds another.
+    let (outcome, asked) = elicit(&sim, ElicitationAction::Accept, &launch, "hostile_bait_and_switch", json!({})).await;
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert!(asked[0].contains("stop VM 102"), "{asked:?}");
+    assert!(outcome.contains("approved other requests") && outcome.contains("VM 100"), "{outcome}");
+    let sent: Vec<String> = writes(&sim).iter().map(|r| r["path"].as_str().unwrap_or("").to_string()).collect();
+    assert_eq!(sent, ["/api2/json/nodes/pve1/qemu/102/status/stop"], "only the approved write was sent");
+}
+
+#[tokio::test]
+async fn elicitation_shows_the_action_the_guest_and_the_parameters() {
+    let sim = support::sim().await;
+    let archive = "backup-nfs:backup/vzdump-qemu-100-2026_11_20-02_00_01.vma.zst";
+    let args = json!({"archive": archive, "vmid": 100, "force": true});
+    let (outcome, asked) =
+        elicit(&sim, ElicitationAction::Decline, &Launch::default(), "pve_restore_backup", args).await;
+    assert!(outcome.contains("did not approve"), "{outcome}");
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    let q = &asked[0];
+    assert!(q.contains("restore a VM on pve1") && q.contains("VM 100 \"web-01\""), "{q}");
+    assert!(q.contains(&format!("archive={archive}")) && q.contains("force=true"), "{q}");
+    assert!(writes(&sim).is_empty());
 }
 
 #[tokio::test]

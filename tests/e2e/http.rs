@@ -127,18 +127,21 @@ async fn streamable_http_serves_an_rmcp_client() {
     assert!(status.success(), "{status}");
 }
 
-#[tokio::test]
-async fn bearer_tokens_pick_the_principal_role_and_tool_list() {
+/// Two bearer tokens: alice (admin) and bob (viewer), and a file audit log.
+fn tokens_launch() -> Launch {
     use proxmcp::gate::access::hash_token;
-    let sim = support::sim().await;
     let config = format!(
         "[audit]\nfile = \"audit.jsonl\"\n[[rbac.tokens]]\nprincipal = \"alice\"\nrole = \"admin\"\nsha256 = \"{}\"\n[[rbac.tokens]]\nprincipal = \"bob\"\nrole = \"viewer\"\nsha256 = \"{}\"\n",
         hash_token("alice-token-1"),
         hash_token("bob-token-2")
     );
-    let server =
-        HttpProxmcp::start(&sim.base_url(), "streamable-http", Launch { config: Some(config), ..Launch::default() })
-            .await;
+    Launch { config: Some(config), ..Launch::default() }
+}
+
+#[tokio::test]
+async fn bearer_tokens_pick_the_principal_role_and_tool_list() {
+    let sim = support::sim().await;
+    let server = HttpProxmcp::start(&sim.base_url(), "streamable-http", tokens_launch()).await;
     // No token, or a wrong one: 401 before any MCP happens.
     let http = http_client();
     let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "curl", "version": "1"}}});
@@ -175,7 +178,12 @@ async fn bearer_tokens_pick_the_principal_role_and_tool_list() {
         .iter()
         .map(|l| (l["principal"].as_str().unwrap(), l["role"].as_str().unwrap(), l["tool"].as_str().unwrap()))
         .collect();
-    assert_eq!(who, [("alice", "admin", "pve_stop_vm"), ("bob", "viewer", "pve_get_version")], "{audit}");
+    assert_eq!(
+        who,
+        [("bob", "viewer", "pve_stop_vm"), ("alice", "admin", "pve_stop_vm"), ("bob", "viewer", "pve_get_version")],
+        "the refused call is audited too: {audit}"
+    );
+    assert_eq!(lines[0]["outcome"], "denied");
     assert!(!audit.contains("alice-token-1") && !audit.contains("bob-token-2"));
 }
 
@@ -216,15 +224,140 @@ async fn health_and_readiness_probes_report_the_proxmox_connection() {
     let resp = http.get(format!("{}/readyz", server.base)).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     drop(server);
-    // Wrong Proxmox credentials: up, but not ready, and the answer says why.
+    // Wrong Proxmox credentials: up, but not ready. The unauthenticated
+    // answer keeps the details (URL, credential state) to the server log.
     let launch = Launch { env: vec![("PVE_API_TOKEN_SECRET".into(), "not-the-secret".into())], ..Launch::default() };
     let server = HttpProxmcp::start(&sim.base_url(), "streamable-http", launch).await;
     assert_eq!(http.get(format!("{}/healthz", server.base)).send().await.unwrap().status(), 200);
     let resp = http.get(format!("{}/readyz", server.base)).send().await.unwrap();
     assert_eq!(resp.status(), 503);
     let body = resp.text().await.unwrap();
-    assert!(body.contains("not usable") && body.contains("401") || body.contains("token"), "{body}");
+    assert!(!body.contains("401") && !body.contains(&sim.base_url()) && !body.contains("token"), "{body}");
     assert!(!body.contains("not-the-secret"));
+    let (_, stderr) = server.terminate().await;
+    assert!(stderr.contains("not ready") && stderr.contains("401"), "the log says why: {stderr}");
+}
+
+#[tokio::test]
+async fn readyz_is_host_checked_and_a_probe_flood_costs_proxmox_one_request() {
+    let sim = support::sim().await;
+    let server = HttpProxmcp::start(&sim.base_url(), "streamable-http", Launch::default()).await;
+    let http = http_client();
+    let url = format!("{}/readyz", server.base);
+    let before = sim.requests().len();
+    for _ in 0..30 {
+        assert_eq!(http.get(&url).send().await.unwrap().status(), 200);
+    }
+    let sent = sim.requests().len() - before;
+    assert_eq!(sent, 1, "30 probes within the cache period sent {sent} requests to Proxmox");
+    let resp = http.get(&url).header("host", "attacker.example").send().await.unwrap();
+    assert_eq!(resp.status(), 403, "the probe is Host-checked like MCP");
+    drop(server);
+}
+
+/// A raw `initialize` POST over streamable HTTP; the response and its session id.
+async fn open_session(http: &reqwest::Client, url: &str, token: &str) -> (reqwest::StatusCode, Option<String>) {
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}});
+    let resp = http
+        .post(url)
+        .bearer_auth(token)
+        .header("accept", "application/json, text/event-stream")
+        .json(&init)
+        .send()
+        .await
+        .unwrap();
+    let id = resp.headers().get("mcp-session-id").and_then(|v| v.to_str().ok()).map(str::to_string);
+    (resp.status(), id)
+}
+
+#[tokio::test]
+async fn a_session_refuses_a_second_principal() {
+    let sim = support::sim().await;
+    let server = HttpProxmcp::start(&sim.base_url(), "streamable-http", tokens_launch()).await;
+    let http = http_client();
+    let (status, id) = open_session(&http, &server.url, "alice-token-1").await;
+    assert_eq!(status, 200);
+    let id = id.expect("a session id");
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}});
+    let stolen = |method: reqwest::Method| {
+        http.request(method, &server.url)
+            .bearer_auth("bob-token-2")
+            .header("mcp-session-id", &id)
+            .header("accept", "application/json, text/event-stream")
+    };
+    // Listing, calling, the GET stream, answering the server, DELETE: all refused.
+    for req in [
+        stolen(reqwest::Method::POST).json(&list),
+        stolen(reqwest::Method::POST)
+            .json(&json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "pve_get_version", "arguments": {}}})),
+        stolen(reqwest::Method::POST).json(&json!({"jsonrpc": "2.0", "id": 0, "result": {"action": "accept", "content": {}}})),
+        stolen(reqwest::Method::GET),
+        stolen(reqwest::Method::DELETE),
+    ] {
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), 403, "another principal used alice's session");
+        assert!(resp.text().await.unwrap().contains("another principal"));
+    }
+    // Alice's session is intact.
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    let resp = http
+        .post(&server.url)
+        .bearer_auth("alice-token-1")
+        .header("mcp-session-id", &id)
+        .header("accept", "application/json, text/event-stream")
+        .json(&initialized)
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.status());
+    drop(server);
+}
+
+#[tokio::test]
+async fn sessions_are_capped_per_principal() {
+    let sim = support::sim().await;
+    let mut launch = tokens_launch();
+    launch.env.push(("MCP_MAX_SESSIONS_PER_PRINCIPAL".into(), "2".into()));
+    let server = HttpProxmcp::start(&sim.base_url(), "streamable-http", launch).await;
+    let http = http_client();
+    for _ in 0..2 {
+        assert_eq!(open_session(&http, &server.url, "alice-token-1").await.0, 200);
+    }
+    let (status, _) = open_session(&http, &server.url, "alice-token-1").await;
+    assert_eq!(status, 429, "a third session for alice");
+    assert_eq!(open_session(&http, &server.url, "bob-token-2").await.0, 200, "bob has his own allowance");
+    drop(server);
+}
+
+#[tokio::test]
+async fn a_client_trickling_its_headers_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let sim = support::sim().await;
+    let launch = Launch { env: vec![("MCP_HEADER_TIMEOUT".into(), "1".into())], ..Launch::default() };
+    let server = HttpProxmcp::start(&sim.base_url(), "streamable-http", launch).await;
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    conn.write_all(b"POST /mcp HTTP/1.1\r\nHost: localhost\r\nX-Slow: ").await.unwrap();
+    let started = Instant::now();
+    let mut buf = Vec::new();
+    // The server closes the connection (possibly after a 408) instead of
+    // waiting for the rest.
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let _ = conn.write_all(b"a").await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let mut chunk = [0u8; 512];
+            match tokio::time::timeout(Duration::from_millis(10), conn.read(&mut chunk)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return,
+                Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
+                Err(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the trickling connection was still open after 10 s");
+    assert!(started.elapsed() < Duration::from_secs(5), "cut off after {:?}", started.elapsed());
+    drop(server);
 }
 
 #[tokio::test]

@@ -15,6 +15,7 @@ mod http;
 mod inspector;
 mod inventory_tools;
 mod lifecycle;
+mod protection;
 mod provisioning;
 mod pve_client;
 pub mod python_client;

@@ -405,3 +405,27 @@ async fn tasks_are_awaited_with_progress_timeouts_and_failure_tails() {
     }
     support::validate_requests(&support::sim_request_log(&sim));
 }
+
+#[tokio::test]
+async fn the_password_ticket_cookie_is_sent_unencoded() {
+    let server = MockServer::start().await;
+    let ticket = "PVE:root@pam:6748A1B2::c2lnbmF0dXJl+/=";
+    mock(
+        &server,
+        "POST",
+        "/api2/json/access/ticket",
+        ResponseTemplate::new(200).set_body_json(
+            json!({"data": {"ticket": ticket, "CSRFPreventionToken": "6748A1B2:csrf", "username": "root@pam"}}),
+        ),
+    )
+    .await;
+    Mock::given(method("GET"))
+        .and(path("/api2/json/version"))
+        .and(wiremock::matchers::header("cookie", format!("PVEAuthCookie={ticket}").as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {"version": "9.1.2"}})))
+        .mount(&server)
+        .await;
+    let c = client(&server.uri(), Auth::Password { username: "root@pam".into(), password: Secret::new(PASSWORD) });
+    let v = c.request(Method::Get, &["version"], &Value::Null).await.expect("the raw cookie is accepted");
+    assert_eq!(v["version"], "9.1.2");
+}

@@ -1,25 +1,45 @@
-//! The audit log: one JSON line per tool call, hash-chained so that an
-//! edited, removed or reordered line is found by `proxmcp audit verify`.
+//! The audit log: one JSON line per tool call, in a keyed hash chain so
+//! that an edited, removed, reordered, appended or truncated line is found
+//! by `proxmcp audit verify`.
 //!
-//! Each line carries `prev` (the previous line's hash, 64 zeros for the
-//! first) and `hash` = SHA-256 of `prev` followed by the line's JSON
-//! without `hash`. Arguments are redacted before they are written: any key
-//! containing password, secret, token, ticket or key (and configured
-//! names) is replaced by `[redacted]`, at any depth.
+//! Each line carries `seq` (1, 2, ...), `prev` (the previous line's hash,
+//! 64 zeros for the first) and `hash` = HMAC-SHA-256 under the log's key of
+//! `prev` followed by the line's JSON without `hash`. The key sits in a
+//! 0600 file beside the log (`FILE.key`, created on first use) or where
+//! `[audit] key_file` says; without it nobody can forge a line. The chain's
+//! head (last `seq` and `hash`) is rewritten to `FILE.head` after every
+//! line and logged at start, every [`ANCHOR_EVERY`] lines and at shutdown,
+//! so a log pipeline can anchor it off-box and a cut-off end shows.
+//!
+//! Arguments are redacted before they are written (the endpoint model's
+//! secret keys plus `[audit] redact`, by default `input`) and capped at
+//! [`MAX_ARGUMENT_BYTES`]; calls refused before running keep only a digest.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::Instant;
 
+use hmac::{Hmac, Mac};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use super::access::Caller;
+use crate::pve::endpoints;
+
 /// The hash before the first line.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// Key fragments whose values are always redacted.
-const SECRET_KEYS: &[&str] = &["password", "secret", "token", "ticket", "key"];
+/// Largest serialized arguments written in full; larger ones keep their
+/// size, top-level keys and SHA-256.
+pub const MAX_ARGUMENT_BYTES: usize = 4096;
+
+/// The chain head is logged every this many lines.
+pub const ANCHOR_EVERY: u64 = 100;
+
+/// Argument names redacted when `[audit] redact` is not set.
+pub const DEFAULT_REDACT: &[&str] = &["input"];
 
 /// One Proxmox request a call made.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -34,15 +54,16 @@ pub struct RequestRecord {
     pub ms: u64,
 }
 
-/// How a call ended.
+/// How a call ended, as the gates and Proxmox saw it (never the plugin's
+/// word alone).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
-    /// A result.
+    /// A result, and Proxmox accepted every request.
     Ok,
     /// A tool or Proxmox error.
     Error,
-    /// A gate refused a request (grant, read-only, confirmation, dry run).
+    /// A gate refused the call or its writes, and nothing was written.
     Denied,
     /// The plugin trapped or ran past a limit.
     Trapped,
@@ -57,18 +78,42 @@ pub struct Record {
     pub principal: String,
     /// Their role.
     pub role: String,
-    /// Plugin of the tool.
+    /// Plugin of the tool (empty for an unknown tool).
     pub plugin: String,
     /// Tool name.
     pub tool: String,
-    /// Arguments, redacted.
+    /// Arguments, redacted and capped.
     pub arguments: Value,
     /// How it ended.
     pub outcome: Outcome,
+    /// How its writes were approved, if any were.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
     /// Milliseconds.
     pub duration_ms: u64,
     /// Proxmox requests made.
     pub requests: Vec<RequestRecord>,
+}
+
+/// What the gate knows about a call when it audits it.
+#[derive(Debug)]
+pub struct Call<'a> {
+    /// Who called.
+    pub caller: &'a Caller,
+    /// The tool's plugin.
+    pub plugin: &'a str,
+    /// The tool.
+    pub tool: &'a str,
+    /// Arguments as given.
+    pub arguments: &'a Value,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// When it started.
+    pub started: Instant,
+    /// Its Proxmox requests.
+    pub requests: Vec<RequestRecord>,
+    /// How its writes were approved.
+    pub approved_by: Option<String>,
 }
 
 /// Why the audit log could not be used.
@@ -82,17 +127,32 @@ pub enum AuditError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The chain key is unusable.
+    #[error("the audit chain key {path} is unusable: {why}")]
+    Key {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong.
+        why: String,
+    },
 }
 
 enum Sink {
-    File { path: PathBuf, file: std::fs::File },
+    File { path: PathBuf, head: PathBuf, file: std::fs::File },
     Stderr,
+}
+
+struct State {
+    sink: Sink,
+    prev: String,
+    seq: u64,
 }
 
 /// The audit log writer.
 pub struct AuditLog {
-    state: Mutex<(Sink, String)>,
-    extra_secret_keys: Vec<String>,
+    state: Mutex<State>,
+    key: Vec<u8>,
+    redact_keys: Vec<String>,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -101,145 +161,391 @@ impl std::fmt::Debug for AuditLog {
     }
 }
 
+/// The key file of a log at `path` unless configured: `PATH.key`.
+pub fn default_key_file(path: &Path) -> PathBuf {
+    sibling(path, "key")
+}
+
+/// The head file of a log at `path`: `PATH.head`.
+pub fn head_file(path: &Path) -> PathBuf {
+    sibling(path, "head")
+}
+
+fn sibling(path: &Path, ext: &str) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{ext}"));
+    path.with_file_name(name)
+}
+
+/// Opens for appending, creating the file 0600.
+fn open_private(path: &Path, append: bool) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut o = std::fs::OpenOptions::new();
+    o.create(true).mode(0o600);
+    if append {
+        o.append(true);
+    } else {
+        o.write(true).truncate(true);
+    }
+    o.open(path)
+}
+
+/// Reads the chain key at `path`, creating a random one (0600) if absent.
+pub fn load_or_create_key(path: &Path) -> Result<Vec<u8>, AuditError> {
+    let err = |why: String| AuditError::Key { path: path.to_path_buf(), why };
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let text = String::from_utf8(bytes).map_err(|_| err("it is not hex text".into()))?;
+            let key = hex::decode(text.trim()).map_err(|_| err("it is not hex text".into()))?;
+            if key.len() < 16 {
+                return Err(err("it is shorter than 16 bytes".into()));
+            }
+            Ok(key)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut key = vec![0u8; 32];
+            getrandom::fill(&mut key).map_err(|e| err(e.to_string()))?;
+            let mut f = open_private(path, false).map_err(|e| err(e.to_string()))?;
+            f.write_all(format!("{}\n", hex::encode(&key)).as_bytes()).map_err(|e| err(e.to_string()))?;
+            Ok(key)
+        }
+        Err(e) => Err(err(e.to_string())),
+    }
+}
+
 impl AuditLog {
     /// Appends to `path` (continuing its chain), or writes to stderr when
-    /// `None`.
-    pub fn open(path: Option<&Path>, extra_secret_keys: Vec<String>) -> Result<AuditLog, AuditError> {
-        let sink = match path {
-            None => (Sink::Stderr, GENESIS.to_string()),
-            Some(p) => {
-                let io = |source| AuditError::Io { path: p.to_path_buf(), source };
-                let last = match std::fs::read_to_string(p) {
-                    Ok(text) => last_hash(&text),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => GENESIS.to_string(),
-                    Err(e) => return Err(io(e)),
-                };
-                let file = std::fs::OpenOptions::new().create(true).append(true).open(p).map_err(io)?;
-                (Sink::File { path: p.to_path_buf(), file }, last)
-            }
+    /// `None`. `redact` names more arguments to hide (`None`: the default
+    /// list). A partial last line (a crash mid-write) is ended and marked;
+    /// a file that cannot be read as a chain is moved aside and a new
+    /// segment begins, both logged.
+    pub fn open(
+        path: Option<&Path>,
+        redact: Option<Vec<String>>,
+        key_file: Option<&Path>,
+    ) -> Result<AuditLog, AuditError> {
+        let redact_keys = redact.unwrap_or_else(|| DEFAULT_REDACT.iter().map(|s| (*s).to_string()).collect());
+        let Some(p) = path else {
+            let key = match key_file {
+                Some(k) => load_or_create_key(k)?,
+                None => {
+                    let mut key = vec![0u8; 32];
+                    getrandom::fill(&mut key)
+                        .map_err(|e| AuditError::Key { path: PathBuf::from("(memory)"), why: e.to_string() })?;
+                    key
+                }
+            };
+            let state = State { sink: Sink::Stderr, prev: GENESIS.to_string(), seq: 0 };
+            return Ok(AuditLog { state: Mutex::new(state), key, redact_keys });
         };
-        Ok(AuditLog { state: Mutex::new(sink), extra_secret_keys })
+        let io = |source| AuditError::Io { path: p.to_path_buf(), source };
+        let key = load_or_create_key(&key_file.map_or_else(|| default_key_file(p), Path::to_path_buf))?;
+        let mut pending: Vec<Value> = Vec::new();
+        let (mut prev, mut seq) = (GENESIS.to_string(), 0);
+        match std::fs::read(p) {
+            Ok(bytes) => match tail_of(&bytes) {
+                Ok(Tail { prev: last, seq: n, partial }) => {
+                    (prev, seq) = (last, n);
+                    if let Some(partial) = partial {
+                        tracing::error!(file = %p.display(), "the audit log ends in a partial line (a crash mid-write); ending it and continuing the chain with a marker");
+                        let mut f = open_private(p, true).map_err(io)?;
+                        f.write_all(b"\n").map_err(io)?;
+                        pending.push(json!({"event": "partial_line_ended", "time": now_rfc3339(),
+                                            "partial_sha256": hex::encode(Sha256::digest(&partial))}));
+                    }
+                }
+                Err(why) => {
+                    let aside = sibling(p, &format!("damaged-{}", crate::clock::unix_now()));
+                    std::fs::rename(p, &aside).map_err(io)?;
+                    tracing::error!(file = %p.display(), moved_to = %aside.display(), "the audit log cannot be read as a chain ({why}); it was moved aside and a new segment begins");
+                    pending.push(json!({"event": "segment_start", "time": now_rfc3339(),
+                                        "reason": why, "previous_file": aside.display().to_string(),
+                                        "previous_sha256": hex::encode(Sha256::digest(&bytes))}));
+                }
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(e)),
+        }
+        let file = open_private(p, true).map_err(io)?;
+        let sink = Sink::File { path: p.to_path_buf(), head: head_file(p), file };
+        let log = AuditLog { state: Mutex::new(State { sink, prev, seq }), key, redact_keys };
+        for marker in pending {
+            log.append(marker)?;
+        }
+        log.anchor("opened");
+        Ok(log)
+    }
+
+    /// The audit record of `call`: arguments redacted and capped.
+    pub fn record(&self, call: Call<'_>) -> Record {
+        Record {
+            time: now_rfc3339(),
+            principal: call.caller.principal.clone(),
+            role: call.caller.role.name.clone(),
+            plugin: call.plugin.to_string(),
+            tool: call.tool.to_string(),
+            arguments: cap(self.redact(call.arguments)),
+            outcome: call.outcome,
+            approved_by: call.approved_by,
+            duration_ms: call.started.elapsed().as_millis() as u64,
+            requests: call.requests,
+        }
     }
 
     /// Redacts secrets in tool arguments.
     pub fn redact(&self, args: &Value) -> Value {
-        redact(args, &self.extra_secret_keys)
+        let mut out = args.clone();
+        let extra = &self.redact_keys;
+        endpoints::redact_in_place(&mut out, &|k| {
+            endpoints::is_secret_key(k) || extra.iter().any(|e| e.eq_ignore_ascii_case(k))
+        });
+        out
     }
 
     /// Chains and writes one record.
     pub fn write(&self, record: &Record) -> Result<(), AuditError> {
+        let value = serde_json::to_value(record).unwrap_or_else(|_| json!({}));
+        self.append(value)
+    }
+
+    fn append(&self, body: Value) -> Result<(), AuditError> {
         let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (sink, prev) = &mut *state;
-        let line = chain(record, prev);
-        let hash = line["hash"].as_str().unwrap_or_default().to_string();
-        let text = format!("{line}\n");
-        match sink {
-            Sink::Stderr => {
-                eprint!("{text}");
-            }
-            Sink::File { path, file } => {
-                file.write_all(text.as_bytes())
-                    .and_then(|()| file.flush())
-                    .map_err(|source| AuditError::Io { path: path.clone(), source })?;
+        let mut obj = match body {
+            Value::Object(o) => o,
+            _ => Map::new(),
+        };
+        let seq = state.seq + 1;
+        obj.insert("seq".into(), json!(seq));
+        obj.insert("prev".into(), json!(state.prev));
+        let hash = hash_of(&self.key, &obj, &state.prev);
+        obj.insert("hash".into(), json!(hash));
+        let text = format!("{}\n", Value::Object(obj));
+        match &mut state.sink {
+            Sink::Stderr => eprint!("{text}"),
+            Sink::File { path, head, file } => {
+                let io = |source| AuditError::Io { path: path.clone(), source };
+                file.write_all(text.as_bytes()).and_then(|()| file.flush()).map_err(io)?;
+                write_head(head, seq, &hash).map_err(io)?;
             }
         }
-        *prev = hash;
+        state.seq = seq;
+        state.prev = hash;
+        drop(state);
+        if seq.is_multiple_of(ANCHOR_EVERY) {
+            self.anchor("every 100 lines");
+        }
         Ok(())
+    }
+
+    /// Logs the chain head so a log pipeline keeps it off-box.
+    pub fn anchor(&self, when: &str) {
+        let state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        tracing::info!(seq = state.seq, head = %state.prev, "audit chain head ({when})");
     }
 }
 
-/// The record as a JSON object with `prev` and `hash` set.
-fn chain(record: &Record, prev: &str) -> Value {
-    let mut obj = match serde_json::to_value(record) {
-        Ok(Value::Object(o)) => o,
-        _ => Map::new(),
-    };
-    obj.insert("prev".into(), json!(prev));
-    obj.insert("hash".into(), json!(hash_of(&obj, prev)));
-    Value::Object(obj)
+impl Drop for AuditLog {
+    fn drop(&mut self) {
+        self.anchor("shutdown");
+    }
 }
 
-/// SHA-256 over `prev` and the line without its `hash` member. serde_json
-/// maps keep their keys sorted, so the text is canonical.
-fn hash_of(obj: &Map<String, Value>, prev: &str) -> String {
+fn write_head(head: &Path, seq: u64, hash: &str) -> std::io::Result<()> {
+    let tmp = sibling(head, "tmp");
+    let mut f = open_private(&tmp, false)?;
+    f.write_all(format!("{}\n", json!({"seq": seq, "hash": hash})).as_bytes())?;
+    f.sync_data()?;
+    std::fs::rename(tmp, head)
+}
+
+/// Arguments over [`MAX_ARGUMENT_BYTES`] become their size, keys and hash.
+fn cap(args: Value) -> Value {
+    let text = args.to_string();
+    if text.len() <= MAX_ARGUMENT_BYTES {
+        return args;
+    }
+    let keys: Vec<&String> = args.as_object().map(|o| o.keys().collect()).unwrap_or_default();
+    json!({"truncated": true, "bytes": text.len(), "keys": keys, "sha256": hex::encode(Sha256::digest(text.as_bytes()))})
+}
+
+/// A refused call's arguments: only their size and hash.
+pub fn digest_only(args: &Value) -> Value {
+    let text = args.to_string();
+    json!({"bytes": text.len(), "sha256": hex::encode(Sha256::digest(text.as_bytes()))})
+}
+
+/// HMAC-SHA-256 over `prev` and the line without its `hash` member.
+/// serde_json maps keep their keys sorted, so the text is canonical.
+fn hash_of(key: &[u8], obj: &Map<String, Value>, prev: &str) -> String {
     let mut body = obj.clone();
     body.remove("hash");
-    let mut h = Sha256::new();
-    h.update(prev.as_bytes());
-    h.update(Value::Object(body).to_string().as_bytes());
-    hex::encode(h.finalize())
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
+        return String::new();
+    };
+    mac.update(prev.as_bytes());
+    mac.update(Value::Object(body).to_string().as_bytes());
+    hex::encode(mac.finalize().into_bytes())
 }
 
-fn last_hash(text: &str) -> String {
-    text.lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .and_then(|l| serde_json::from_str::<Value>(l).ok())
-        .and_then(|v| v["hash"].as_str().map(str::to_string))
-        .unwrap_or_else(|| GENESIS.to_string())
+struct Tail {
+    prev: String,
+    seq: u64,
+    /// A last line without its newline (a crash mid-write).
+    partial: Option<Vec<u8>>,
 }
 
-fn redact(v: &Value, extra: &[String]) -> Value {
-    match v {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| {
-                    let lower = k.to_ascii_lowercase();
-                    let secret = SECRET_KEYS.iter().any(|s| lower.contains(s))
-                        || extra.iter().any(|s| lower == s.to_ascii_lowercase());
-                    (k.clone(), if secret { json!("[redacted]") } else { redact(v, extra) })
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.iter().map(|i| redact(i, extra)).collect()),
-        other => other.clone(),
+/// Where the chain of an existing file ends.
+fn tail_of(bytes: &[u8]) -> Result<Tail, String> {
+    let (complete, partial) = match bytes.iter().rposition(|b| *b == b'\n') {
+        Some(i) if i + 1 < bytes.len() => (&bytes[..=i], Some(bytes[i + 1..].to_vec())),
+        Some(_) => (bytes, None),
+        None if bytes.is_empty() => (bytes, None),
+        None => (&bytes[..0], Some(bytes.to_vec())),
+    };
+    let text = std::str::from_utf8(complete).map_err(|e| format!("it is not UTF-8 text ({e})"))?;
+    let Some(last) = text.lines().rev().find(|l| !l.trim().is_empty()) else {
+        return Ok(Tail { prev: GENESIS.to_string(), seq: 0, partial });
+    };
+    let v: Value = serde_json::from_str(last).map_err(|_| "its last line is not JSON".to_string())?;
+    match (v["hash"].as_str(), v["seq"].as_u64()) {
+        (Some(h), Some(seq)) => Ok(Tail { prev: h.to_string(), seq, partial }),
+        _ => Err("its last line has no seq and hash".to_string()),
     }
 }
 
 /// What `verify` found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    /// Every line chains; the count of lines.
-    Intact(usize),
+    /// Every line chains up to the recorded head.
+    Intact {
+        /// Lines checked.
+        lines: u64,
+        /// The head the chain ends at.
+        head: String,
+    },
     /// The first broken line (1-based) and why.
     Broken {
-        /// Line number.
+        /// Line number (0: the file as a whole).
         line: usize,
         /// What is wrong.
         reason: String,
     },
 }
 
-/// Checks a whole audit log text.
-pub fn verify(text: &str) -> Verdict {
+/// Checks a whole audit log: its bytes, its key and, when known, the head
+/// recorded beside it (`seq`, `hash`).
+pub fn verify(bytes: &[u8], key: &[u8], head: Option<(u64, String)>) -> Verdict {
+    let broken = |line: usize, reason: &str| Verdict::Broken { line, reason: reason.to_string() };
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return broken(0, "is not UTF-8 text (a byte was changed)");
+    };
     let mut prev = GENESIS.to_string();
-    let mut count = 0;
-    for (i, line) in text.lines().enumerate() {
+    let mut seq = 0u64;
+    let mut partial: Option<String> = None;
+    for (i, line) in text.split_inclusive('\n').enumerate() {
         let n = i + 1;
+        let ended = line.ends_with('\n');
+        let line = line.trim_end_matches('\n');
         if line.trim().is_empty() {
             continue;
         }
+        if let Err(e) = no_duplicate_keys(line) {
+            if !ended || partial.is_some() {
+                return broken(n, &format!("is not one JSON object ({e})"));
+            }
+            // Only a crash leaves a line that does not parse; the next line
+            // must say so.
+            partial = Some(hex::encode(Sha256::digest(line.as_bytes())));
+            continue;
+        }
         let Ok(Value::Object(obj)) = serde_json::from_str::<Value>(line) else {
-            return Verdict::Broken { line: n, reason: "not a JSON object".into() };
+            return broken(n, "is not a JSON object");
         };
+        if let Some(digest) = partial.take()
+            && (obj.get("event").and_then(Value::as_str) != Some("partial_line_ended")
+                || obj.get("partial_sha256").and_then(Value::as_str) != Some(digest.as_str()))
+        {
+            return broken(n - 1, "is not JSON and no recovery marker follows it (the line was damaged)");
+        }
+        if obj.get("seq").and_then(Value::as_u64) != Some(seq + 1) {
+            return broken(n, "does not carry the next sequence number (a line was removed, inserted or reordered)");
+        }
         let claimed_prev = obj.get("prev").and_then(Value::as_str).unwrap_or_default();
         if claimed_prev != prev {
-            return Verdict::Broken {
-                line: n,
-                reason: "does not follow the line before it (a line was removed, inserted or reordered)".into(),
-            };
+            return broken(n, "does not follow the line before it (a line was removed, inserted or reordered)");
         }
         let claimed = obj.get("hash").and_then(Value::as_str).unwrap_or_default().to_string();
-        if hash_of(&obj, &prev) != claimed {
-            return Verdict::Broken {
-                line: n,
-                reason: "its content does not match its hash (the line was edited)".into(),
-            };
+        if hash_of(key, &obj, &prev) != claimed {
+            return broken(n, "does not match its keyed hash (the line was edited or forged)");
         }
         prev = claimed;
-        count += 1;
+        seq += 1;
     }
-    Verdict::Intact(count)
+    if partial.is_some() {
+        return broken(0, "ends in a damaged line with no recovery marker");
+    }
+    match head {
+        Some((head_seq, head_hash)) if head_seq != seq || head_hash != prev => Verdict::Broken {
+            line: 0,
+            reason: format!(
+                "ends at line seq {seq}, but its head file says seq {head_seq}: lines were removed from the end or added after it"
+            ),
+        },
+        None if seq == 0 => broken(0, "is empty and has no head file"),
+        _ => Verdict::Intact { lines: seq, head: prev },
+    }
+}
+
+/// Fails on a JSON text with a duplicate key in any object.
+fn no_duplicate_keys(text: &str) -> Result<(), String> {
+    use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+
+    struct Checked;
+    impl<'de> Deserialize<'de> for Checked {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(CheckedVisitor)
+        }
+    }
+    struct CheckedVisitor;
+    impl<'de> Visitor<'de> for CheckedVisitor {
+        type Value = Checked;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Checked, E> {
+            Ok(Checked)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Checked, E> {
+            Ok(Checked)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Checked, E> {
+            Ok(Checked)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Checked, E> {
+            Ok(Checked)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Checked, E> {
+            Ok(Checked)
+        }
+        fn visit_unit<E>(self) -> Result<Checked, E> {
+            Ok(Checked)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Checked, A::Error> {
+            while seq.next_element::<Checked>()?.is_some() {}
+            Ok(Checked)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            while let Some(k) = map.next_key::<String>()? {
+                if !seen.insert(k.clone()) {
+                    return Err(de::Error::custom(format!("duplicate key {k:?}")));
+                }
+                map.next_value::<Checked>()?;
+            }
+            Ok(Checked)
+        }
+    }
+    serde_json::from_str::<Checked>(text).map(|_| ()).map_err(|e| e.to_string())
 }
 
 /// Now as RFC 3339 UTC with seconds.
@@ -248,66 +554,4 @@ pub fn now_rfc3339() -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn record(tool: &str) -> Record {
-        Record {
-            time: now_rfc3339(),
-            principal: "local".into(),
-            role: "admin".into(),
-            plugin: "inventory".into(),
-            tool: tool.into(),
-            arguments: json!({"vmid": 100}),
-            outcome: Outcome::Ok,
-            duration_ms: 3,
-            requests: vec![RequestRecord { method: "GET".into(), path: "/version".into(), status: 200, ms: 1 }],
-        }
-    }
-
-    fn log_text(n: usize) -> (tempfile::TempDir, PathBuf) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("audit.jsonl");
-        let log = AuditLog::open(Some(&path), vec![]).unwrap();
-        for i in 0..n {
-            log.write(&record(&format!("tool_{i}"))).unwrap();
-        }
-        (dir, path)
-    }
-
-    #[test]
-    fn an_untouched_log_verifies_and_reopening_continues_the_chain() {
-        let (_dir, path) = log_text(3);
-        let again = AuditLog::open(Some(&path), vec![]).unwrap();
-        again.write(&record("tool_3")).unwrap();
-        assert_eq!(verify(&std::fs::read_to_string(&path).unwrap()), Verdict::Intact(4));
-    }
-
-    #[test]
-    fn edited_removed_and_reordered_lines_are_found() {
-        let (_dir, path) = log_text(4);
-        let text = std::fs::read_to_string(&path).unwrap();
-        let lines: Vec<&str> = text.lines().collect();
-
-        let edited = text.replacen("tool_2", "tool_X", 1);
-        assert!(matches!(verify(&edited), Verdict::Broken { line: 3, ref reason } if reason.contains("edited")));
-
-        let removed = [lines[0], lines[2], lines[3]].join("\n");
-        assert!(matches!(verify(&removed), Verdict::Broken { line: 2, ref reason } if reason.contains("removed")));
-
-        let reordered = [lines[0], lines[2], lines[1], lines[3]].join("\n");
-        assert!(matches!(verify(&reordered), Verdict::Broken { line: 2, .. }));
-
-        assert!(matches!(verify("{not json"), Verdict::Broken { line: 1, .. }));
-    }
-
-    #[test]
-    fn secrets_are_redacted_at_any_depth() {
-        let args = json!({"vmid": 1, "password": "p", "nested": {"api_token": "t", "ok": [ {"ssh_key": "k"} ]}, "cipassword": "c", "label": "x"});
-        let out = redact(&args, &["label".to_string()]);
-        assert_eq!(
-            out,
-            json!({"vmid": 1, "password": "[redacted]", "nested": {"api_token": "[redacted]", "ok": [{"ssh_key": "[redacted]"}]}, "cipassword": "[redacted]", "label": "[redacted]"})
-        );
-    }
-}
+mod tests;

@@ -102,6 +102,11 @@ impl Grant {
         method_ok && covers_segments(&self.segments, &other.segments)
     }
 
+    /// Whether the grant allows every request (`* /**`).
+    pub fn is_everything(&self) -> bool {
+        self.method.is_none() && self.segments == [Seg::Rest]
+    }
+
     /// Whether the grant allows only reads.
     pub fn is_read_only(&self) -> bool {
         self.method == Some(Method::Get)

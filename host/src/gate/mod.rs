@@ -9,6 +9,7 @@
 
 pub mod access;
 pub mod audit;
+mod broker;
 pub mod grants;
 pub mod protect;
 pub mod ratelimit;
@@ -22,13 +23,16 @@ use tokio_util::sync::CancellationToken;
 
 pub use access::{Caller, Rbac, Role, ToolSelection};
 pub use audit::{AuditLog, Outcome, Record, RequestRecord};
+pub use broker::{Approval, Planned};
 pub use grants::{Grant, GrantError};
-pub use protect::Protection;
+pub use protect::{Protection, UnknownWrites};
 pub use ratelimit::RateLimits;
 
-use crate::pve::{ApiError, GuestInfo, Method, PveClient, TaskOutcome, TaskProgress, encode_path};
+use broker::CallBroker;
+
+use crate::pve::{ApiError, Method, PveClient, TaskProgress};
 use crate::runtime::{
-    Broker, CallError, LoadError, LoadedPlugin, Manifest, PluginSource, Runtime, ToolOutput, ToolSpec,
+    CallError, LoadError, LoadedPlugin, Manifest, PluginSource, Runtime, ToolFailure, ToolOutput, ToolSpec,
 };
 
 /// The deployment's policy.
@@ -369,9 +373,28 @@ impl Gate {
     }
 
     /// Calls tool `name` with `arguments` (a JSON object).
+    ///
+    /// Every call is rate-limited and audited, refused ones too. A write
+    /// without `confirm` from a client that can be asked is first run as a
+    /// dry run; the user approves that exact set of requests, and the call
+    /// then runs with only those writes allowed.
     pub async fn call_tool(&self, name: &str, arguments: Value, ctx: CallContext) -> Result<ToolOutput, GateError> {
         let caller = ctx.caller.clone().unwrap_or_else(|| self.rbac.local().clone());
-        let Some((index, _)) = self.tools.get(name).filter(|(_, spec)| may_call(&caller.role, spec)) else {
+        let started = Instant::now();
+        if let Some(rate) = &self.rate
+            && let Err(retry_after) = rate.check(&caller.principal)
+        {
+            let plugin = self.tools.get(name).map(|(i, _)| self.entries[*i].plugin.manifest.name.as_str());
+            self.audit_refused(&caller, plugin.unwrap_or(""), name, &arguments, started)?;
+            return Err(GateError::RateLimited {
+                principal: caller.principal.clone(),
+                limit: rate.describe(),
+                retry_after,
+            });
+        }
+        let Some((index, spec)) = self.tools.get(name).filter(|(_, spec)| may_call(&caller.role, spec)) else {
+            let plugin = self.tools.get(name).map(|(i, _)| self.entries[*i].plugin.manifest.name.as_str());
+            self.audit_refused(&caller, plugin.unwrap_or(""), name, &arguments, started)?;
             if self.tools.contains_key(name) {
                 return Err(GateError::NotAllowed {
                     tool: name.to_string(),
@@ -382,74 +405,197 @@ impl Gate {
             return Err(GateError::UnknownTool(self.unknown_tool_message(name, &caller)));
         };
         if !arguments.is_object() {
+            self.audit_refused(&caller, &self.entries[*index].plugin.manifest.name, name, &arguments, started)?;
             return Err(GateError::ArgumentsNotObject);
         }
         let entry = &self.entries[*index];
-        let started = Instant::now();
-        if let Some(rate) = &self.rate
-            && let Err(retry_after) = rate.check(&caller.principal)
-        {
-            let denied =
-                GateError::RateLimited { principal: caller.principal.clone(), limit: rate.describe(), retry_after };
-            self.audit(&caller, &entry.plugin.manifest.name, name, &arguments, Outcome::Denied, started, Vec::new())?;
-            return Err(denied);
+        let call = Invocation { entry, name, arguments: &arguments, caller: &caller, ctx: &ctx, started };
+        let confirmed = arguments.get("confirm") == Some(&Value::Bool(true));
+        let dry_run = arguments.get("dry_run") == Some(&Value::Bool(true));
+        let mut requests = Vec::new();
+        let mut approval = if confirmed { Approval::Confirmed } else { Approval::None };
+        let mut approved_by = confirmed.then(|| "confirm argument".to_string());
+        if !confirmed && !dry_run && !spec.hints.read_only && ctx.confirmer.is_some() {
+            let mut plan_args = arguments.clone();
+            plan_args["dry_run"] = Value::Bool(true);
+            let (plan_result, plan_requests) = self.run(&call, &plan_args, Approval::None).await;
+            requests.extend(plan_requests);
+            match self.plan_of(plan_result).await {
+                Ok(Some(plan)) => match self.ask(&ctx, &plan).await {
+                    Ok(()) => {
+                        approval = Approval::Exactly(plan);
+                        approved_by = Some(format!("elicitation accepted by {}", caller.principal));
+                    }
+                    Err(refusal) => {
+                        let result = Err(CallError::Tool(ToolFailure::Api(refusal)));
+                        return self.finish(&call, result, requests, None, true);
+                    }
+                },
+                Ok(None) => {}
+                Err(refusal) => {
+                    let result = Err(CallError::Tool(ToolFailure::Api(refusal)));
+                    return self.finish(&call, result, requests, None, true);
+                }
+            }
         }
+        let (mut result, sent) = self.run(&call, &arguments, approval).await;
+        requests.extend(sent);
+        if dry_run && let Ok(output) = &result {
+            // The plugin's plan is checked against protection, so a dry run
+            // says when the real call would be refused.
+            if let Err(refusal) = self.check_plan(&plan_requests(output)).await {
+                result = Err(CallError::Tool(ToolFailure::Api(refusal)));
+            }
+        }
+        self.finish(&call, result, requests, approved_by, false)
+    }
+
+    /// Runs the plugin once with `arguments` under a fresh broker; its
+    /// result and requests.
+    async fn run(
+        &self,
+        call: &Invocation<'_>,
+        arguments: &Value,
+        approval: Approval,
+    ) -> (Result<ToolOutput, CallError>, Vec<RequestRecord>) {
+        let Invocation { entry, name, caller, ctx, started, .. } = *call;
         let broker = Arc::new(CallBroker {
             plugin: entry.plugin.manifest.name.clone(),
+            tool: name.to_string(),
             grants: entry.grants.clone(),
             read_only: self.policy.read_only,
-            role_read_only: caller.role.read_only.then(|| caller.role.name.clone()),
-            confirmed: std::sync::atomic::AtomicBool::new(arguments.get("confirm") == Some(&Value::Bool(true))),
+            role: caller.role.clone(),
+            tools: self.policy.tools.clone(),
+            approval: std::sync::Mutex::new(approval),
             dry_run: arguments.get("dry_run") == Some(&Value::Bool(true)),
             protection: self.policy.protection.clone(),
             pve: self.pve.clone(),
             task_wait: self.policy.task_wait,
             deadline: started + self.runtime.limits().call_timeout,
-            ctx,
+            ctx: ctx.clone(),
             requests: std::sync::Mutex::new(Vec::new()),
         });
-        let result = self.runtime.call(&entry.plugin, name, &arguments, broker.clone()).await;
+        let result = self.runtime.call(&entry.plugin, name, arguments, broker.clone()).await;
+        let requests = broker.requests.lock().map(|r| r.clone()).unwrap_or_default();
+        (result, requests)
+    }
+
+    /// The writes a dry run planned, checked against protection; `None`
+    /// when the call plans no write.
+    async fn plan_of(&self, result: Result<ToolOutput, CallError>) -> Result<Option<Vec<Planned>>, ApiError> {
+        let plan = match result {
+            Ok(output) => plan_requests(&output),
+            // The dry run failed before planning (bad arguments, a missing
+            // guest): the real call will fail the same way, without writing.
+            Err(_) => return Ok(None),
+        };
+        if plan.is_empty() {
+            return Ok(None);
+        }
+        self.check_plan(&plan).await?;
+        Ok(Some(plan))
+    }
+
+    async fn check_plan(&self, plan: &[Planned]) -> Result<(), ApiError> {
+        for p in plan {
+            self.policy.protection.check(self.pve.as_ref(), p.method, &p.path, &p.params).await?;
+        }
+        Ok(())
+    }
+
+    /// Asks the user to approve `plan`, described request by request.
+    async fn ask(&self, ctx: &CallContext, plan: &[Planned]) -> Result<(), ApiError> {
+        let Some(confirmer) = &ctx.confirmer else {
+            return Err(ApiError::ConfirmationRequired("nobody can be asked; call again with confirm=true".into()));
+        };
+        let mut actions = Vec::new();
+        for p in plan {
+            actions.push(broker::describe(self.pve.as_ref(), p.method, &p.path, &p.params).await);
+        }
+        let question = match actions.as_slice() {
+            [one] => format!("proxmcp would {one}. Go ahead?"),
+            many => format!(
+                "proxmcp would make these {} changes:\n{}\nGo ahead?",
+                many.len(),
+                many.iter().enumerate().map(|(i, a)| format!("{}. {a}", i + 1)).collect::<Vec<_>>().join("\n")
+            ),
+        };
+        let all = actions.join("; ");
+        match confirmer(question).await {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                Err(ApiError::ConfirmationRequired(format!("the user did not approve: would {all}; nothing was sent")))
+            }
+            Err(why) => Err(ApiError::ConfirmationRequired(format!(
+                "would {all}; nothing was sent. Asking the user failed ({why}); ask them, then call again with confirm=true"
+            ))),
+        }
+    }
+
+    /// Audits the call with an outcome taken from what the gates refused
+    /// and what Proxmox answered, not from the plugin's word.
+    fn finish(
+        &self,
+        call: &Invocation<'_>,
+        result: Result<ToolOutput, CallError>,
+        requests: Vec<RequestRecord>,
+        approved_by: Option<String>,
+        gate_refused: bool,
+    ) -> Result<ToolOutput, GateError> {
+        let Invocation { entry, name, arguments, caller, started, .. } = *call;
+        let refused = gate_refused || requests.iter().any(|r| r.status == 0);
+        let wrote = requests.iter().any(is_sent_write);
         let outcome = match &result {
-            Ok(_) => Outcome::Ok,
-            Err(CallError::Tool(crate::runtime::ToolFailure::Api(
-                ApiError::DeniedByPolicy(_) | ApiError::ConfirmationRequired(_),
-            ))) => Outcome::Denied,
+            Err(CallError::Tool(_)) | Ok(_) if refused && !wrote => Outcome::Denied,
             Err(CallError::Tool(_)) => Outcome::Error,
             Err(_) => Outcome::Trapped,
+            Ok(_) if requests.iter().any(|r| r.status >= 400) => Outcome::Error,
+            Ok(_) => Outcome::Ok,
         };
-        let requests = broker.requests.lock().map(|r| r.clone()).unwrap_or_default();
-        self.audit(&caller, &entry.plugin.manifest.name, name, &arguments, outcome, started, requests)?;
+        let record = audit::Call {
+            caller,
+            plugin: &entry.plugin.manifest.name,
+            tool: name,
+            arguments,
+            outcome,
+            started,
+            requests,
+            approved_by,
+        };
+        self.audit(record)?;
         Ok(result?)
     }
 
-    /// Writes the call's audit line; fails the call when that is impossible
-    /// unless the log is configured to fail open.
-    #[allow(clippy::too_many_arguments)]
-    fn audit(
+    /// Audits a call refused before any plugin ran (rate limit, role,
+    /// unknown tool), compactly.
+    fn audit_refused(
         &self,
         caller: &Caller,
         plugin: &str,
         tool: &str,
         arguments: &Value,
-        outcome: Outcome,
         started: Instant,
-        requests: Vec<RequestRecord>,
     ) -> Result<(), GateError> {
+        let compact = audit::digest_only(arguments);
+        self.audit(audit::Call {
+            caller,
+            plugin,
+            tool,
+            arguments: &compact,
+            outcome: Outcome::Denied,
+            started,
+            requests: Vec::new(),
+            approved_by: None,
+        })
+    }
+
+    /// Writes the call's audit line; fails the call when that is impossible
+    /// unless the log is configured to fail open.
+    fn audit(&self, call: audit::Call<'_>) -> Result<(), GateError> {
         let Some(a) = &self.auditing else {
             return Ok(());
         };
-        let record = Record {
-            time: audit::now_rfc3339(),
-            principal: caller.principal.clone(),
-            role: caller.role.name.clone(),
-            plugin: plugin.to_string(),
-            tool: tool.to_string(),
-            arguments: a.log.redact(arguments),
-            outcome,
-            duration_ms: started.elapsed().as_millis() as u64,
-            requests,
-        };
-        if let Err(e) = a.log.write(&record) {
+        if let Err(e) = a.log.write(&a.log.record(call)) {
             tracing::error!("{e}");
             if !a.fail_open {
                 return Err(GateError::Audit(e));
@@ -487,12 +633,20 @@ pub enum Admission {
 /// `policy`, and with which grants; refusals name the grant to add.
 pub fn admit(policy: &Policy, source: &PluginSource, manifest: &Manifest) -> Result<Admission, BuildError> {
     let asked = parse_grants(&manifest.grants, &manifest.name)?;
+    // A plugin that asks for everything (the raw API) is a generic
+    // requester: the operator may grant it any part of the API.
+    let narrowable = asked.iter().any(Grant::is_everything);
+    let effective = match (narrowable, policy.grants.get(&manifest.name)) {
+        (true, Some(texts)) => parse_grants(texts, &format!("[grants] {}", manifest.name))?,
+        _ => asked.clone(),
+    };
     if policy.read_only
-        && let Some(write) = asked.iter().find(|g| !g.is_read_only())
+        && let Some(write) = effective.iter().find(|g| !g.is_read_only())
     {
         return Ok(Admission::Skip(format!("read-only mode: the plugin asks for {write}")));
     }
     match policy.grants.get(&manifest.name) {
+        Some(_) if narrowable => Ok(Admission::Load(effective)),
         Some(texts) => {
             let granted = parse_grants(texts, &format!("[grants] {}", manifest.name))?;
             if let Some(missing) = grants::first_uncovered(&granted, &asked) {
@@ -563,245 +717,34 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-/// The broker for one tool call: enforces the plugin's grant, read-only
-/// mode, dry-run and confirmation before forwarding to the Proxmox client.
-struct CallBroker {
-    plugin: String,
-    grants: Arc<[Grant]>,
-    read_only: bool,
-    /// The caller's role may only read (its name, for the message).
-    role_read_only: Option<String>,
-    /// `confirm: true` was given, or the user approved a write of this call.
-    confirmed: std::sync::atomic::AtomicBool,
-    dry_run: bool,
-    protection: Protection,
-    pve: Option<PveClient>,
-    task_wait: Duration,
-    deadline: Instant,
-    ctx: CallContext,
-    /// Every request of the call, for the audit line.
-    requests: std::sync::Mutex<Vec<RequestRecord>>,
+/// One tool call on its way through the gate.
+#[derive(Clone, Copy)]
+struct Invocation<'a> {
+    entry: &'a Entry,
+    name: &'a str,
+    arguments: &'a Value,
+    caller: &'a Caller,
+    ctx: &'a CallContext,
+    started: Instant,
 }
 
-/// The HTTP status an error stands for in the audit (0: nothing was sent).
-fn audit_status(e: &ApiError) -> u16 {
-    match e {
-        ApiError::BadRequest { .. } => 400,
-        ApiError::Unauthorized(_) => 401,
-        ApiError::Forbidden(_) => 403,
-        ApiError::NotFound(_) => 404,
-        ApiError::Conflict(_) => 409,
-        ApiError::NodeUnreachable(_) => 595,
-        ApiError::Upstream { status, .. } => *status,
-        ApiError::Timeout(_) | ApiError::Other(_) => 599,
-        ApiError::DeniedByPolicy(_) | ApiError::ConfirmationRequired(_) | ApiError::InvalidRequest(_) => 0,
-    }
+/// Whether a request record is a write that Proxmox accepted.
+fn is_sent_write(r: &RequestRecord) -> bool {
+    r.method != "GET" && (200..300).contains(&r.status)
 }
 
-/// Time kept back from a task wait so the plugin can still answer before
-/// the call's deadline.
-const ANSWER_MARGIN: Duration = Duration::from_secs(2);
-
-impl CallBroker {
-    fn client(&self) -> Result<&PveClient, ApiError> {
-        self.pve.as_ref().ok_or_else(|| {
-            ApiError::Other("no Proxmox connection is configured; set PVE_BASE_URL and an API token".into())
+/// The writes a dry run's answer lists (`requests`: method, path, params).
+fn plan_requests(output: &ToolOutput) -> Vec<Planned> {
+    let Some(list) = output.structured.as_ref().and_then(|s| s.get("requests")).and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter_map(|r| {
+            let method = Method::parse(r["method"].as_str()?)?;
+            let path = r["path"].as_str()?.trim_start_matches('/').split('/').map(str::to_string).collect();
+            Some(Planned { method, path, params: r.get("params").cloned().unwrap_or(Value::Null) })
         })
-    }
-
-    /// `VM 101 "web" on pve1`: the name from the guest cache when known.
-    async fn guest_label(&self, node: &str, kind: &str, vmid: &str) -> String {
-        let label = if kind == "lxc" { "CT" } else { "VM" };
-        let name = match (self.pve.as_ref(), vmid.parse::<u32>()) {
-            (Some(c), Ok(id)) => c.resolve_guest(id).await.ok().and_then(|g| g.name),
-            _ => None,
-        };
-        match name {
-            Some(n) => format!("{label} {vmid} {n:?} on {node}"),
-            None => format!("{label} {vmid} on {node}"),
-        }
-    }
-
-    /// What a write would do, in words, for a refusal message.
-    async fn describe(&self, method: Method, path: &[String]) -> String {
-        let s: Vec<&str> = path.iter().map(String::as_str).collect();
-        let guest = |node, kind, vmid| self.guest_label(node, kind, vmid);
-        match (method, s.as_slice()) {
-            (Method::Post, ["nodes", node, kind @ ("qemu" | "lxc"), vmid, "status", action]) => {
-                format!("{action} {}", guest(node, kind, vmid).await)
-            }
-            (Method::Post, ["nodes", node, kind @ ("qemu" | "lxc"), vmid, "snapshot"]) => {
-                format!("create a snapshot of {}", guest(node, kind, vmid).await)
-            }
-            (Method::Delete, ["nodes", node, kind @ ("qemu" | "lxc"), vmid, "snapshot", snap]) => {
-                format!("delete snapshot {snap:?} of {}", guest(node, kind, vmid).await)
-            }
-            (Method::Post, ["nodes", node, kind @ ("qemu" | "lxc"), vmid, "snapshot", snap, "rollback"]) => {
-                format!("roll {} back to snapshot {snap:?}, losing changes since", guest(node, kind, vmid).await)
-            }
-            (Method::Post, ["nodes", node, kind @ ("qemu" | "lxc"), vmid, "migrate"]) => {
-                format!("migrate {}", guest(node, kind, vmid).await)
-            }
-            (Method::Delete, ["nodes", node, kind @ ("qemu" | "lxc"), vmid]) => {
-                format!("delete {} and its disks", guest(node, kind, vmid).await)
-            }
-            (Method::Post, ["nodes", node, "vzdump"]) => format!("start a backup on {node}"),
-            _ => format!("send {method} {}", encode_path(path).unwrap_or_default()),
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl Broker for CallBroker {
-    async fn request(&self, method: Method, path: &[String], params: &Value) -> Result<Value, ApiError> {
-        let started = Instant::now();
-        let result = self.checked_request(method, path, params).await;
-        let status = match &result {
-            Ok(_) => 200,
-            Err(e) => audit_status(e),
-        };
-        if let Ok(mut log) = self.requests.lock() {
-            log.push(RequestRecord {
-                method: method.as_str().to_string(),
-                path: encode_path(path).unwrap_or_else(|_| "(invalid path)".into()),
-                status,
-                ms: started.elapsed().as_millis() as u64,
-            });
-        }
-        result
-    }
-
-    async fn resolve_guest(&self, vmid: u32) -> Result<GuestInfo, ApiError> {
-        self.client()?.resolve_guest(vmid).await
-    }
-
-    async fn wait_task(&self, node: &str, upid: &str, timeout: Duration) -> Result<TaskOutcome, ApiError> {
-        self.wait(node, upid, timeout).await
-    }
-}
-
-impl CallBroker {
-    /// The gates, then the request.
-    async fn checked_request(&self, method: Method, path: &[String], params: &Value) -> Result<Value, ApiError> {
-        let shown = encode_path(path)?;
-        if self.read_only && method.is_write() {
-            return Err(ApiError::DeniedByPolicy(format!(
-                "read-only mode refuses {method} {shown}; nothing was sent (an operator can turn off PROXMCP_READ_ONLY)"
-            )));
-        }
-        if let Some(role) = &self.role_read_only
-            && method.is_write()
-        {
-            return Err(ApiError::DeniedByPolicy(format!(
-                "role {role:?} may only read, so {method} {shown} was refused; nothing was sent"
-            )));
-        }
-        if !self.grants.iter().any(|g| g.allows(method, path)) {
-            return Err(ApiError::DeniedByPolicy(format!(
-                "plugin {:?} has no grant for {method} {shown}; nothing was sent. An operator who wants to allow it adds the grant \"{method} {shown}\" (or a pattern covering it) for this plugin",
-                self.plugin
-            )));
-        }
-        if method.is_write() {
-            self.check_protection(path, params).await?;
-        }
-        if method.is_write() && self.dry_run {
-            return Err(ApiError::DeniedByPolicy(format!(
-                "dry run: this call would {}; nothing was sent",
-                self.describe(method, path).await
-            )));
-        }
-        if method.is_write() && !self.confirmed.load(std::sync::atomic::Ordering::SeqCst) {
-            let action = self.describe(method, path).await;
-            match &self.ctx.confirmer {
-                Some(ask) => match ask(format!("proxmcp would {action}. Go ahead?")).await {
-                    Ok(true) => self.confirmed.store(true, std::sync::atomic::Ordering::SeqCst),
-                    Ok(false) => {
-                        return Err(ApiError::ConfirmationRequired(format!(
-                            "the user did not approve: would {action}; nothing was sent"
-                        )));
-                    }
-                    Err(why) => {
-                        return Err(ApiError::ConfirmationRequired(format!(
-                            "would {action}; nothing was sent. Asking the user failed ({why}); ask them, then call again with confirm=true"
-                        )));
-                    }
-                },
-                None => {
-                    return Err(ApiError::ConfirmationRequired(format!(
-                        "would {action}; nothing was sent. Ask the user, then call again with confirm=true"
-                    )));
-                }
-            }
-        }
-        let client = self.client()?;
-        let result = client.request(method, path, params).await;
-        if method.is_write() {
-            client.invalidate_guests().await;
-        }
-        result
-    }
-
-    /// Refuses a write that acts on a protected guest. The guest's tags are
-    /// read fresh from Proxmox, so a tag added a moment ago counts.
-    async fn check_protection(&self, path: &[String], params: &Value) -> Result<(), ApiError> {
-        if !self.protection.is_active() {
-            return Ok(());
-        }
-        let targets = protect::write_targets(path, params);
-        if targets.is_empty() {
-            return Ok(());
-        }
-        if let Some(client) = &self.pve
-            && self.protection.tag.is_some()
-        {
-            client.invalidate_guests().await;
-        }
-        for vmid in targets {
-            let guest = match &self.pve {
-                Some(c) => c.resolve_guest(vmid).await.ok(),
-                None => None,
-            };
-            let label = match &guest {
-                Some(g) => {
-                    let kind = if g.kind == crate::pve::GuestKind::Lxc { "CT" } else { "VM" };
-                    match &g.name {
-                        Some(n) => format!("{kind} {vmid} {n:?}"),
-                        None => format!("{kind} {vmid}"),
-                    }
-                }
-                None => format!("guest {vmid}"),
-            };
-            if self.protection.vmids.contains(&vmid) {
-                return Err(ApiError::DeniedByPolicy(format!(
-                    "{label} is protected ([protect] vmids in the proxmcp config); write tools refuse it even with confirm=true. Nothing was sent; an operator can remove it from the list"
-                )));
-            }
-            if let (Some(tag), Some(g)) = (&self.protection.tag, &guest)
-                && g.tags.iter().any(|t| t == tag)
-            {
-                return Err(ApiError::DeniedByPolicy(format!(
-                    "{label} carries the tag {tag:?}, so it is protected; write tools refuse it even with confirm=true. Nothing was sent; remove the tag in Proxmox to allow changes"
-                )));
-            }
-        }
-        Ok(())
-    }
-
-    async fn wait(&self, node: &str, upid: &str, timeout: Duration) -> Result<TaskOutcome, ApiError> {
-        let left = self.deadline.saturating_duration_since(Instant::now()).saturating_sub(ANSWER_MARGIN);
-        let timeout = timeout.min(self.task_wait).min(left);
-        let progress = self.ctx.progress.clone();
-        let wait = self.client()?.wait_task(node, upid, timeout, move |p| {
-            if let Some(sink) = &progress {
-                sink(p);
-            }
-        });
-        tokio::select! {
-            outcome = wait => outcome,
-            () = self.ctx.cancel.cancelled() => Ok(TaskOutcome::Cancelled { upid: upid.to_string(), node: node.to_string() }),
-        }
-    }
+        .collect()
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use super::auth::{Clock, SystemClock, Ticket};
 use super::error::{ApiError, ConfigError, FieldError};
 use super::guests::{self, GuestInfo};
 use super::tls::{self, TlsMode};
-use super::{Method, encode_path, privileges, to_form};
+use super::{Method, encode_path, endpoints, to_form};
 use crate::secret::Secret;
 
 /// How long a `/cluster/resources` answer serves guest resolution.
@@ -232,12 +232,18 @@ impl PveClient {
                     continue;
                 }
                 Ok((status, reason, body)) => {
-                    let result = interpret(method, &path, segments, status, &reason, &body);
-                    if let Err(ApiError::NotFound(_)) = &result
-                        && is_guest_path(segments)
-                    {
-                        // The guest may have migrated: resolve afresh next time.
-                        self.invalidate_guests().await;
+                    let endpoint = endpoints::lookup(method, segments);
+                    let mut result = interpret(method, &path, endpoint.as_ref(), status, &reason, &body);
+                    match &mut result {
+                        Ok(data) => match &endpoint {
+                            Some(m) => m.redact_answer(data),
+                            None => endpoints::redact_in_place(data, &endpoints::is_secret_key),
+                        },
+                        Err(ApiError::NotFound(_)) if endpoint.as_ref().is_some_and(|m| m.var("vmid").is_some()) => {
+                            // The guest may have migrated: resolve afresh next time.
+                            self.invalidate_guests().await;
+                        }
+                        Err(_) => {}
                     }
                     return result;
                 }
@@ -261,10 +267,9 @@ impl PveClient {
             Credentials::Token(header) => req.header("Authorization", header.expose()),
             Credentials::Password { .. } => {
                 let ticket = self.ticket().await?;
-                let cookie = format!(
-                    "PVEAuthCookie={}",
-                    percent_encoding::utf8_percent_encode(ticket.ticket.expose(), percent_encoding::NON_ALPHANUMERIC)
-                );
+                // The raw ticket, as pvesh and proxmoxer send it: some
+                // PVE-compatible servers and proxies accept no other form.
+                let cookie = format!("PVEAuthCookie={}", ticket.ticket.expose());
                 let req = req.header("Cookie", cookie);
                 if method.is_write() { req.header("CSRFPreventionToken", ticket.csrf.expose()) } else { req }
             }
@@ -326,7 +331,7 @@ impl PveClient {
                 "Proxmox refused the password login for {username}; check PVE_USERNAME (USER@REALM, e.g. root@pam) and PVE_PASSWORD, or use an API token"
             )));
         }
-        let data = interpret(Method::Post, "/access/ticket", &["access", "ticket"], status, "", &body)?;
+        let data = interpret(Method::Post, "/access/ticket", None, status, "", &body)?;
         let tfa = data["NeedTFA"].as_u64() == Some(1)
             || data["NeedTFA"] == Value::Bool(true)
             || data["ticket"].as_str().is_some_and(|t| t.starts_with("PVE:!tfa!"));
@@ -348,23 +353,32 @@ impl PveClient {
     /// Resolves guest `vmid` to its node and kind; refreshes the cache once
     /// on a miss so a just-created or migrated guest is found.
     pub async fn resolve_guest(&self, vmid: u32) -> Result<GuestInfo, ApiError> {
-        let mut cache = self.inner.guests.lock().await;
-        if let Some((at, guests)) = cache.as_ref()
-            && at.elapsed() < GUEST_CACHE_TTL
-            && let Some(g) = guests.iter().find(|g| g.vmid == vmid)
         {
-            return Ok(g.clone());
+            let cache = self.inner.guests.lock().await;
+            if let Some((at, guests)) = cache.as_ref()
+                && at.elapsed() < GUEST_CACHE_TTL
+                && let Some(g) = guests.iter().find(|g| g.vmid == vmid)
+            {
+                return Ok(g.clone());
+            }
         }
+        let guests = self.guests().await?;
+        match guests.iter().find(|g| g.vmid == vmid) {
+            Some(g) => Ok(g.clone()),
+            None => Err(guests::not_found(vmid, &guests)),
+        }
+    }
+
+    /// Every guest proxmcp's credentials can see, read now from
+    /// `/cluster/resources` (and cached for [`PveClient::resolve_guest`]).
+    pub async fn guests(&self) -> Result<Vec<GuestInfo>, ApiError> {
         let data = self.request(Method::Get, &["cluster", "resources"], &serde_json::json!({"type": "vm"})).await?;
-        let guests = guests::parse_resources(&data);
-        let found = guests.iter().find(|g| g.vmid == vmid).cloned();
-        let err = found.is_none().then(|| guests::not_found(vmid, &guests));
-        *cache = Some((Instant::now(), guests));
-        match (found, err) {
-            (Some(g), _) => Ok(g),
-            (None, Some(e)) => Err(e),
-            (None, None) => Err(ApiError::NotFound(format!("no guest with vmid {vmid}"))),
+        if !data.is_array() {
+            return Err(ApiError::Other("Proxmox answered GET /cluster/resources without a list of guests".into()));
         }
+        let guests = guests::parse_resources(&data);
+        *self.inner.guests.lock().await = Some((Instant::now(), guests.clone()));
+        Ok(guests)
     }
 
     /// Forgets cached guest locations (after a write that moves or creates
@@ -452,13 +466,6 @@ fn is_retryable_transport(e: &reqwest::Error) -> bool {
     false
 }
 
-fn is_guest_path<S: AsRef<str>>(segments: &[S]) -> bool {
-    segments.len() >= 4
-        && segments[0].as_ref() == "nodes"
-        && matches!(segments[2].as_ref(), "qemu" | "lxc")
-        && segments[3].as_ref().parse::<u32>().is_ok()
-}
-
 /// Installs rustls' ring provider once per process (no aws-lc, no OpenSSL).
 pub fn install_crypto_provider() {
     // A second install fails harmlessly; the first provider stays.
@@ -490,10 +497,10 @@ async fn read_capped(mut resp: reqwest::Response) -> Result<Vec<u8>, reqwest::Er
 }
 
 /// Turns an HTTP answer into data or a typed error.
-fn interpret<S: AsRef<str>>(
+fn interpret(
     method: Method,
     path: &str,
-    segments: &[S],
+    endpoint: Option<&endpoints::Matched>,
     status: u16,
     reason: &str,
     body: &[u8],
@@ -539,7 +546,7 @@ fn interpret<S: AsRef<str>>(
         401 => ApiError::Unauthorized(format!(
             "Proxmox refused the credentials for {method} {path} (HTTP 401); check PVE_API_TOKEN_ID and PVE_API_TOKEN_SECRET, and that the token is not expired"
         )),
-        403 => ApiError::Forbidden(match privileges::required(method, segments) {
+        403 => ApiError::Forbidden(match endpoint.and_then(endpoints::Matched::requirement) {
             Some(r) => format!(
                 "Proxmox refused {method} {path} ({message}): it needs {} on {}. Grant a role that has it, e.g. `pveum acl modify {} --roles {}` with --tokens or --users for proxmcp's credentials (a token with privilege separation needs the grant itself)",
                 r.privileges, r.acl_path, r.acl_path, r.role
@@ -591,7 +598,8 @@ mod tests {
     #[test]
     fn forbidden_names_the_privilege_and_a_role() {
         let segs = ["nodes", "pve1", "qemu", "100", "status", "stop"];
-        let err = interpret(Method::Post, "/nodes/pve1/qemu/100/status/stop", &segs, 403, "", b"{}").unwrap_err();
+        let m = endpoints::lookup(Method::Post, &segs);
+        let err = interpret(Method::Post, "/nodes/pve1/qemu/100/status/stop", m.as_ref(), 403, "", b"{}").unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("VM.PowerMgmt on /vms/100") && msg.contains("PVEVMUser"), "{msg}");
     }
@@ -617,19 +625,19 @@ mod tests {
     #[test]
     fn statuses_map_to_typed_errors() {
         let body = json!({"data": null, "errors": {"memory": "value must be at least 16"}}).to_string();
-        let segs: [&str; 0] = [];
-        match interpret(Method::Post, "/x", &segs, 400, "Bad Request", body.as_bytes()) {
+        let segs = None;
+        match interpret(Method::Post, "/x", segs, 400, "Bad Request", body.as_bytes()) {
             Err(ApiError::BadRequest { fields, .. }) => assert_eq!(fields[0].field, "memory"),
             other => panic!("unexpected {other:?}"),
         }
-        assert!(matches!(interpret(Method::Get, "/x", &segs, 401, "", b""), Err(ApiError::Unauthorized(_))));
-        assert!(matches!(interpret(Method::Get, "/x", &segs, 403, "", b""), Err(ApiError::Forbidden(_))));
-        assert!(matches!(interpret(Method::Get, "/x", &segs, 595, "", b""), Err(ApiError::NodeUnreachable(_))));
+        assert!(matches!(interpret(Method::Get, "/x", segs, 401, "", b""), Err(ApiError::Unauthorized(_))));
+        assert!(matches!(interpret(Method::Get, "/x", segs, 403, "", b""), Err(ApiError::Forbidden(_))));
+        assert!(matches!(interpret(Method::Get, "/x", segs, 595, "", b""), Err(ApiError::NodeUnreachable(_))));
         assert!(matches!(
-            interpret(Method::Get, "/x", &segs, 502, "Bad Gateway", b"<html>"),
+            interpret(Method::Get, "/x", segs, 502, "Bad Gateway", b"<html>"),
             Err(ApiError::Upstream { status: 502, .. })
         ));
-        assert!(matches!(interpret(Method::Get, "/x", &segs, 200, "", b"<html>"), Err(ApiError::Other(_))));
-        assert_eq!(interpret(Method::Get, "/x", &segs, 200, "", br#"{"data":[1]}"#).ok(), Some(json!([1])));
+        assert!(matches!(interpret(Method::Get, "/x", segs, 200, "", b"<html>"), Err(ApiError::Other(_))));
+        assert_eq!(interpret(Method::Get, "/x", segs, 200, "", br#"{"data":[1]}"#).ok(), Some(json!([1])));
     }
 }

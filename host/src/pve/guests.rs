@@ -32,6 +32,8 @@ pub struct GuestInfo {
     pub template: bool,
     /// Its Proxmox tags.
     pub tags: Vec<String>,
+    /// The pool it belongs to, if any.
+    pub pool: Option<String>,
 }
 
 /// Parses the guests out of a `GET /cluster/resources?type=vm` answer,
@@ -60,6 +62,7 @@ pub fn parse_resources(data: &Value) -> Vec<GuestInfo> {
                 name: r["name"].as_str().map(str::to_string),
                 status: r["status"].as_str().unwrap_or("unknown").to_string(),
                 template: r["template"].as_u64() == Some(1) || r["template"] == Value::Bool(true),
+                pool: r["pool"].as_str().filter(|p| !p.is_empty()).map(str::to_string),
                 tags: r["tags"]
                     .as_str()
                     .map(|t| t.split([';', ',', ' ']).filter(|t| !t.is_empty()).map(str::to_string).collect())
@@ -117,6 +120,7 @@ mod tests {
                 status: "running".into(),
                 template: false,
                 tags: Vec::new(),
+                pool: None,
             })
             .collect();
         let msg = not_found(102, &guests).to_string();

@@ -7,11 +7,11 @@
 
 pub mod auth;
 mod client;
+pub mod endpoints;
 mod error;
 mod guests;
 mod params;
 pub mod path;
-pub mod privileges;
 pub mod tasks;
 pub mod tls;
 

@@ -28,6 +28,14 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+mod origin;
+mod sessions;
+
+pub use sessions::{
+    DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_SESSIONS,
+    DEFAULT_MAX_SESSIONS_PER_PRINCIPAL, DEFAULT_SESSION_IDLE, HttpLimits,
+};
+
 use super::ProxmcpServer;
 use crate::gate::{Caller, Rbac};
 
@@ -61,6 +69,8 @@ pub struct HttpOptions {
     pub allow_unauthenticated: bool,
     /// The `/readyz` check.
     pub ready: ReadyCheck,
+    /// Timeouts and caps.
+    pub limits: HttpLimits,
 }
 
 /// Why the HTTP server could not run.
@@ -91,8 +101,10 @@ struct Shared {
     allowed_hosts: Vec<String>,
     allowed_origins: Vec<String>,
     ready: ReadyCheck,
+    ready_cache: tokio::sync::Mutex<Option<(std::time::Instant, bool)>>,
     sse_sessions: Mutex<HashMap<String, SseSession>>,
     shutdown: CancellationToken,
+    limits: HttpLimits,
 }
 
 struct SseSession {
@@ -105,6 +117,7 @@ pub struct HttpServer {
     listener: tokio::net::TcpListener,
     router: Router,
     shutdown: CancellationToken,
+    limits: HttpLimits,
 }
 
 impl HttpServer {
@@ -132,8 +145,10 @@ impl HttpServer {
                 .map(|o| o.trim_end_matches('/').to_ascii_lowercase())
                 .collect(),
             ready: options.ready.clone(),
+            ready_cache: tokio::sync::Mutex::new(None),
             sse_sessions: Mutex::new(HashMap::new()),
             shutdown: shutdown.clone(),
+            limits: options.limits.clone(),
         });
         let mcp = match options.transport {
             HttpTransport::Streamable => {
@@ -143,27 +158,30 @@ impl HttpServer {
                     .disable_allowed_hosts()
                     .with_cancellation_token(shutdown.child_token());
                 let factory = server.clone();
-                let service = StreamableHttpService::new(
-                    move || Ok(factory.clone()),
-                    Arc::new(LocalSessionManager::default()),
-                    config,
-                );
-                Router::new().route_service(&options.path, service)
+                let mut manager = LocalSessionManager::default();
+                manager.session_config.keep_alive = Some(options.limits.session_idle);
+                let manager = Arc::new(manager);
+                let service = StreamableHttpService::new(move || Ok(factory.clone()), manager.clone(), config);
+                let book = Arc::new(sessions::SessionBook::new(manager, options.limits.clone()));
+                Router::new()
+                    .route_service(&options.path, service)
+                    .layer(middleware::from_fn_with_state(book, sessions::bind))
             }
             HttpTransport::Sse => Router::new()
                 .route("/sse", get(sse_connect))
                 .route("/messages", post(sse_message))
                 .with_state(shared.clone()),
         };
-        let mcp = mcp
-            .layer(middleware::from_fn_with_state(shared.clone(), authenticate))
-            .layer(middleware::from_fn_with_state(shared.clone(), check_host_and_origin));
-        let router = Router::new()
+        let mcp = mcp.layer(middleware::from_fn_with_state(shared.clone(), authenticate));
+        let probes = Router::new()
             .route("/healthz", get(|| async { "ok\n" }))
             .route("/readyz", get(readyz))
-            .with_state(shared)
-            .merge(mcp);
-        Ok(HttpServer { listener, router, shutdown })
+            .with_state(shared.clone());
+        let router = probes
+            .merge(mcp)
+            .layer(middleware::from_fn_with_state(shared.clone(), check_host_and_origin))
+            .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(options.limits.body_timeout));
+        Ok(HttpServer { listener, router, shutdown, limits: options.limits })
     }
 
     /// The bound address (useful with port 0).
@@ -172,22 +190,50 @@ impl HttpServer {
     }
 
     /// Serves until `stop` fires, then stops accepting connections and
-    /// closes the MCP sessions.
+    /// closes the MCP sessions. A connection must send its headers within
+    /// the header timeout, and at most `max_connections` are open at once.
     pub async fn run(self, stop: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), HttpError> {
-        let shutdown = self.shutdown.clone();
-        let result = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(async move {
-                stop.await;
-                // New connections stop now; the answers of calls that just
-                // finished still need a moment to be written before the
-                // sessions (and their open streams) are closed.
-                tokio::spawn(async move {
-                    tokio::time::sleep(super::FLUSH_WINDOW).await;
-                    shutdown.cancel();
-                });
-            })
-            .await;
-        result.map_err(HttpError::Serve)
+        use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+        use hyper_util::server::conn::auto::Builder;
+        use hyper_util::service::TowerToHyperService;
+
+        let mut builder = Builder::new(TokioExecutor::new());
+        builder.http1().timer(TokioTimer::new()).header_read_timeout(self.limits.header_timeout);
+        builder.http2().timer(TokioTimer::new()).keep_alive_interval(Some(Duration::from_secs(30)));
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let slots = Arc::new(tokio::sync::Semaphore::new(self.limits.max_connections.max(1)));
+        let service = TowerToHyperService::new(self.router);
+        tokio::pin!(stop);
+        loop {
+            let permit = tokio::select! {
+                permit = slots.clone().acquire_owned() => permit.map_err(|e| HttpError::Serve(std::io::Error::other(e)))?,
+                () = &mut stop => break,
+            };
+            let (stream, _) = tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::warn!("accepting a connection failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = &mut stop => break,
+            };
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service.clone()).into_owned();
+            let conn = graceful.watch(conn);
+            tokio::spawn(async move {
+                let _ = conn.await;
+                drop(permit);
+            });
+        }
+        // New connections stop now; the answers of calls that just finished
+        // still need a moment to be written before the sessions (and their
+        // open streams) are closed.
+        tokio::time::sleep(super::FLUSH_WINDOW).await;
+        self.shutdown.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
+        Ok(())
     }
 }
 
@@ -210,53 +256,30 @@ fn problem(status: StatusCode, message: impl Into<String>) -> Response {
     (status, axum::Json(json!({"error": message.into()}))).into_response()
 }
 
-/// The host part of a `Host` header value (`[::1]:8000` -> `::1`).
-fn host_name(authority: &str) -> &str {
-    if let Some(rest) = authority.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or(rest);
-    }
-    match authority.rsplit_once(':') {
-        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
-        _ => authority,
-    }
-}
-
-fn host_allowed(host: &str, allowed: &[String]) -> bool {
-    let host = host.to_ascii_lowercase();
-    let name = host_name(&host);
-    allowed.iter().any(|a| a == &host || (!a.contains(':') || a.starts_with("::")) && a == name)
-}
-
-fn origin_allowed(origin: &str, allowed: &[String]) -> bool {
-    let origin = origin.trim_end_matches('/').to_ascii_lowercase();
-    if allowed.contains(&origin) {
-        return true;
-    }
-    // Loopback pages (the MCP Inspector, local tools) are always welcome.
-    let Some((scheme, authority)) = origin.split_once("://") else {
-        return false;
-    };
-    matches!(scheme, "http" | "https") && matches!(host_name(authority), "localhost" | "127.0.0.1" | "::1")
-}
-
 /// Refuses requests whose `Host` or `Origin` is not expected: a web page
 /// on another site must not reach a local server through DNS rebinding.
+/// Both headers are parsed strictly and must not be sent twice.
 async fn check_host_and_origin(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
     let headers = request.headers();
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
-    if !host_allowed(host, &shared.allowed_hosts) {
+    let host = match origin::single(headers, &header::HOST) {
+        Ok(h) => h.unwrap_or(""),
+        Err(why) => return problem(StatusCode::BAD_REQUEST, why),
+    };
+    if !origin::parse_authority(host).is_some_and(|a| origin::host_allowed(&a, &shared.allowed_hosts)) {
         return problem(
             StatusCode::FORBIDDEN,
             format!("Host {host:?} is not allowed; an operator can add it to MCP_ALLOWED_HOSTS"),
         );
     }
-    if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok())
-        && !origin_allowed(origin, &shared.allowed_origins)
-    {
-        return problem(
-            StatusCode::FORBIDDEN,
-            format!("Origin {origin:?} is not allowed; an operator can add it to MCP_ALLOWED_ORIGINS"),
-        );
+    match origin::single(headers, &header::ORIGIN) {
+        Err(why) => return problem(StatusCode::FORBIDDEN, why),
+        Ok(Some(origin)) if !origin::origin_allowed(origin, &shared.allowed_origins) => {
+            return problem(
+                StatusCode::FORBIDDEN,
+                format!("Origin {origin:?} is not allowed; an operator can add it to MCP_ALLOWED_ORIGINS"),
+            );
+        }
+        Ok(_) => {}
     }
     next.run(request).await
 }
@@ -288,14 +311,39 @@ async fn authenticate(State(shared): State<Arc<Shared>>, mut request: Request, n
     next.run(request).await
 }
 
+/// How long a `/readyz` answer is reused: the probe is unauthenticated, so
+/// a flood of it must not become a flood of Proxmox requests.
+const READY_CACHE: Duration = Duration::from_secs(5);
+
+/// `/readyz`: 200 or 503 and nothing more; why it is not ready goes to the
+/// server log, not to whoever asks.
 async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
     if shared.shutdown.is_cancelled() {
         return problem(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
     }
-    match tokio::time::timeout(Duration::from_secs(10), (shared.ready)()).await {
-        Ok(Ok(())) => (StatusCode::OK, axum::Json(json!({"ready": true}))).into_response(),
-        Ok(Err(why)) => problem(StatusCode::SERVICE_UNAVAILABLE, why),
-        Err(_) => problem(StatusCode::SERVICE_UNAVAILABLE, "Proxmox did not answer within 10 s"),
+    let mut cached = shared.ready_cache.lock().await;
+    let ready = match &*cached {
+        Some((at, ready)) if at.elapsed() < READY_CACHE => *ready,
+        _ => {
+            let ready = match tokio::time::timeout(Duration::from_secs(10), (shared.ready)()).await {
+                Ok(Ok(())) => true,
+                Ok(Err(why)) => {
+                    tracing::warn!("not ready: {why}");
+                    false
+                }
+                Err(_) => {
+                    tracing::warn!("not ready: Proxmox did not answer within 10 s");
+                    false
+                }
+            };
+            *cached = Some((std::time::Instant::now(), ready));
+            ready
+        }
+    };
+    if ready {
+        (StatusCode::OK, axum::Json(json!({"ready": true}))).into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"ready": false, "see": "the server log"}))).into_response()
     }
 }
 
@@ -360,6 +408,14 @@ async fn sse_connect(State(shared): State<Arc<Shared>>, request: Request) -> Res
     let Some(caller) = request.extensions().get::<Caller>().cloned() else {
         return problem(StatusCode::UNAUTHORIZED, "not authenticated");
     };
+    let counts = shared
+        .sse_sessions
+        .lock()
+        .map(|s| (s.len(), s.values().filter(|x| x.principal == caller.principal).count()))
+        .unwrap_or((0, 0));
+    if let Err(why) = sessions::session_cap(&shared.limits, &caller.principal, counts.0, counts.1) {
+        return problem(StatusCode::TOO_MANY_REQUESTS, why);
+    }
     let id = session_id();
     let (to_server, from_client) = mpsc::channel(64);
     let (to_client, outgoing) = mpsc::channel::<TxJsonRpcMessage<RoleServer>>(64);
@@ -447,32 +503,6 @@ async fn sse_message(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hosts() -> Vec<String> {
-        ["localhost", "127.0.0.1", "::1", "mcp.example.com", "proxy:8443"].iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn host_header_must_name_an_allowed_host() {
-        for ok in ["localhost:8000", "127.0.0.1", "[::1]:8000", "MCP.example.com", "mcp.example.com:443", "proxy:8443"]
-        {
-            assert!(host_allowed(ok, &hosts()), "{ok}");
-        }
-        for bad in ["evil.example", "attacker.test:8000", "", "proxy:9999", "127.0.0.1.nip.io"] {
-            assert!(!host_allowed(bad, &hosts()), "{bad}");
-        }
-    }
-
-    #[test]
-    fn loopback_and_listed_origins_pass_others_do_not() {
-        let allowed = vec!["https://app.example.com".to_string()];
-        for ok in ["http://localhost:6274", "http://127.0.0.1", "https://app.example.com/", "http://[::1]:5173"] {
-            assert!(origin_allowed(ok, &allowed), "{ok}");
-        }
-        for bad in ["https://evil.example", "null", "http://localhost.evil.example", "file://localhost"] {
-            assert!(!origin_allowed(bad, &allowed), "{bad}");
-        }
-    }
 
     #[test]
     fn public_addresses_need_tokens_or_a_loud_opt_out() {

@@ -1,0 +1,194 @@
+use std::os::unix::fs::PermissionsExt;
+
+use super::*;
+
+fn record(tool: &str) -> Record {
+    Record {
+        time: now_rfc3339(),
+        principal: "local".into(),
+        role: "admin".into(),
+        plugin: "inventory".into(),
+        tool: tool.into(),
+        arguments: json!({"vmid": 100}),
+        outcome: Outcome::Ok,
+        approved_by: None,
+        duration_ms: 3,
+        requests: vec![RequestRecord { method: "GET".into(), path: "/version".into(), status: 200, ms: 1 }],
+    }
+}
+
+struct Written {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl Written {
+    fn new(n: usize) -> Written {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let log = AuditLog::open(Some(&path), None, None).unwrap();
+        for i in 0..n {
+            log.write(&record(&format!("tool_{i}"))).unwrap();
+        }
+        Written { _dir: dir, path }
+    }
+
+    fn key(&self) -> Vec<u8> {
+        load_or_create_key(&default_key_file(&self.path)).unwrap()
+    }
+
+    fn head(&self) -> Option<(u64, String)> {
+        let v: Value = serde_json::from_slice(&std::fs::read(head_file(&self.path)).ok()?).ok()?;
+        Some((v["seq"].as_u64()?, v["hash"].as_str()?.to_string()))
+    }
+
+    fn verify(&self, bytes: &[u8]) -> Verdict {
+        verify(bytes, &self.key(), self.head())
+    }
+
+    fn bytes(&self) -> Vec<u8> {
+        std::fs::read(&self.path).unwrap()
+    }
+}
+
+fn broken_at(v: &Verdict) -> Option<usize> {
+    match v {
+        Verdict::Broken { line, .. } => Some(*line),
+        Verdict::Intact { .. } => None,
+    }
+}
+
+#[test]
+fn an_untouched_log_verifies_and_reopening_continues_the_chain() {
+    let w = Written::new(3);
+    let again = AuditLog::open(Some(&w.path), None, None).unwrap();
+    again.write(&record("tool_3")).unwrap();
+    match w.verify(&w.bytes()) {
+        Verdict::Intact { lines, head } => {
+            assert_eq!(lines, 4);
+            assert_eq!(Some((4, head)), w.head());
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn audit_verify_detects_edited_removed_and_reordered_lines() {
+    let w = Written::new(4);
+    let text = String::from_utf8(w.bytes()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(broken_at(&w.verify(text.replacen("tool_2", "tool_X", 1).as_bytes())), Some(3));
+    assert_eq!(broken_at(&w.verify(format!("{}\n{}\n{}\n", lines[0], lines[2], lines[3]).as_bytes())), Some(2));
+    assert_eq!(
+        broken_at(&w.verify(format!("{}\n{}\n{}\n{}\n", lines[0], lines[2], lines[1], lines[3]).as_bytes())),
+        Some(2)
+    );
+}
+
+#[test]
+fn audit_verify_detects_a_removed_last_line_and_an_emptied_file() {
+    let w = Written::new(3);
+    let text = String::from_utf8(w.bytes()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let cut = format!("{}\n{}\n", lines[0], lines[1]);
+    assert!(
+        matches!(w.verify(cut.as_bytes()), Verdict::Broken { line: 0, ref reason } if reason.contains("removed from the end"))
+    );
+    assert!(broken_at(&w.verify(b"")).is_some());
+    assert!(broken_at(&verify(b"", &w.key(), None)).is_some(), "an empty log without a head is not intact");
+}
+
+#[test]
+fn audit_verify_detects_an_appended_line_with_a_recomputed_unkeyed_hash() {
+    let w = Written::new(2);
+    let text = String::from_utf8(w.bytes()).unwrap();
+    let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    // What an attacker without the key can do: chain with plain SHA-256.
+    let mut forged = serde_json::to_value(record("forged")).unwrap().as_object().unwrap().clone();
+    forged.insert("seq".into(), json!(3));
+    forged.insert("prev".into(), last["hash"].clone());
+    let mut h = Sha256::new();
+    h.update(last["hash"].as_str().unwrap().as_bytes());
+    h.update(Value::Object(forged.clone()).to_string().as_bytes());
+    forged.insert("hash".into(), json!(hex::encode(h.finalize())));
+    let appended = format!("{text}{}\n", Value::Object(forged));
+    assert_eq!(broken_at(&verify(appended.as_bytes(), &w.key(), None)), Some(3));
+    // A whole history rewritten with another key fails under the real one.
+    let dir = tempfile::tempdir().unwrap();
+    let other = dir.path().join("other.jsonl");
+    let log = AuditLog::open(Some(&other), None, None).unwrap();
+    log.write(&record("tool_0")).unwrap();
+    assert_eq!(broken_at(&verify(&std::fs::read(&other).unwrap(), &w.key(), None)), Some(1));
+}
+
+#[test]
+fn audit_verify_rejects_duplicate_keys() {
+    let w = Written::new(1);
+    let text = String::from_utf8(w.bytes()).unwrap();
+    let dup = text.replacen("{\"approved_by\"", "{\"tool\":\"x\",\"approved_by\"", 1).replacen(
+        '{',
+        "{\"tool\":\"shadow\",",
+        1,
+    );
+    assert!(broken_at(&w.verify(dup.as_bytes())).is_some());
+}
+
+#[test]
+fn a_crash_mid_line_is_ended_with_a_marker_and_the_chain_goes_on() {
+    let w = Written::new(2);
+    let mut f = std::fs::OpenOptions::new().append(true).open(&w.path).unwrap();
+    f.write_all(b"{\"time\":\"2026-").unwrap();
+    drop(f);
+    let log = AuditLog::open(Some(&w.path), None, None).unwrap();
+    log.write(&record("after")).unwrap();
+    drop(log);
+    let text = String::from_utf8(w.bytes()).unwrap();
+    assert!(text.contains("partial_line_ended"), "{text}");
+    assert!(matches!(w.verify(text.as_bytes()), Verdict::Intact { lines: 4, .. }), "{:?}", w.verify(text.as_bytes()));
+}
+
+#[test]
+fn an_audit_file_with_a_bad_byte_starts_a_new_segment() {
+    let w = Written::new(2);
+    let mut bytes = w.bytes();
+    bytes[5] = 0xff;
+    std::fs::write(&w.path, &bytes).unwrap();
+    let log = AuditLog::open(Some(&w.path), None, None).unwrap();
+    log.write(&record("after")).unwrap();
+    let text = String::from_utf8(w.bytes()).unwrap();
+    assert!(text.lines().next().unwrap().contains("segment_start"), "{text}");
+    let aside = std::fs::read_dir(w.path.parent().unwrap())
+        .unwrap()
+        .filter_map(Result::ok)
+        .any(|e| e.file_name().to_string_lossy().contains("damaged"));
+    assert!(aside, "the damaged file is kept beside the log");
+    assert!(matches!(w.verify(text.as_bytes()), Verdict::Intact { lines: 2, .. }));
+}
+
+#[test]
+fn the_audit_file_and_its_key_are_private() {
+    let w = Written::new(1);
+    for p in [w.path.clone(), default_key_file(&w.path), head_file(&w.path)] {
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", p.display());
+    }
+}
+
+#[test]
+fn secrets_and_exec_input_are_redacted_and_big_arguments_capped() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = AuditLog::open(Some(&dir.path().join("a.jsonl")), None, None).unwrap();
+    let args = json!({"vmid": 1, "password": "p", "nested": {"api_token": "t"}, "cipassword": "c", "input": "secret stdin", "command": ["ls"]});
+    let out = log.redact(&args);
+    assert_eq!(
+        out,
+        json!({"vmid": 1, "password": "[redacted]", "nested": {"api_token": "[redacted]"}, "cipassword": "[redacted]", "input": "[redacted]", "command": ["ls"]})
+    );
+    let configured = AuditLog::open(Some(&dir.path().join("b.jsonl")), Some(vec!["command".into()]), None).unwrap();
+    assert_eq!(configured.redact(&args)["command"], "[redacted]");
+    assert_eq!(configured.redact(&args)["input"], "secret stdin");
+    let big = json!({"blob": "x".repeat(3 << 20)});
+    let capped = cap(big);
+    assert_eq!(capped["truncated"], true);
+    assert!(capped.to_string().len() < 300);
+}

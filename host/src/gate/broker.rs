@@ -1,0 +1,411 @@
+//! The broker of one tool call: every Proxmox request a plugin makes passes
+//! here, through the gates in a fixed order — read-only mode, the caller's
+//! role, the plugin's grant, tools the deployment denies, protection, dry
+//! run, approval — before it reaches the Proxmox client.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::access::Role;
+use super::audit::RequestRecord;
+use super::{CallContext, Grant, Protection, ToolSelection};
+use crate::pve::endpoints::{self, Matched};
+use crate::pve::{ApiError, GuestInfo, Method, PveClient, TaskOutcome, encode_path};
+use crate::runtime::Broker;
+
+/// Time kept back from a task wait so the plugin can still answer before
+/// the call's deadline.
+const ANSWER_MARGIN: Duration = Duration::from_secs(2);
+
+/// How the writes of a call are approved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Approval {
+    /// `confirm: true`: every write of the call.
+    Confirmed,
+    /// The user approved exactly these requests (each once); any other
+    /// write is refused.
+    Exactly(Vec<Planned>),
+    /// Nothing approved: writes are refused, naming what they would do.
+    None,
+}
+
+/// One write of a plan: what a dry run said the call would send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planned {
+    /// The method.
+    pub method: Method,
+    /// The decoded segments.
+    pub path: Vec<String>,
+    /// The parameters; `"[redacted]"` stands for a secret value.
+    pub params: Value,
+}
+
+impl Planned {
+    /// Whether `method path params` is this planned request.
+    fn is(&self, method: Method, path: &[String], params: &Value) -> bool {
+        self.method == method && self.path == path && same_params(&self.params, params)
+    }
+}
+
+/// Equal parameters, where a planned `"[redacted]"` matches any value.
+fn same_params(planned: &Value, sent: &Value) -> bool {
+    let empty = serde_json::Map::new();
+    let (a, b) = (planned.as_object().unwrap_or(&empty), sent.as_object().unwrap_or(&empty));
+    let a: Vec<_> = a.iter().filter(|(_, v)| !v.is_null()).collect();
+    let b: Vec<_> = b.iter().filter(|(_, v)| !v.is_null()).collect();
+    a.len() == b.len()
+        && a.iter()
+            .all(|(k, v)| b.iter().any(|(k2, v2)| k == k2 && (v.as_str() == Some("[redacted]") || loose_eq(v, v2))))
+}
+
+/// JSON equality that treats `1`, `"1"` and `true` alike, as PVE does.
+fn loose_eq(a: &Value, b: &Value) -> bool {
+    fn text(v: &Value) -> String {
+        match v {
+            Value::Bool(true) => "1".into(),
+            Value::Bool(false) => "0".into(),
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        }
+    }
+    a == b || text(a) == text(b)
+}
+
+/// The gates of one call, and what it sent.
+pub(crate) struct CallBroker {
+    pub plugin: String,
+    pub tool: String,
+    pub grants: std::sync::Arc<[Grant]>,
+    pub read_only: bool,
+    /// The caller's role (its tools and whether it may only read).
+    pub role: std::sync::Arc<Role>,
+    pub tools: ToolSelection,
+    pub approval: Mutex<Approval>,
+    pub dry_run: bool,
+    pub protection: Protection,
+    pub pve: Option<PveClient>,
+    pub task_wait: Duration,
+    pub deadline: Instant,
+    pub ctx: CallContext,
+    /// Every request of the call, for the audit line.
+    pub requests: Mutex<Vec<RequestRecord>>,
+}
+
+/// The HTTP status an error stands for in the audit (0: nothing was sent).
+pub(crate) fn audit_status(e: &ApiError) -> u16 {
+    match e {
+        ApiError::BadRequest { .. } => 400,
+        ApiError::Unauthorized(_) => 401,
+        ApiError::Forbidden(_) => 403,
+        ApiError::NotFound(_) => 404,
+        ApiError::Conflict(_) => 409,
+        ApiError::NodeUnreachable(_) => 595,
+        ApiError::Upstream { status, .. } => *status,
+        ApiError::Timeout(_) | ApiError::Other(_) => 599,
+        ApiError::DeniedByPolicy(_) | ApiError::ConfirmationRequired(_) | ApiError::InvalidRequest(_) => 0,
+    }
+}
+
+/// What a write would do, for people: the model's action with the guest's
+/// name and the parameters (secrets masked).
+pub async fn describe(pve: Option<&PveClient>, method: Method, path: &[String], params: &Value) -> String {
+    let Some(m) = endpoints::lookup(method, path) else {
+        let shown = encode_path(path).unwrap_or_else(|_| "(invalid path)".into());
+        return with_params(
+            format!("send {method} {shown}"),
+            &endpoints::show_params(params, &endpoints::is_secret_key),
+        );
+    };
+    let mut text = m.fill(m.endpoint.action);
+    if text.contains("{guest}") {
+        text = text.replace("{guest}", &guest_label(pve, &m).await);
+    }
+    // Guests named in the parameters that exist (a restore with force, a
+    // clone onto an id, a backup list) are named with their names.
+    let path_vmid = m.var("vmid").and_then(|v| v.parse::<u32>().ok());
+    let mut existing = Vec::new();
+    if let Some(client) = pve {
+        for id in m.targets(params).ids.into_iter().filter(|id| Some(*id) != path_vmid).take(5) {
+            if let Ok(g) = client.resolve_guest(id).await {
+                let kind = if g.kind == crate::pve::GuestKind::Lxc { "CT" } else { "VM" };
+                existing.push(match g.name {
+                    Some(n) => format!("{kind} {id} {n:?} on {}", g.node),
+                    None => format!("{kind} {id} on {}", g.node),
+                });
+            }
+        }
+    }
+    if !existing.is_empty() {
+        text = format!("{text}, acting on existing {}", existing.join(", "));
+    }
+    with_params(text, &m.shown_params(params))
+}
+
+fn with_params(text: String, shown: &str) -> String {
+    if shown.is_empty() { text } else { format!("{text} ({shown})") }
+}
+
+/// `VM 101 "web" on pve1`: the name from the guest cache when known.
+async fn guest_label(pve: Option<&PveClient>, m: &Matched) -> String {
+    let (node, vmid) = (m.var("node").unwrap_or("?"), m.var("vmid").unwrap_or("?"));
+    let label = if m.var("kind") == Some("lxc") { "CT" } else { "VM" };
+    let name = match (pve, vmid.parse::<u32>()) {
+        (Some(c), Ok(id)) => c.resolve_guest(id).await.ok().and_then(|g: GuestInfo| g.name),
+        _ => None,
+    };
+    match name {
+        Some(n) => format!("{label} {vmid} {n:?} on {node}"),
+        None => format!("{label} {vmid} on {node}"),
+    }
+}
+
+impl CallBroker {
+    fn client(&self) -> Result<&PveClient, ApiError> {
+        self.pve.as_ref().ok_or_else(|| {
+            ApiError::Other("no Proxmox connection is configured; set PVE_BASE_URL and an API token".into())
+        })
+    }
+
+    /// The gates, then the request.
+    async fn checked_request(&self, method: Method, path: &[String], params: &Value) -> Result<Value, ApiError> {
+        let shown = encode_path(path)?;
+        if self.read_only && method.is_write() {
+            return Err(ApiError::DeniedByPolicy(format!(
+                "read-only mode refuses {method} {shown}; nothing was sent (an operator can turn off PROXMCP_READ_ONLY)"
+            )));
+        }
+        if self.role.read_only && method.is_write() {
+            return Err(ApiError::DeniedByPolicy(format!(
+                "role {:?} may only read, so {method} {shown} was refused; nothing was sent",
+                self.role.name
+            )));
+        }
+        if !self.grants.iter().any(|g| g.allows(method, path)) {
+            return Err(ApiError::DeniedByPolicy(format!(
+                "plugin {:?} has no grant for {method} {shown}; nothing was sent. An operator who wants to allow it adds the grant \"{method} {shown}\" (or a pattern covering it) for this plugin",
+                self.plugin
+            )));
+        }
+        if method.is_write() {
+            self.check_tool_of_endpoint(method, &shown, path)?;
+            self.protection.check(self.pve.as_ref(), method, path, params).await?;
+        }
+        if method.is_write() && self.dry_run {
+            return Err(ApiError::DeniedByPolicy(format!(
+                "dry run: this call would {}; nothing was sent",
+                describe(self.pve.as_ref(), method, path, params).await
+            )));
+        }
+        if method.is_write() {
+            self.check_approval(method, path, params).await?;
+        }
+        let client = self.client()?;
+        let result = client.request(method, path, params).await;
+        if method.is_write() {
+            client.invalidate_guests().await;
+        }
+        result
+    }
+
+    /// A write that does what a tool the deployment or the caller's role
+    /// denies is refused from any other tool too (the raw API above all).
+    fn check_tool_of_endpoint(&self, method: Method, shown: &str, path: &[String]) -> Result<(), ApiError> {
+        let Some(m) = endpoints::lookup(method, path) else {
+            return Ok(());
+        };
+        let tools = m.endpoint.tools;
+        if tools.is_empty() || tools.contains(&self.tool.as_str()) {
+            return Ok(());
+        }
+        if tools.iter().all(|t| !self.tools.offers(t) || !self.role.allows(t)) {
+            return Err(ApiError::DeniedByPolicy(format!(
+                "{method} {shown} does what tool {} does, which this deployment or role {:?} does not allow; nothing was sent",
+                tools.join(" or "),
+                self.role.name
+            )));
+        }
+        Ok(())
+    }
+
+    async fn check_approval(&self, method: Method, path: &[String], params: &Value) -> Result<(), ApiError> {
+        // Decide under the lock, describe and ask after it is released.
+        let approved = {
+            let mut approval = self.approval.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            match &mut *approval {
+                Approval::Confirmed => Some(true),
+                Approval::Exactly(plan) => match plan.iter().position(|p| p.is(method, path, params)) {
+                    Some(i) => {
+                        plan.remove(i);
+                        Some(true)
+                    }
+                    None => Some(false),
+                },
+                Approval::None => None,
+            }
+        };
+        match approved {
+            Some(true) => Ok(()),
+            Some(false) => Err(ApiError::ConfirmationRequired(format!(
+                "the user approved other requests, not this one: would {}; nothing was sent",
+                describe(self.pve.as_ref(), method, path, params).await
+            ))),
+            None => {
+                let action = describe(self.pve.as_ref(), method, path, params).await;
+                // No plan to approve (a plugin whose dry run lists no
+                // requests): the user is asked for this one request.
+                let Some(ask) = &self.ctx.confirmer else {
+                    return Err(ApiError::ConfirmationRequired(format!(
+                        "would {action}; nothing was sent. Ask the user, then call again with confirm=true"
+                    )));
+                };
+                match ask(format!("proxmcp would {action}. Go ahead?")).await {
+                    Ok(true) => Ok(()),
+                    Ok(false) => Err(ApiError::ConfirmationRequired(format!(
+                        "the user did not approve: would {action}; nothing was sent"
+                    ))),
+                    Err(why) => Err(ApiError::ConfirmationRequired(format!(
+                        "would {action}; nothing was sent. Asking the user failed ({why}); ask them, then call again with confirm=true"
+                    ))),
+                }
+            }
+        }
+    }
+
+    async fn wait(&self, node: &str, upid: &str, timeout: Duration) -> Result<TaskOutcome, ApiError> {
+        let left = self.deadline.saturating_duration_since(Instant::now()).saturating_sub(ANSWER_MARGIN);
+        let timeout = timeout.min(self.task_wait).min(left);
+        let progress = self.ctx.progress.clone();
+        let wait = self.client()?.wait_task(node, upid, timeout, move |p| {
+            if let Some(sink) = &progress {
+                sink(p);
+            }
+        });
+        tokio::select! {
+            outcome = wait => outcome,
+            () = self.ctx.cancel.cancelled() => Ok(TaskOutcome::Cancelled { upid: upid.to_string(), node: node.to_string() }),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Broker for CallBroker {
+    async fn request(&self, method: Method, path: &[String], params: &Value) -> Result<Value, ApiError> {
+        let started = Instant::now();
+        let result = self.checked_request(method, path, params).await;
+        let status = match &result {
+            Ok(_) => 200,
+            Err(e) => audit_status(e),
+        };
+        if let Ok(mut log) = self.requests.lock() {
+            log.push(RequestRecord {
+                method: method.as_str().to_string(),
+                path: encode_path(path).unwrap_or_else(|_| "(invalid path)".into()),
+                status,
+                ms: started.elapsed().as_millis() as u64,
+            });
+        }
+        result
+    }
+
+    async fn resolve_guest(&self, vmid: u32) -> Result<GuestInfo, ApiError> {
+        self.client()?.resolve_guest(vmid).await
+    }
+
+    async fn wait_task(&self, node: &str, upid: &str, timeout: Duration) -> Result<TaskOutcome, ApiError> {
+        self.wait(node, upid, timeout).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gate::UnknownWrites;
+    use serde_json::json;
+
+    /// A broker for the `raw` tool of plugin `p` with no Proxmox behind it:
+    /// a request that passes every gate fails at the missing connection.
+    fn broker(grant: &str, setup: impl FnOnce(&mut CallBroker)) -> CallBroker {
+        let mut b = CallBroker {
+            plugin: "p".into(),
+            tool: "raw".into(),
+            grants: vec![Grant::parse(grant).unwrap()].into(),
+            read_only: false,
+            role: std::sync::Arc::new(Role { name: "admin".into(), tools: vec!["*".into()], read_only: false }),
+            tools: ToolSelection::default(),
+            approval: Mutex::new(Approval::None),
+            dry_run: false,
+            protection: Protection { tag: None, vmids: [100].into(), unknown_writes: UnknownWrites::Refuse },
+            pve: None,
+            task_wait: Duration::from_secs(1),
+            deadline: Instant::now() + Duration::from_secs(5),
+            ctx: CallContext::default(),
+            requests: Mutex::new(Vec::new()),
+        };
+        setup(&mut b);
+        b
+    }
+
+    async fn stop(b: &CallBroker, vmid: &str) -> String {
+        let path: Vec<String> = ["nodes", "pve1", "qemu", vmid, "status", "stop"].map(String::from).to_vec();
+        match b.request(Method::Post, &path, &json!({})).await {
+            Ok(_) => "sent".into(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_gates_run_in_order_read_only_role_grant_tools_protection_dry_run_approval() {
+        let err = stop(&broker("GET /**", |b| b.read_only = true), "100").await;
+        assert!(err.contains("read-only mode"), "read-only comes first: {err}");
+        let err = stop(
+            &broker("GET /**", |b| {
+                b.role = std::sync::Arc::new(Role { name: "viewer".into(), tools: vec!["*".into()], read_only: true })
+            }),
+            "100",
+        )
+        .await;
+        assert!(err.contains("may only read"), "then the role: {err}");
+        let err = stop(&broker("GET /**", |_| {}), "100").await;
+        assert!(err.contains("no grant"), "then the grant, before protection: {err}");
+        let err = stop(
+            &broker("* /**", |b| b.tools = ToolSelection { allow: vec![], deny: vec!["pve_stop_vm".into()] }),
+            "100",
+        )
+        .await;
+        assert!(err.contains("does what tool pve_stop_vm does"), "then denied tools: {err}");
+        let err = stop(&broker("* /**", |b| b.dry_run = true), "100").await;
+        assert!(err.contains("protected"), "protection before the dry run: {err}");
+        let err = stop(&broker("* /**", |b| b.dry_run = true), "102").await;
+        assert!(err.contains("dry run"), "the dry run before approval: {err}");
+        let err = stop(&broker("* /**", |_| {}), "102").await;
+        assert!(err.contains("confirm=true"), "then approval: {err}");
+        let err = stop(&broker("* /**", |b| b.approval = Mutex::new(Approval::Confirmed)), "102").await;
+        assert!(err.contains("no Proxmox connection"), "a confirmed request reaches the client: {err}");
+    }
+
+    #[tokio::test]
+    async fn every_request_is_recorded_with_status_zero_when_refused() {
+        let b = broker("GET /**", |_| {});
+        stop(&b, "102").await;
+        let log = b.requests.lock().unwrap().clone();
+        assert_eq!(log.len(), 1);
+        assert_eq!((log[0].method.as_str(), log[0].status), ("POST", 0));
+    }
+
+    #[test]
+    fn a_plan_matches_only_its_own_request() {
+        let p = Planned {
+            method: Method::Post,
+            path: ["nodes", "pve1", "qemu", "100", "status", "stop"].map(String::from).to_vec(),
+            params: json!({"timeout": 30, "cipassword": "[redacted]"}),
+        };
+        assert!(p.is(Method::Post, &p.path, &json!({"timeout": "30", "cipassword": "x"})));
+        assert!(!p.is(Method::Post, &p.path, &json!({"timeout": 30})));
+        assert!(!p.is(Method::Post, &p.path, &json!({"timeout": 30, "cipassword": "x", "force": 1})));
+        assert!(!p.is(Method::Delete, &p.path, &json!({"timeout": 30, "cipassword": "x"})));
+        let other: Vec<String> = ["nodes", "pve1", "qemu", "101", "status", "stop"].map(String::from).to_vec();
+        assert!(!p.is(Method::Post, &other, &json!({"timeout": 30, "cipassword": "x"})));
+    }
+}
