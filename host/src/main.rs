@@ -700,6 +700,9 @@ async fn plugin_test(
             let mark = if c.passed { "PASS" } else { "FAIL" };
             let outcome = if c.ok { "ok" } else { "error" };
             println!("\n{mark} {} {} -> {outcome}: {}", c.tool, c.arguments, c.text);
+            if let Some(why) = &c.failure {
+                println!("  failed: {why}");
+            }
             if let Some(s) = &c.structured {
                 println!("  result: {s}");
             }

@@ -30,6 +30,38 @@ pub struct TestCall {
     /// `ok` (default) or `error`: what the call should end in.
     #[serde(default)]
     pub expect: Expect,
+    /// Texts the answer must contain (its summary or error message, or its
+    /// structured result as JSON).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contains: Vec<String>,
+}
+
+/// A string argument `"$previous/POINTER"` stands for the value at that
+/// JSON pointer in the previous call's structured result, so a case can
+/// follow the task or guest an earlier case created.
+pub const PREVIOUS: &str = "$previous";
+
+/// `arguments` with `$previous/...` references filled from `previous`;
+/// an unresolvable reference is an error naming it.
+pub fn resolve_references(arguments: &Value, previous: Option<&Value>) -> Result<Value, String> {
+    match arguments {
+        Value::String(s) if s.starts_with(PREVIOUS) => {
+            let pointer = &s[PREVIOUS.len()..];
+            previous
+                .and_then(|p| p.pointer(pointer))
+                .cloned()
+                .ok_or_else(|| format!("{s:?} does not name a value of the previous call's structured result"))
+        }
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), resolve_references(v, previous)?)))
+            .collect::<Result<_, String>>()
+            .map(Value::Object),
+        Value::Array(items) => {
+            items.iter().map(|v| resolve_references(v, previous)).collect::<Result<_, _>>().map(Value::Array)
+        }
+        other => Ok(other.clone()),
+    }
 }
 
 fn empty_object() -> Value {
@@ -58,6 +90,9 @@ pub struct CallReport {
     pub ok: bool,
     /// Whether that matches the expectation.
     pub passed: bool,
+    /// Why it did not, when it did not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
     /// The summary text, or the error message.
     pub text: String,
     /// The structured result, if any.
@@ -108,6 +143,15 @@ pub fn parse_calls(text: &str) -> Result<Vec<TestCall>, TestKitError> {
     serde_json::from_str(text).map_err(|e| TestKitError::Calls(e.to_string()))
 }
 
+/// Why a call's answer does not meet its case, if it does not.
+fn judge(call: &TestCall, ok: bool, text: &str, structured: Option<&Value>) -> Option<String> {
+    if ok != (call.expect == Expect::Ok) {
+        return Some(format!("expected {}", if call.expect == Expect::Ok { "ok" } else { "an error" }));
+    }
+    let answer = format!("{text}\n{}", structured.map(Value::to_string).unwrap_or_default());
+    call.contains.iter().find(|c| !answer.contains(c.as_str())).map(|c| format!("the answer lacks {c:?}"))
+}
+
 /// Loads `source` against a fresh simulated cluster and runs `calls`; with
 /// no calls, every tool is called once with `{}`. `cache` keeps the
 /// compiled plugin between runs (`None`: compile every time).
@@ -137,20 +181,50 @@ pub async fn run(
     let gate = Arc::new(gate);
     let tools: Vec<String> = gate.tools().map(|t| t.name.clone()).collect();
     let calls = calls.unwrap_or_else(|| {
-        tools.iter().map(|t| TestCall { tool: t.clone(), arguments: empty_object(), expect: Expect::Ok }).collect()
+        tools
+            .iter()
+            .map(|t| TestCall { tool: t.clone(), arguments: empty_object(), expect: Expect::Ok, contains: Vec::new() })
+            .collect()
     });
-    let mut reports = Vec::new();
+    let mut reports: Vec<CallReport> = Vec::new();
     for call in calls {
+        let previous = reports.last().and_then(|r| r.structured.as_ref());
+        let arguments = match resolve_references(&call.arguments, previous) {
+            Ok(a) => a,
+            Err(why) => {
+                let failure = Some(why.clone());
+                reports.push(CallReport {
+                    tool: call.tool,
+                    arguments: call.arguments,
+                    ok: false,
+                    passed: false,
+                    failure,
+                    text: why,
+                    structured: None,
+                    requests: Vec::new(),
+                });
+                continue;
+            }
+        };
         let before = sim.requests().len();
-        let result = gate.call_tool(&call.tool, call.arguments.clone(), CallContext::default()).await;
+        let result = gate.call_tool(&call.tool, arguments.clone(), CallContext::default()).await;
         let requests = sim.requests().split_off(before);
         let (ok, text, structured) = match result {
             Ok(out) => (true, out.text, out.structured),
             Err(GateError::UnknownTool(msg)) => (false, msg, None),
             Err(e) => (false, e.to_string(), None),
         };
-        let passed = ok == (call.expect == Expect::Ok);
-        reports.push(CallReport { tool: call.tool, arguments: call.arguments, ok, passed, text, structured, requests });
+        let failure = judge(&call, ok, &text, structured.as_ref());
+        reports.push(CallReport {
+            tool: call.tool,
+            arguments,
+            ok,
+            passed: failure.is_none(),
+            failure,
+            text,
+            structured,
+            requests,
+        });
     }
     Ok(Report {
         plugin: format!("{} {}", manifest.name, manifest.version),
@@ -158,4 +232,33 @@ pub async fn run(
         tools,
         calls: reports,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn previous_references_take_values_of_the_last_result_or_say_what_is_missing() {
+        let previous = json!({"tasks": [{"upid": "UPID:pve1:1"}], "newid": 150});
+        let args = json!({"upid": "$previous/tasks/0/upid", "ids": ["$previous/newid"], "plain": "x"});
+        assert_eq!(
+            resolve_references(&args, Some(&previous)).unwrap(),
+            json!({"upid": "UPID:pve1:1", "ids": [150], "plain": "x"})
+        );
+        let err = resolve_references(&json!({"v": "$previous/nope"}), Some(&previous)).unwrap_err();
+        assert!(err.contains("$previous/nope"), "{err}");
+        assert!(resolve_references(&json!({"v": "$previous/newid"}), None).is_err());
+    }
+
+    #[test]
+    fn a_case_fails_when_its_answer_lacks_a_text() {
+        let call =
+            TestCall { tool: "t".into(), arguments: json!({}), expect: Expect::Ok, contains: vec!["running".into()] };
+        assert!(judge(&call, true, "qemu 100: running", None).is_none());
+        assert!(judge(&call, true, "qemu 100: stopped", None).unwrap().contains("running"));
+        assert!(judge(&call, false, "running", None).unwrap().contains("expected ok"));
+        assert!(judge(&call, true, "x", Some(&json!({"status": "running"}))).is_none());
+    }
 }
