@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::access::Role;
+use super::approval::Approval;
 use super::audit::RequestRecord;
 use super::{CallContext, Grant, Protection, ToolSelection};
 use crate::pve::endpoints::{self, Matched};
@@ -18,60 +19,6 @@ use crate::runtime::Broker;
 /// Time kept back from a task wait so the plugin can still answer before
 /// the call's deadline.
 const ANSWER_MARGIN: Duration = Duration::from_secs(2);
-
-/// How the writes of a call are approved.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Approval {
-    /// `confirm: true`: every write of the call.
-    Confirmed,
-    /// The user approved exactly these requests (each once); any other
-    /// write is refused.
-    Exactly(Vec<Planned>),
-    /// Nothing approved: writes are refused, naming what they would do.
-    None,
-}
-
-/// One write of a plan: what a dry run said the call would send.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Planned {
-    /// The method.
-    pub method: Method,
-    /// The decoded segments.
-    pub path: Vec<String>,
-    /// The parameters; `"[redacted]"` stands for a secret value.
-    pub params: Value,
-}
-
-impl Planned {
-    /// Whether `method path params` is this planned request.
-    fn is(&self, method: Method, path: &[String], params: &Value) -> bool {
-        self.method == method && self.path == path && same_params(&self.params, params)
-    }
-}
-
-/// Equal parameters, where a planned `"[redacted]"` matches any value.
-fn same_params(planned: &Value, sent: &Value) -> bool {
-    let empty = serde_json::Map::new();
-    let (a, b) = (planned.as_object().unwrap_or(&empty), sent.as_object().unwrap_or(&empty));
-    let a: Vec<_> = a.iter().filter(|(_, v)| !v.is_null()).collect();
-    let b: Vec<_> = b.iter().filter(|(_, v)| !v.is_null()).collect();
-    a.len() == b.len()
-        && a.iter()
-            .all(|(k, v)| b.iter().any(|(k2, v2)| k == k2 && (v.as_str() == Some("[redacted]") || loose_eq(v, v2))))
-}
-
-/// JSON equality that treats `1`, `"1"` and `true` alike, as PVE does.
-fn loose_eq(a: &Value, b: &Value) -> bool {
-    fn text(v: &Value) -> String {
-        match v {
-            Value::Bool(true) => "1".into(),
-            Value::Bool(false) => "0".into(),
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        }
-    }
-    a == b || text(a) == text(b)
-}
 
 /// The gates of one call, and what it sent.
 pub(crate) struct CallBroker {
@@ -392,20 +339,5 @@ mod tests {
         let log = b.requests.lock().unwrap().clone();
         assert_eq!(log.len(), 1);
         assert_eq!((log[0].method.as_str(), log[0].status), ("POST", 0));
-    }
-
-    #[test]
-    fn a_plan_matches_only_its_own_request() {
-        let p = Planned {
-            method: Method::Post,
-            path: ["nodes", "pve1", "qemu", "100", "status", "stop"].map(String::from).to_vec(),
-            params: json!({"timeout": 30, "cipassword": "[redacted]"}),
-        };
-        assert!(p.is(Method::Post, &p.path, &json!({"timeout": "30", "cipassword": "x"})));
-        assert!(!p.is(Method::Post, &p.path, &json!({"timeout": 30})));
-        assert!(!p.is(Method::Post, &p.path, &json!({"timeout": 30, "cipassword": "x", "force": 1})));
-        assert!(!p.is(Method::Delete, &p.path, &json!({"timeout": 30, "cipassword": "x"})));
-        let other: Vec<String> = ["nodes", "pve1", "qemu", "101", "status", "stop"].map(String::from).to_vec();
-        assert!(!p.is(Method::Post, &other, &json!({"timeout": 30, "cipassword": "x"})));
     }
 }

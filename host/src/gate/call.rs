@@ -1,0 +1,255 @@
+//! One tool call through the gate: rate limit, role, approval, the plugin
+//! run under a fresh broker, and the audit line whose outcome the gates and
+//! Proxmox decide.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::Value;
+
+use super::approval::{Approval, plan_requests};
+use super::audit::{self, Outcome, RequestRecord};
+use super::broker::CallBroker;
+use super::{CallContext, Caller, Entry, Gate, GateError, may_call};
+use crate::runtime::{CallError, ToolFailure, ToolOutput};
+
+impl Gate {
+    /// Calls tool `name` with `arguments` (a JSON object).
+    ///
+    /// Every call is rate-limited and audited, refused ones too. A write
+    /// without `confirm` from a client that can be asked is first run as a
+    /// dry run; the user approves that exact set of requests, and the call
+    /// then runs with only those writes allowed.
+    pub async fn call_tool(&self, name: &str, arguments: Value, ctx: CallContext) -> Result<ToolOutput, GateError> {
+        let caller = ctx.caller.clone().unwrap_or_else(|| self.rbac.local().clone());
+        let started = Instant::now();
+        if let Some(rate) = &self.rate
+            && let Err(retry_after) = rate.check(&caller.principal)
+        {
+            let plugin = self.tools.get(name).map(|(i, _)| self.entries[*i].plugin.manifest.name.as_str());
+            self.audit_refused(&caller, plugin.unwrap_or(""), name, &arguments, started)?;
+            return Err(GateError::RateLimited {
+                principal: caller.principal.clone(),
+                limit: rate.describe(),
+                retry_after,
+            });
+        }
+        let Some((index, spec)) = self.tools.get(name).filter(|(_, spec)| may_call(&caller.role, spec)) else {
+            let plugin = self.tools.get(name).map(|(i, _)| self.entries[*i].plugin.manifest.name.as_str());
+            self.audit_refused(&caller, plugin.unwrap_or(""), name, &arguments, started)?;
+            if self.tools.contains_key(name) {
+                return Err(GateError::NotAllowed {
+                    tool: name.to_string(),
+                    principal: caller.principal.clone(),
+                    role: caller.role.name.clone(),
+                });
+            }
+            return Err(GateError::UnknownTool(self.unknown_tool_message(name, &caller)));
+        };
+        if !arguments.is_object() {
+            self.audit_refused(&caller, &self.entries[*index].plugin.manifest.name, name, &arguments, started)?;
+            return Err(GateError::ArgumentsNotObject);
+        }
+        let entry = &self.entries[*index];
+        let call = Invocation { entry, name, arguments: &arguments, caller: &caller, ctx: &ctx, started };
+        let confirmed = arguments.get("confirm") == Some(&Value::Bool(true));
+        let dry_run = arguments.get("dry_run") == Some(&Value::Bool(true));
+        let mut requests = Vec::new();
+        let mut approval = if confirmed { Approval::Confirmed } else { Approval::None };
+        let mut approved_by = confirmed.then(|| "confirm argument".to_string());
+        if !confirmed && !dry_run && !spec.hints.read_only && ctx.confirmer.is_some() {
+            let mut plan_args = arguments.clone();
+            plan_args["dry_run"] = Value::Bool(true);
+            let (plan_result, plan_requests) = self.run(&call, &plan_args, Approval::None).await;
+            requests.extend(plan_requests);
+            match self.plan_of(plan_result).await {
+                Ok(Some(plan)) => match self.ask(&ctx, &plan).await {
+                    Ok(()) => {
+                        approval = Approval::Exactly(plan);
+                        approved_by = Some(format!("elicitation accepted by {}", caller.principal));
+                    }
+                    Err(refusal) => {
+                        let result = Err(CallError::Tool(ToolFailure::Api(refusal)));
+                        return self.finish(&call, result, requests, None, true);
+                    }
+                },
+                Ok(None) => {}
+                Err(refusal) => {
+                    let result = Err(CallError::Tool(ToolFailure::Api(refusal)));
+                    return self.finish(&call, result, requests, None, true);
+                }
+            }
+        }
+        let (mut result, sent) = self.run(&call, &arguments, approval).await;
+        requests.extend(sent);
+        if dry_run && let Ok(output) = &result {
+            // The plugin's plan is checked against protection, so a dry run
+            // says when the real call would be refused.
+            if let Err(refusal) = self.check_plan(&plan_requests(output)).await {
+                result = Err(CallError::Tool(ToolFailure::Api(refusal)));
+            }
+        }
+        self.finish(&call, result, requests, approved_by, false)
+    }
+
+    /// Runs the plugin once with `arguments` under a fresh broker; its
+    /// result and requests.
+    async fn run(
+        &self,
+        call: &Invocation<'_>,
+        arguments: &Value,
+        approval: Approval,
+    ) -> (Result<ToolOutput, CallError>, Vec<RequestRecord>) {
+        let Invocation { entry, name, caller, ctx, started, .. } = *call;
+        let broker = Arc::new(CallBroker {
+            plugin: entry.plugin.manifest.name.clone(),
+            tool: name.to_string(),
+            grants: entry.grants.clone(),
+            read_only: self.policy.read_only,
+            role: caller.role.clone(),
+            tools: self.policy.tools.clone(),
+            approval: std::sync::Mutex::new(approval),
+            dry_run: arguments.get("dry_run") == Some(&Value::Bool(true)),
+            protection: self.policy.protection.clone(),
+            pve: self.pve.clone(),
+            task_wait: self.policy.task_wait,
+            deadline: started + self.runtime.limits().call_timeout,
+            ctx: ctx.clone(),
+            requests: std::sync::Mutex::new(Vec::new()),
+        });
+        let result = self.runtime.call(&entry.plugin, name, arguments, broker.clone()).await;
+        let requests = broker.requests.lock().map(|r| r.clone()).unwrap_or_default();
+        (result, requests)
+    }
+
+    /// Audits the call with an outcome taken from what the gates refused
+    /// and what Proxmox answered, not from the plugin's word.
+    fn finish(
+        &self,
+        call: &Invocation<'_>,
+        result: Result<ToolOutput, CallError>,
+        requests: Vec<RequestRecord>,
+        approved_by: Option<String>,
+        gate_refused: bool,
+    ) -> Result<ToolOutput, GateError> {
+        let Invocation { entry, name, arguments, caller, started, .. } = *call;
+        let refused = gate_refused || requests.iter().any(|r| r.status == 0);
+        let wrote = requests.iter().any(is_sent_write);
+        let outcome = match &result {
+            Err(CallError::Tool(_)) | Ok(_) if refused && !wrote => Outcome::Denied,
+            Err(CallError::Tool(_)) => Outcome::Error,
+            Err(_) => Outcome::Trapped,
+            Ok(_) if requests.iter().any(|r| r.status >= 400) => Outcome::Error,
+            Ok(_) => Outcome::Ok,
+        };
+        let record = audit::Call {
+            caller,
+            plugin: &entry.plugin.manifest.name,
+            tool: name,
+            arguments,
+            outcome,
+            started,
+            requests,
+            approved_by,
+        };
+        self.audit(record)?;
+        Ok(result?)
+    }
+
+    /// Audits a call refused before any plugin ran (rate limit, role,
+    /// unknown tool), compactly.
+    fn audit_refused(
+        &self,
+        caller: &Caller,
+        plugin: &str,
+        tool: &str,
+        arguments: &Value,
+        started: Instant,
+    ) -> Result<(), GateError> {
+        let compact = audit::digest_only(arguments);
+        self.audit(audit::Call {
+            caller,
+            plugin,
+            tool,
+            arguments: &compact,
+            outcome: Outcome::Denied,
+            started,
+            requests: Vec::new(),
+            approved_by: None,
+        })
+    }
+
+    /// Writes the call's audit line; fails the call when that is impossible
+    /// unless the log is configured to fail open.
+    fn audit(&self, call: audit::Call<'_>) -> Result<(), GateError> {
+        let Some(a) = &self.auditing else {
+            return Ok(());
+        };
+        if let Err(e) = a.log.write(&a.log.record(call)) {
+            tracing::error!("{e}");
+            if !a.fail_open {
+                return Err(GateError::Audit(e));
+            }
+        }
+        Ok(())
+    }
+
+    fn unknown_tool_message(&self, name: &str, caller: &Caller) -> String {
+        let mut near: Vec<(usize, &str)> = self
+            .tools_for(Some(caller))
+            .map(|spec| (edit_distance(&spec.name, name), spec.name.as_str()))
+            .filter(|(d, t)| *d <= 3 || t.contains(name))
+            .collect();
+        near.sort();
+        let near: Vec<&str> = near.into_iter().take(3).map(|(_, t)| t).collect();
+        if near.is_empty() {
+            format!("no tool named {name:?}; call tools/list for the available tools")
+        } else {
+            format!("no tool named {name:?}; did you mean {}?", near.join(", "))
+        }
+    }
+}
+
+/// One tool call on its way through the gate.
+#[derive(Clone, Copy)]
+struct Invocation<'a> {
+    entry: &'a Entry,
+    name: &'a str,
+    arguments: &'a Value,
+    caller: &'a Caller,
+    ctx: &'a CallContext,
+    started: Instant,
+}
+
+/// Whether a request record is a write that Proxmox accepted.
+fn is_sent_write(r: &RequestRecord) -> bool {
+    r.method != "GET" && (200..300).contains(&r.status)
+}
+
+/// Levenshtein distance, for "did you mean" suggestions.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::edit_distance;
+
+    #[test]
+    fn edit_distance_counts_single_character_edits() {
+        assert_eq!(edit_distance("pve_list_vm", "pve_list_vms"), 1);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+    }
+}
