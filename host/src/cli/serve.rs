@@ -1,0 +1,118 @@
+//! `proxmcp serve`: MCP over stdio or HTTP until a signal, then a drain.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use proxmcp::config::Config;
+use proxmcp::mcp::ProxmcpServer;
+use proxmcp::mcp::http::{HttpOptions, HttpServer, HttpTransport};
+use proxmcp::pve;
+
+use super::setup::{build_gate, make_client};
+
+pub(crate) async fn serve(config: &Config) -> Result<()> {
+    let Some(client) = make_client(config)? else {
+        bail!(pve::ConfigError::MissingBaseUrl);
+    };
+    let log = proxmcp::gate::AuditLog::open(
+        config.audit.file.as_deref(),
+        config.audit.redact.clone(),
+        config.audit.key_file.as_deref(),
+    )?;
+    let gate = build_gate(config, Some(client.clone()))
+        .await?
+        .with_audit(proxmcp::gate::Auditing { log: Arc::new(log), fail_open: config.audit.fail_open.unwrap_or(false) });
+    for skipped in gate.skipped() {
+        tracing::info!(origin = %skipped.origin, "plugin not loaded: {}", skipped.reason);
+    }
+    let tools = gate.tools().count();
+    let plugins = gate.plugins().count();
+    let rbac = gate.rbac().clone();
+    let server = ProxmcpServer::new(Arc::new(gate));
+    let grace = std::time::Duration::from_secs_f64(config.mcp.shutdown_grace_secs.unwrap_or(10.0));
+    let transport = match config.transport() {
+        "stdio" => {
+            tracing::info!(tools, plugins, read_only = config.read_only(), transport = "stdio", "proxmcp ready");
+            server.serve_stdio(shutdown_signal(), grace).await.context("the MCP session ended with an error")?;
+            return Ok(());
+        }
+        "sse" => HttpTransport::Sse,
+        _ => HttpTransport::Streamable,
+    };
+    let ready_client = client.clone();
+    let options = HttpOptions {
+        addr: config.listen_addr()?,
+        path: config.mcp_path().to_string(),
+        transport,
+        allowed_hosts: config.mcp.allowed_hosts.clone(),
+        allowed_origins: config.mcp.allowed_origins.clone(),
+        allow_unauthenticated: config.mcp.allow_unauthenticated.unwrap_or(false),
+        limits: http_limits(config),
+        ready: Arc::new(move || {
+            let client = ready_client.clone();
+            Box::pin(async move {
+                client
+                    .request(pve::Method::Get, &["version"], &serde_json::Value::Null)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| format!("Proxmox at {} is not usable: {e}", client.api_root()))
+            })
+        }),
+    };
+    let http = HttpServer::bind(server.clone(), rbac, options).await?;
+    let addr = http.local_addr()?;
+    let endpoint = match transport {
+        HttpTransport::Sse => format!("http://{addr}/sse"),
+        HttpTransport::Streamable => format!("http://{addr}{}", config.mcp_path()),
+    };
+    tracing::info!(tools, plugins, read_only = config.read_only(), transport = config.transport(), %endpoint, "proxmcp ready");
+    // The test-suite and scripts read this line to find a port chosen with MCP_PORT=0.
+    eprintln!("proxmcp: serving MCP at {endpoint}");
+    let draining = server.clone();
+    http.run(async move {
+        shutdown_signal().await;
+        draining.drain(grace).await;
+    })
+    .await?;
+    tracing::info!("proxmcp stopped");
+    Ok(())
+}
+
+pub(crate) fn http_limits(config: &Config) -> proxmcp::mcp::http::HttpLimits {
+    use proxmcp::mcp::http::*;
+    use std::time::Duration;
+    let secs = |v: Option<f64>, default: Duration| v.map_or(default, |s| Duration::from_secs_f64(s.max(0.1)));
+    let m = &config.mcp;
+    HttpLimits {
+        header_timeout: secs(m.header_timeout_secs, DEFAULT_HEADER_TIMEOUT),
+        body_timeout: secs(m.body_timeout_secs, DEFAULT_BODY_TIMEOUT),
+        max_connections: m.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS),
+        max_sessions: m.max_sessions.unwrap_or(DEFAULT_MAX_SESSIONS),
+        max_sessions_per_principal: m.max_sessions_per_principal.unwrap_or(DEFAULT_MAX_SESSIONS_PER_PRINCIPAL),
+        session_idle: secs(m.session_idle_secs, DEFAULT_SESSION_IDLE),
+    }
+}
+
+/// SIGINT or SIGTERM.
+pub(crate) async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("cannot watch SIGTERM: {e}");
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    tracing::info!("shutdown requested");
+}

@@ -1,0 +1,53 @@
+//! What several commands build the same way: the runtime, the compile
+//! cache, the Proxmox client, the policy and the gate.
+
+use anyhow::Result;
+use proxmcp::config::Config;
+use proxmcp::gate::{Gate, Policy, Protection, RateLimits, Rbac, ToolSelection};
+use proxmcp::plugins;
+use proxmcp::pve::PveClient;
+use proxmcp::runtime::{CompileCache, Runtime};
+
+use super::env::env_var;
+
+pub(crate) fn make_runtime(config: &Config) -> Result<Runtime> {
+    Ok(Runtime::new(config.limits(), compile_cache(config)?)?)
+}
+
+/// The configured compile cache, or `None` when it is off.
+pub(crate) fn compile_cache(config: &Config) -> Result<Option<CompileCache>> {
+    Ok(config.cache_dir(&env_var).map(|dir| CompileCache::open(&dir)).transpose()?)
+}
+
+pub(crate) fn make_client(config: &Config) -> Result<Option<PveClient>> {
+    match config.pve()? {
+        Some(pve_config) => Ok(Some(PveClient::new(pve_config)?)),
+        None => Ok(None),
+    }
+}
+
+pub(crate) async fn build_gate(config: &Config, pve: Option<PveClient>) -> Result<Gate> {
+    let runtime = make_runtime(config)?;
+    let sources = plugins::sources(config)?;
+    let rbac = Rbac::from_config(&config.rbac)?;
+    let rate = config.rate_limit.per_minute.and_then(|n| RateLimits::new(n, config.rate_limit.burst));
+    Ok(Gate::build(runtime, &sources, pve, policy(config)).await?.with_access(rbac, rate)?)
+}
+
+pub(crate) fn policy(config: &Config) -> Policy {
+    Policy {
+        read_only: config.read_only(),
+        task_wait: config.task_wait(),
+        grants: config.grants.clone(),
+        tools: ToolSelection { allow: config.tools.allow.clone(), deny: config.tools.deny.clone() },
+        protection: Protection {
+            tag: match config.protect.tag.as_deref() {
+                None => Some("protected".into()),
+                Some("") => None,
+                Some(t) => Some(t.to_string()),
+            },
+            vmids: config.protect.vmids.iter().copied().collect(),
+            unknown_writes: config.protect.unknown_writes,
+        },
+    }
+}
