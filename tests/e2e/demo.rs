@@ -6,7 +6,7 @@ use std::time::Duration;
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
 use rmcp::transport::TokioChildProcess;
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::support;
@@ -91,10 +91,29 @@ async fn demo_serves_every_tool_against_the_in_process_simulator() {
     let (transport, stderr) = TokioChildProcess::builder(cmd).stderr(Stdio::piped()).spawn().unwrap();
     let client = ().serve(transport).await.unwrap();
     let tools = client.list_all_tools().await.unwrap();
-    assert_eq!(
-        tools.len(),
-        crate::inventory_tools::INVENTORY_TOOLS.len() + crate::lifecycle::LIFECYCLE_TOOLS.len() + 7
-    );
+    let names: std::collections::BTreeSet<String> = tools.iter().map(|t| t.name.to_string()).collect();
+    let expected: std::collections::BTreeSet<String> =
+        ["inventory", "lifecycle", "provisioning"].iter().flat_map(|p| support::first_cases(p).into_keys()).collect();
+    assert_eq!(names, expected, "the demo offers exactly the default plugins' tools");
+    // Each tool once, with its first succeeding case from calls.json; writes
+    // as dry runs so that the cases do not depend on each other.
+    let call = |name: String, args: Value| {
+        client.call_tool(CallToolRequestParams::new(name).with_arguments(args.as_object().unwrap().clone()))
+    };
+    for tool in &tools {
+        let case = support::first_case_of(&tool.name);
+        let previous = match case.before {
+            Some((name, args)) => call(name, args).await.unwrap().structured_content,
+            None => None,
+        };
+        let mut args = proxmcp::testkit::resolve_references(&case.args, previous.as_ref()).unwrap();
+        if tool.annotations.as_ref().and_then(|a| a.read_only_hint) != Some(true) {
+            args.as_object_mut().unwrap().remove("confirm");
+            args["dry_run"] = json!(true);
+        }
+        let r = call(tool.name.to_string(), args).await.unwrap();
+        assert_ne!(r.is_error, Some(true), "{}: {}", tool.name, support::text(&r));
+    }
     let r = client.call_tool(CallToolRequestParams::new("pve_list_vms")).await.unwrap();
     assert_eq!(r.structured_content.unwrap()["total"], 10);
     let _ = client.cancel().await;

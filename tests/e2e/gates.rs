@@ -15,11 +15,7 @@ use rmcp::transport::TokioChildProcess;
 use rmcp::{ClientHandler, ErrorData, RoleClient, ServiceExt};
 use serde_json::{Value, json};
 
-use crate::support::{self, Launch, Session, is_error, text};
-
-fn writes(sim: &Simulator) -> Vec<Value> {
-    sim.requests().into_iter().filter(|r| r["method"] != "GET").collect()
-}
+use crate::support::{self, Launch, Session, is_error, text, writes};
 
 async fn refused_start(sim: &Simulator, launch: Launch) -> String {
     support::refused_start(&sim.base_url(), &launch).await

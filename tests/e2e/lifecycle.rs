@@ -11,9 +11,9 @@ use rmcp::model::{CallToolRequestParams, ProgressNotificationParam};
 use rmcp::service::NotificationContext;
 use rmcp::transport::TokioChildProcess;
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::support::{self, Launch, Session, TOKEN_ID, TOKEN_SECRET, is_error, text};
+use crate::support::{self, Launch, Session, TOKEN_ID, TOKEN_SECRET, is_error, text, writes};
 
 pub const LIFECYCLE_TOOLS: &[&str] = &[
     "pve_backup_vm",
@@ -29,20 +29,10 @@ pub const LIFECYCLE_TOOLS: &[&str] = &[
     "pve_suspend_vm",
 ];
 
-fn writes(sim: &Simulator) -> Vec<Value> {
-    sim.requests().into_iter().filter(|r| r["method"] != "GET").collect()
-}
-
 fn status(sim: &Simulator, vmid: u32) -> (String, String) {
     let c = sim.world().lock();
     let g = &c.guests[&vmid];
     (g.node.clone(), g.status.clone())
-}
-
-async fn ok(session: &Session, tool: &str, args: Value) -> Value {
-    let r = session.call(tool, args.clone()).await;
-    assert!(!is_error(&r), "{tool} {args}: {}", text(&r));
-    r.structured_content.unwrap_or_default()
 }
 
 #[tokio::test]
@@ -65,15 +55,14 @@ async fn writes_without_confirm_are_refused_and_nothing_is_sent() {
 async fn dry_run_lists_the_exact_requests_and_sends_nothing() {
     let sim = support::sim().await;
     let session = Session::start(&sim.base_url(), Launch::default()).await;
-    let v = ok(&session, "pve_stop_vm", json!({"vmid": 100, "dry_run": true, "confirm": true})).await;
+    let v = session.ok("pve_stop_vm", json!({"vmid": 100, "dry_run": true, "confirm": true})).await;
     assert_eq!(v["dry_run"], true);
     assert_eq!(v["requests"], json!([{"method": "POST", "path": "/nodes/pve1/qemu/100/status/stop", "params": {}}]));
-    let v =
-        ok(&session, "pve_backup_vm", json!({"vmid": 200, "storage": "backup-nfs", "mode": "stop", "dry_run": true}))
-            .await;
+    let v = session
+        .ok("pve_backup_vm", json!({"vmid": 200, "storage": "backup-nfs", "mode": "stop", "dry_run": true}))
+        .await;
     assert_eq!(v["requests"][0]["params"], json!({"vmid": "200", "storage": "backup-nfs", "mode": "stop"}));
-    let v =
-        ok(&session, "pve_migrate_vm", json!({"vmid": 101, "target": "pve1", "online": true, "dry_run": true})).await;
+    let v = session.ok("pve_migrate_vm", json!({"vmid": 101, "target": "pve1", "online": true, "dry_run": true})).await;
     assert_eq!(v["preflight"]["running"], true);
     assert_eq!(v["requests"][0]["params"], json!({"target": "pve1", "online": true}));
     session.finish().await;
@@ -93,34 +82,34 @@ async fn each_lifecycle_tool_changes_the_cluster() {
         assert_eq!(a.destructive_hint, Some(destructive), "{name}");
     }
 
-    let v = ok(&session, "pve_start_vm", json!({"vmid": 103, "confirm": true})).await;
+    let v = session.ok("pve_start_vm", json!({"vmid": 103, "confirm": true})).await;
     assert_eq!(v["status"], "ok");
     assert_eq!(status(&sim, 103).1, "running");
-    ok(&session, "pve_shutdown_vm", json!({"vmid": 103, "timeout": 30, "force_stop": true, "confirm": true})).await;
+    session.ok("pve_shutdown_vm", json!({"vmid": 103, "timeout": 30, "force_stop": true, "confirm": true})).await;
     assert_eq!(status(&sim, 103).1, "stopped");
-    ok(&session, "pve_reboot_vm", json!({"vmid": 201, "confirm": true})).await;
-    ok(&session, "pve_suspend_vm", json!({"vmid": 100, "confirm": true})).await;
+    session.ok("pve_reboot_vm", json!({"vmid": 201, "confirm": true})).await;
+    session.ok("pve_suspend_vm", json!({"vmid": 100, "confirm": true})).await;
     assert_eq!(status(&sim, 100).1, "paused");
-    ok(&session, "pve_resume_vm", json!({"vmid": 100, "confirm": true})).await;
+    session.ok("pve_resume_vm", json!({"vmid": 100, "confirm": true})).await;
     assert_eq!(status(&sim, 100).1, "running");
-    ok(&session, "pve_stop_vm", json!({"vmid": 200, "confirm": true})).await;
+    session.ok("pve_stop_vm", json!({"vmid": 200, "confirm": true})).await;
     assert_eq!(status(&sim, 200).1, "stopped");
-    ok(
-        &session,
-        "pve_create_snapshot",
-        json!({"vmid": 100, "snapname": "e2e", "description": "test", "vmstate": true, "confirm": true}),
-    )
-    .await;
+    session
+        .ok(
+            "pve_create_snapshot",
+            json!({"vmid": 100, "snapname": "e2e", "description": "test", "vmstate": true, "confirm": true}),
+        )
+        .await;
     assert!(sim.world().lock().guests[&100].snapshots.iter().any(|s| s.name == "e2e" && s.vmstate));
-    ok(&session, "pve_delete_snapshot", json!({"vmid": 100, "snapname": "e2e", "confirm": true})).await;
+    session.ok("pve_delete_snapshot", json!({"vmid": 100, "snapname": "e2e", "confirm": true})).await;
     assert!(sim.world().lock().guests[&100].snapshots.iter().all(|s| s.name != "e2e"));
-    ok(&session, "pve_rollback_snapshot", json!({"vmid": 201, "snapname": "clean", "confirm": true})).await;
+    session.ok("pve_rollback_snapshot", json!({"vmid": 201, "snapname": "clean", "confirm": true})).await;
     assert_eq!(status(&sim, 201).1, "stopped");
-    ok(&session, "pve_migrate_vm", json!({"vmid": 101, "target": "pve1", "online": true, "confirm": true})).await;
+    session.ok("pve_migrate_vm", json!({"vmid": 101, "target": "pve1", "online": true, "confirm": true})).await;
     assert_eq!(status(&sim, 101).0, "pve1");
-    let v =
-        ok(&session, "pve_backup_vm", json!({"vmid": 200, "storage": "backup-nfs", "notes": "e2e", "confirm": true}))
-            .await;
+    let v = session
+        .ok("pve_backup_vm", json!({"vmid": 200, "storage": "backup-nfs", "notes": "e2e", "confirm": true}))
+        .await;
     assert!(
         v["log_tail"].as_array().unwrap().iter().any(|l| l.as_str().unwrap().contains("Finished Backup of VM 200"))
     );
@@ -154,7 +143,7 @@ async fn task_failure_and_timeout_are_reported_with_upid_and_log_tail() {
     let launch = Launch { env: vec![("PVE_MCP_TASK_WAIT".into(), "0.1".into())], ..Launch::default() };
     let session = Session::start(&sim.base_url(), launch).await;
     // 21 simulated seconds at 0.02 = about 0.4 s, longer than the 0.1 s wait.
-    let v = ok(&session, "pve_backup_vm", json!({"vmid": 100, "storage": "backup-nfs", "confirm": true})).await;
+    let v = session.ok("pve_backup_vm", json!({"vmid": 100, "storage": "backup-nfs", "confirm": true})).await;
     assert_eq!((v["status"].as_str(), v["node"].as_str()), (Some("running"), Some("pve1")));
     let upid = v["upid"].as_str().unwrap().to_string();
     assert!(upid.contains(":vzdump:100:"), "{upid}");

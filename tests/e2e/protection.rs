@@ -6,13 +6,9 @@
 use proxmcp::sim::Simulator;
 use serde_json::{Value, json};
 
-use crate::support::{self, Launch, Session, is_error, text};
+use crate::support::{self, Launch, Session, is_error, text, writes};
 
 const RAW: &str = "[plugins]\nbuiltin = [\"inventory\", \"lifecycle\", \"provisioning\", \"raw-api\"]\n";
-
-fn writes(sim: &Simulator) -> Vec<Value> {
-    sim.requests().into_iter().filter(|r| r["method"] != "GET").collect()
-}
 
 async fn session(sim: &Simulator, extra: &str) -> Session {
     Session::start(&sim.base_url(), Launch { config: Some(format!("{RAW}{extra}")), ..Launch::default() }).await

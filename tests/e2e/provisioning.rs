@@ -9,25 +9,9 @@ use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequest, CallToolRequestParams, ClientRequest};
 use rmcp::service::PeerRequestOptions;
 use rmcp::transport::TokioChildProcess;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::support::{self, Launch, Session, TOKEN_ID, TOKEN_SECRET, is_error, text};
-
-async fn ok(session: &Session, tool: &str, args: Value) -> Value {
-    let r = session.call(tool, args.clone()).await;
-    assert!(!is_error(&r), "{tool} {args}: {}", text(&r));
-    r.structured_content.unwrap_or_default()
-}
-
-async fn err(session: &Session, tool: &str, args: Value, hint: &str) {
-    let r = session.call(tool, args.clone()).await;
-    assert!(is_error(&r), "{tool} {args} should fail: {:?}", r.structured_content);
-    assert!(text(&r).contains(hint), "{tool} {args}: {:?} lacks {hint:?}", text(&r));
-}
-
-fn writes(sim: &Simulator) -> usize {
-    sim.requests().iter().filter(|r| r["method"] != "GET").count()
-}
+use crate::support::{self, Launch, Session, TOKEN_ID, TOKEN_SECRET, writes};
 
 #[tokio::test]
 async fn provisioning_tools_create_change_and_remove_guests() {
@@ -35,82 +19,83 @@ async fn provisioning_tools_create_change_and_remove_guests() {
     let session = Session::start(&sim.base_url(), Launch::default()).await;
 
     // Clone: the new id comes from /cluster/nextid.
-    let v = ok(&session, "pve_clone_vm", json!({"vmid": 9000, "name": "from-tmpl", "confirm": true})).await;
+    let v = session.ok("pve_clone_vm", json!({"vmid": 9000, "name": "from-tmpl", "confirm": true})).await;
     assert_eq!(
         (v["status"].as_str(), v["upid"].as_str().map(|u| u.contains(":qmclone:9000:"))),
         (Some("ok"), Some(true))
     );
     assert_eq!(sim.world().lock().guests[&106].name, "from-tmpl");
-    ok(
-        &session,
-        "pve_clone_vm",
-        json!({"vmid": 201, "newid": 302, "name": "proxy-copy", "target_node": "pve1", "confirm": true}),
-    )
-    .await;
+    session
+        .ok(
+            "pve_clone_vm",
+            json!({"vmid": 201, "newid": 302, "name": "proxy-copy", "target_node": "pve1", "confirm": true}),
+        )
+        .await;
     {
         let c = sim.world().lock();
         assert_eq!((c.guests[&302].name.as_str(), c.guests[&302].node.as_str()), ("proxy-copy", "pve1"));
     }
 
     // Create QEMU and LXC guests; the dry run shows the exact request first.
-    let before = writes(&sim);
-    let v = ok(
-        &session,
-        "pve_create_qemu_vm",
-        json!({"node": "pve2", "name": "new-vm", "cores": 4, "memory_mib": 4096, "disk_gib": 40, "dry_run": true}),
-    )
-    .await;
+    let before = writes(&sim).len();
+    let v = session
+        .ok(
+            "pve_create_qemu_vm",
+            json!({"node": "pve2", "name": "new-vm", "cores": 4, "memory_mib": 4096, "disk_gib": 40, "dry_run": true}),
+        )
+        .await;
     assert_eq!(v["requests"][0]["path"], "/nodes/pve2/qemu");
     assert_eq!(v["requests"][0]["params"]["scsi0"], "local-lvm:40");
-    assert_eq!(writes(&sim), before, "the dry run sent a write");
-    ok(&session, "pve_create_qemu_vm", json!({"node": "pve2", "vmid": 300, "name": "new-vm", "cores": 4, "memory_mib": 4096, "disk_gib": 40, "confirm": true})).await;
+    assert_eq!(writes(&sim).len(), before, "the dry run sent a write");
+    session.ok("pve_create_qemu_vm", json!({"node": "pve2", "vmid": 300, "name": "new-vm", "cores": 4, "memory_mib": 4096, "disk_gib": 40, "confirm": true})).await;
     {
         let c = sim.world().lock();
         let g = &c.guests[&300];
         assert_eq!((g.cores, g.memory_mib, g.disk_gib, g.node.as_str()), (4, 4096, 40, "pve2"));
     }
-    ok(&session, "pve_create_lxc", json!({"node": "pve1", "vmid": 301, "hostname": "new-ct", "ostemplate": "local:vztmpl/debian-13-standard_13.1-1_amd64.tar.zst", "confirm": true})).await;
+    session.ok("pve_create_lxc", json!({"node": "pve1", "vmid": 301, "hostname": "new-ct", "ostemplate": "local:vztmpl/debian-13-standard_13.1-1_amd64.tar.zst", "confirm": true})).await;
     assert_eq!(sim.world().lock().guests[&301].name, "new-ct");
 
     // Resize: only growth, written +N.
-    ok(&session, "pve_resize_disk", json!({"vmid": 300, "size": "+10G", "confirm": true})).await;
+    session.ok("pve_resize_disk", json!({"vmid": 300, "size": "+10G", "confirm": true})).await;
     assert_eq!(sim.world().lock().guests[&300].disk_gib, 50);
-    err(&session, "pve_resize_disk", json!({"vmid": 300, "size": "-5G", "confirm": true}), "cannot shrink").await;
-    err(&session, "pve_resize_disk", json!({"vmid": 300, "size": "10G", "confirm": true}), "+10G").await;
+    session.err("pve_resize_disk", json!({"vmid": 300, "size": "-5G", "confirm": true}), "cannot shrink").await;
+    session.err("pve_resize_disk", json!({"vmid": 300, "size": "10G", "confirm": true}), "+10G").await;
 
     // Config: current vs new in the dry run; the digest travels with the change.
-    let v = ok(
-        &session,
-        "pve_set_vm_config",
-        json!({"vmid": 300, "set": {"cores": 2, "description": "web"}, "delete": ["ide2"], "dry_run": true}),
-    )
-    .await;
+    let v = session
+        .ok(
+            "pve_set_vm_config",
+            json!({"vmid": 300, "set": {"cores": 2, "description": "web"}, "delete": ["ide2"], "dry_run": true}),
+        )
+        .await;
     assert_eq!(v["changes"][0], json!({"key": "cores", "current": 4, "new": 2}));
     assert!(v["requests"][0]["params"]["digest"].is_string());
-    ok(&session, "pve_set_vm_config", json!({"vmid": 300, "set": {"cores": 2, "description": "web"}, "confirm": true}))
+    session
+        .ok("pve_set_vm_config", json!({"vmid": 300, "set": {"cores": 2, "description": "web"}, "confirm": true}))
         .await;
     assert_eq!(sim.world().lock().guests[&300].cores, 2);
     let last_put = sim.requests().into_iter().rev().find(|r| r["method"] == "PUT").unwrap();
     assert!(last_put["params"]["digest"].is_string(), "{last_put}");
-    err(&session, "pve_set_vm_config", json!({"vmid": 300, "set": {"hookscript": "x"}, "confirm": true}), "allowed:")
+    session
+        .err("pve_set_vm_config", json!({"vmid": 300, "set": {"hookscript": "x"}, "confirm": true}), "allowed:")
         .await;
-    err(&session, "pve_set_vm_config", json!({"vmid": 300, "confirm": true}), "nothing to change").await;
+    session.err("pve_set_vm_config", json!({"vmid": 300, "confirm": true}), "nothing to change").await;
 
     // Delete: a running guest is refused by Proxmox, a stopped one goes.
-    err(&session, "pve_delete_vm", json!({"vmid": 100, "confirm": true}), "is running").await;
-    ok(&session, "pve_delete_vm", json!({"vmid": 301, "purge": true, "confirm": true})).await;
+    session.err("pve_delete_vm", json!({"vmid": 100, "confirm": true}), "is running").await;
+    session.ok("pve_delete_vm", json!({"vmid": 301, "purge": true, "confirm": true})).await;
     assert!(!sim.world().lock().guests.contains_key(&301));
 
     // Restore: to a free id, and over an existing guest only with force.
     let archive = "backup-nfs:backup/vzdump-qemu-100-2026_11_20-02_00_01.vma.zst";
-    let v = ok(&session, "pve_restore_backup", json!({"archive": archive, "confirm": true})).await;
+    let v = session.ok("pve_restore_backup", json!({"archive": archive, "confirm": true})).await;
     assert_eq!(v["status"], "ok");
     assert_eq!(sim.world().lock().guests[&107].name, "web-01", "restored to the next free vmid");
-    err(&session, "pve_restore_backup", json!({"archive": archive, "vmid": 103, "confirm": true}), "force=true").await;
-    ok(&session, "pve_restore_backup", json!({"archive": archive, "vmid": 103, "force": true, "confirm": true})).await;
+    session.err("pve_restore_backup", json!({"archive": archive, "vmid": 103, "confirm": true}), "force=true").await;
+    session.ok("pve_restore_backup", json!({"archive": archive, "vmid": 103, "force": true, "confirm": true})).await;
     assert_eq!(sim.world().lock().guests[&103].name, "web-01");
-    err(&session, "pve_restore_backup", json!({"archive": "local:iso/x.iso", "confirm": true}), "pve_list_backups")
-        .await;
+    session.err("pve_restore_backup", json!({"archive": "local:iso/x.iso", "confirm": true}), "pve_list_backups").await;
 
     let tools = session.client.list_all_tools().await.unwrap();
     for (name, destructive) in [("pve_delete_vm", true), ("pve_restore_backup", true), ("pve_clone_vm", false)] {
@@ -145,25 +130,25 @@ async fn guest_exec_is_opt_in_and_returns_exit_code_and_capped_output() {
 
     let on = Launch { env: vec![("PVE_MCP_ENABLE_EXEC".into(), "true".into())], ..Launch::default() };
     let session = Session::start(&sim.base_url(), on).await;
-    let v = ok(&session, "pve_vm_exec", json!({"vmid": 100, "command": ["hostname"], "confirm": true})).await;
+    let v = session.ok("pve_vm_exec", json!({"vmid": 100, "command": ["hostname"], "confirm": true})).await;
     assert_eq!(
         (v["status"].as_str(), v["exitcode"].as_i64(), v["stdout"].as_str()),
         (Some("exited"), Some(0), Some("web-01\n"))
     );
-    let v = ok(&session, "pve_vm_exec", json!({"vmid": 100, "command": ["yes"], "confirm": true})).await;
+    let v = session.ok("pve_vm_exec", json!({"vmid": 100, "command": ["yes"], "confirm": true})).await;
     assert_eq!((v["stdout_truncated"].as_bool(), v["stdout"].as_str().map(str::len)), (Some(true), Some(16 * 1024)));
-    let v = ok(&session, "pve_vm_exec", json!({"vmid": 102, "command": ["nosuch"], "confirm": true})).await;
+    let v = session.ok("pve_vm_exec", json!({"vmid": 102, "command": ["nosuch"], "confirm": true})).await;
     assert_eq!(v["exitcode"], 127);
     assert!(v["stderr"].as_str().unwrap().contains("not found"));
-    err(&session, "pve_vm_exec", json!({"vmid": 100, "command": ["hostname"]}), "confirm=true").await;
-    err(
-        &session,
-        "pve_vm_exec",
-        json!({"vmid": 101, "command": ["hostname"], "confirm": true}),
-        "guest agent is not running",
-    )
-    .await;
-    err(&session, "pve_vm_exec", json!({"vmid": 200, "command": ["hostname"], "confirm": true}), "container").await;
+    session.err("pve_vm_exec", json!({"vmid": 100, "command": ["hostname"]}), "confirm=true").await;
+    session
+        .err(
+            "pve_vm_exec",
+            json!({"vmid": 101, "command": ["hostname"], "confirm": true}),
+            "guest agent is not running",
+        )
+        .await;
+    session.err("pve_vm_exec", json!({"vmid": 200, "command": ["hostname"], "confirm": true}), "container").await;
     session.finish().await;
     support::validate_requests(&support::sim_request_log(&sim));
 }
@@ -174,14 +159,14 @@ async fn raw_api_requests_are_split_checked_and_confirmed() {
     let launch =
         Launch { config: Some("[plugins]\nbuiltin = [\"inventory\", \"raw-api\"]\n".into()), ..Launch::default() };
     let session = Session::start(&sim.base_url(), launch).await;
-    let v = ok(&session, "pve_api_request", json!({"method": "GET", "path": "/nodes/pve1/status"})).await;
+    let v = session.ok("pve_api_request", json!({"method": "GET", "path": "/nodes/pve1/status"})).await;
     assert!(v["data"]["pveversion"].as_str().unwrap().contains("9.1.2"));
-    let v = ok(
-        &session,
-        "pve_api_request",
-        json!({"method": "GET", "path": "/api2/json/cluster/resources", "params": {"type": "vm"}}),
-    )
-    .await;
+    let v = session
+        .ok(
+            "pve_api_request",
+            json!({"method": "GET", "path": "/api2/json/cluster/resources", "params": {"type": "vm"}}),
+        )
+        .await;
     assert!(v["data"].as_array().unwrap().len() >= 10);
     for (path, hint) in [
         ("https://pve1:8006/api2/json/version", "full URL"),
@@ -192,22 +177,19 @@ async fn raw_api_requests_are_split_checked_and_confirmed() {
         ("/nodes//status", "is empty"),
         ("version", "must start with /"),
     ] {
-        err(&session, "pve_api_request", json!({"method": "GET", "path": path}), hint).await;
+        session.err("pve_api_request", json!({"method": "GET", "path": path}), hint).await;
     }
-    err(
-        &session,
-        "pve_api_request",
-        json!({"method": "POST", "path": "/nodes/pve2/qemu/103/status/start"}),
-        "would start VM 103",
-    )
-    .await;
-    assert_eq!(writes(&sim), 0);
-    let v = ok(
-        &session,
-        "pve_api_request",
-        json!({"method": "POST", "path": "/nodes/pve2/qemu/103/status/start", "confirm": true}),
-    )
-    .await;
+    session
+        .err(
+            "pve_api_request",
+            json!({"method": "POST", "path": "/nodes/pve2/qemu/103/status/start"}),
+            "would start VM 103",
+        )
+        .await;
+    assert_eq!(writes(&sim).len(), 0);
+    let v = session
+        .ok("pve_api_request", json!({"method": "POST", "path": "/nodes/pve2/qemu/103/status/start", "confirm": true}))
+        .await;
     assert!(v["data"].as_str().unwrap().starts_with("UPID:pve2:"));
     session.finish().await;
     support::validate_requests(&support::sim_request_log(&sim));

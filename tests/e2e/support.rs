@@ -208,6 +208,20 @@ impl Session {
         result
     }
 
+    /// Calls a tool that must succeed; its structured result.
+    pub async fn ok(&self, tool: &str, args: Value) -> Value {
+        let r = self.call(tool, args.clone()).await;
+        assert!(!is_error(&r), "{tool} {args}: {}", text(&r));
+        r.structured_content.unwrap_or_default()
+    }
+
+    /// Calls a tool that must fail with a message containing `hint`.
+    pub async fn err(&self, tool: &str, args: Value, hint: &str) {
+        let r = self.call(tool, args.clone()).await;
+        assert!(is_error(&r), "{tool} {args} should fail: {:?}", r.structured_content);
+        assert!(text(&r).contains(hint), "{tool} {args}: {:?} lacks {hint:?}", text(&r));
+    }
+
     /// Ends the session and returns the server's stderr.
     pub async fn finish(self) -> String {
         let _ = self.client.cancel().await;
@@ -219,6 +233,49 @@ impl Session {
         assert_no_secrets("the server's stderr", &stderr);
         stderr
     }
+}
+
+/// A succeeding case of a tool from a built-in plugin's calls.json, with
+/// the case before it when its arguments refer to that one's result.
+pub struct Case {
+    /// The arguments (`$previous/...` references unresolved).
+    pub args: Value,
+    /// The tool and arguments of the preceding case, if referred to.
+    pub before: Option<(String, Value)>,
+}
+
+/// For each tool of built-in plugin `plugin`, its first succeeding case in
+/// `plugins/PLUGIN/calls.json`.
+pub fn first_cases(plugin: &str) -> std::collections::BTreeMap<String, Case> {
+    let file = root().join("plugins").join(plugin).join("calls.json");
+    let cases: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(&file).expect("calls.json")).expect("JSON");
+    let mut first = std::collections::BTreeMap::new();
+    let args_of = |c: &Value| c.get("arguments").cloned().unwrap_or_else(|| serde_json::json!({}));
+    for (i, case) in cases.iter().enumerate() {
+        if !case.get("expect").is_none_or(|e| e == "ok") {
+            continue;
+        }
+        let args = args_of(case);
+        let before = (args.to_string().contains("$previous") && i > 0)
+            .then(|| (cases[i - 1]["tool"].as_str().expect("tool").to_string(), args_of(&cases[i - 1])));
+        first.entry(case["tool"].as_str().expect("tool").to_string()).or_insert(Case { args, before });
+    }
+    first
+}
+
+/// The first succeeding case of `tool` in any built-in plugin's calls.json.
+pub fn first_case_of(tool: &str) -> Case {
+    for plugin in ["inventory", "lifecycle", "provisioning", "guest-exec", "raw-api"] {
+        if let Some(case) = first_cases(plugin).remove(tool) {
+            return case;
+        }
+    }
+    panic!("no case for {tool} in any plugins/*/calls.json")
+}
+
+/// The writes (non-GET requests) that reached the simulator.
+pub fn writes(sim: &Simulator) -> Vec<Value> {
+    sim.requests().into_iter().filter(|r| r["method"] != "GET").collect()
 }
 
 /// The text content of a result, joined.
