@@ -220,3 +220,27 @@ async fn a_dot_env_file_in_the_working_directory_is_read() {
     let err = stderr(&out);
     assert!(err.contains(".env") && err.contains("PVE_BASE_URL") && err.contains("come from that file"), "{err}");
 }
+
+#[tokio::test]
+async fn plugins_list_prints_each_plugins_tools_list_share_and_the_default_set_fits_40_kb() {
+    let out = run(&["plugins", "list", "--json"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let total = v["tools_list_bytes"].as_u64().unwrap();
+    let shares: Vec<u64> =
+        v["loaded"].as_array().unwrap().iter().map(|p| p["tools_list_bytes"].as_u64().unwrap()).collect();
+    assert!(shares.iter().all(|s| *s > 0), "{shares:?}");
+    assert_eq!(shares.iter().sum::<u64>(), total);
+    assert!(total <= 40 * 1024, "the default set's tools/list is {total} bytes, over the 40 KB budget");
+    // The figure is what a client receives.
+    let sim = support::sim().await;
+    let session = support::Session::start(&sim.base_url(), support::Launch::default()).await;
+    let tools = session.client.list_all_tools().await.unwrap();
+    let measured: usize = tools.iter().map(|t| serde_json::to_string(t).unwrap().len() + 1).sum();
+    session.finish().await;
+    assert_eq!(measured as u64, total);
+    let text = run(&["plugins", "list"], &[]);
+    assert!(
+        stdout(&text).contains("tools/list share:") && stdout(&text).contains(&format!("tools/list: {total} bytes"))
+    );
+}

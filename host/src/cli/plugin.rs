@@ -9,6 +9,13 @@ use super::setup::{build_gate, compile_cache, make_runtime, policy};
 
 pub(crate) async fn plugins_list(config: &Config, json: bool) -> Result<()> {
     let gate = build_gate(config, None).await?;
+    // Only offered tools count: `[tools]` may hide some of a plugin's.
+    let offered: std::collections::BTreeMap<&str, usize> =
+        gate.tools().map(|t| (t.name.as_str(), proxmcp::mcp::tools_list_bytes(t))).collect();
+    let share = |p: &proxmcp::runtime::LoadedPlugin| -> usize {
+        p.tools.iter().filter_map(|t| offered.get(t.name.as_str())).sum()
+    };
+    let total: usize = offered.values().sum();
     if json {
         let loaded: Vec<_> = gate
             .plugins()
@@ -21,10 +28,11 @@ pub(crate) async fn plugins_list(config: &Config, json: bool) -> Result<()> {
                     "description": p.manifest.description,
                     "grants": p.manifest.grants,
                     "tools": p.tools.iter().map(|t| &t.name).collect::<Vec<_>>(),
+                    "tools_list_bytes": share(p),
                 })
             })
             .collect();
-        let out = serde_json::json!({"loaded": loaded, "skipped": gate.skipped()});
+        let out = serde_json::json!({"loaded": loaded, "skipped": gate.skipped(), "tools_list_bytes": total});
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
@@ -37,7 +45,9 @@ pub(crate) async fn plugins_list(config: &Config, json: bool) -> Result<()> {
         println!("  grants: {}", if m.grants.is_empty() { "none".to_string() } else { m.grants.join(", ") });
         let tools: Vec<&str> = p.tools.iter().map(|t| t.name.as_str()).collect();
         println!("  tools:  {}", tools.join(", "));
+        println!("  tools/list share: {} bytes", share(p));
     }
+    println!("tools/list: {total} bytes for {} tools", offered.len());
     for s in gate.skipped() {
         println!("{} (skipped, {}): {}", s.name.as_deref().unwrap_or("?"), s.origin, s.reason);
     }

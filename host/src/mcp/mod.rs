@@ -128,6 +128,13 @@ impl ProxmcpServer {
 
 /// Turns a plugin's tool into an MCP tool. Tools that are not read-only get
 /// a `confirm` argument: the host refuses their writes without it.
+/// How many bytes `spec` adds to a `tools/list` answer (its JSON, and the
+/// comma that separates it): the token cost a plugin puts on every client.
+pub fn tools_list_bytes(spec: &ToolSpec) -> usize {
+    serde_json::to_string(&to_mcp_tool(spec)).map_or(0, |s| s.len() + 1)
+}
+
+/// The MCP tool a plugin's tool is served as.
 pub fn to_mcp_tool(spec: &ToolSpec) -> Tool {
     let mut input = spec.input_schema.clone();
     if !spec.hints.read_only {
