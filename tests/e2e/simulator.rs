@@ -329,3 +329,35 @@ async fn answers_and_requests_match_the_official_schema() {
     }
     support::validate_requests(&support::sim_request_log(&sim));
 }
+
+#[tokio::test]
+async fn pending_changes_apply_at_the_next_start_clones_get_fresh_macs_and_8g_is_refused() {
+    let sim = support::sim().await;
+    let s = support::Session::start(&sim.base_url(), support::Launch::default()).await;
+    // A running VM: the change waits in pending, as on PVE.
+    s.ok("pve_set_vm_config", json!({"vmid": 100, "set": {"memory": 8192}, "confirm": true})).await;
+    assert_eq!(sim.world().lock().guests[&100].memory_mib, 4096, "unchanged while running");
+    assert_eq!(sim.world().lock().guests[&100].pending["memory"], "8192");
+    s.ok("pve_stop_vm", json!({"vmid": 100, "confirm": true})).await;
+    s.ok("pve_start_vm", json!({"vmid": 100, "confirm": true})).await;
+    let g = sim.world().lock().guests[&100].clone();
+    assert_eq!(g.memory_mib, 8192, "the restart applied the pending change");
+    assert!(g.pending.is_empty());
+    let status = s.ok("pve_get_vm_status", json!({"vmid": 100})).await;
+    assert_eq!(status["maxmem"], 8192u64 << 20, "{status}");
+    // A reboot applies pending changes too.
+    s.ok("pve_set_vm_config", json!({"vmid": 100, "set": {"cores": 6}, "confirm": true})).await;
+    s.ok("pve_reboot_vm", json!({"vmid": 100, "confirm": true})).await;
+    assert_eq!(sim.world().lock().guests[&100].cores, 6);
+    // PVE takes memory in MiB only.
+    s.err("pve_set_vm_config", json!({"vmid": 100, "set": {"memory": "8G"}, "confirm": true}), "8G").await;
+    s.err("pve_set_vm_config", json!({"vmid": 103, "set": {"memory": "8G"}, "confirm": true}), "8G").await;
+    // A clone has MAC addresses of its own.
+    s.ok("pve_clone_vm", json!({"vmid": 102, "newid": 160, "full": true, "confirm": true})).await;
+    let net0 = |vmid: u32| -> String { sim.world().lock().guests[&vmid].config["net0"].clone() };
+    let (src, copy) = (net0(102), net0(160));
+    s.finish().await;
+    let mac = |net: &str| -> String { net.split(',').next().unwrap().split_once('=').unwrap().1.to_string() };
+    assert_ne!(mac(&src), mac(&copy), "{src} / {copy}");
+    assert!(mac(&copy).starts_with("BC:24:11:") && copy.ends_with(",bridge=vmbr0"), "{copy}");
+}

@@ -869,6 +869,37 @@ fn set_status(vmid: u32, status: &'static str) -> super::state::Effect {
     })
 }
 
+/// A (re)start: as in PVE, pending changes take effect when the guest
+/// starts again.
+fn start_applying_pending(vmid: u32) -> super::state::Effect {
+    Box::new(move |c: &mut Cluster| {
+        let g = c.guests.get_mut(&vmid).ok_or("guest vanished")?;
+        let pending = std::mem::take(&mut g.pending);
+        for (key, value) in pending {
+            match key.as_str() {
+                "cores" => g.cores = value.parse().map_err(|_| "bad pending cores")?,
+                "memory" => g.memory_mib = memory_mib(&value).map_err(|_| "bad pending memory")?,
+                _ => {
+                    g.config.insert(key, value);
+                }
+            }
+        }
+        g.status = "running".into();
+        Ok(())
+    })
+}
+
+/// Memory in MiB as PVE's qemu `memory` option takes it: `[current=]<MiB>`,
+/// a plain integer (so `8G` is refused).
+fn memory_mib(value: &str) -> Result<u64, ApiErr> {
+    let mib = value.split(',').next().unwrap_or_default().trim_start_matches("current=");
+    match mib.parse::<u64>() {
+        Ok(v) if v >= 16 => Ok(v),
+        Ok(_) => Err(bad_param("memory", format!("value '{value}' must have a minimum value of 16"))),
+        Err(_) => Err(bad_param("memory", format!("value '{value}' does not look like a valid integer"))),
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn power(
     world: &Arc<World>,
@@ -910,7 +941,11 @@ fn power(
     if action == "suspend" && truthy(params, "todisk") {
         steps.insert(0, (secs / 2.0, "saving VM state and RAM to storage 'local-lvm'".into()));
     }
-    guest_task(world, c, node, task_kind(kind, action), vmid, caller, steps, None, set_status(vmid, target))
+    let effect = match action {
+        "start" | "reboot" | "reset" => start_applying_pending(vmid),
+        _ => set_status(vmid, target),
+    };
+    guest_task(world, c, node, task_kind(kind, action), vmid, caller, steps, None, effect)
 }
 
 fn migrate(
@@ -1006,14 +1041,15 @@ fn apply_config(g: &mut SimGuest, params: &Params) -> Result<(), ApiErr> {
         match key.as_str() {
             "digest" | "delete" | "skiplock" => {}
             "cores" | "memory" | "sockets" if g.kind == GuestType::Qemu && running => {
+                // Checked now, as PVE checks it, though applied at the next start.
+                match key.as_str() {
+                    "memory" => drop(memory_mib(&value)?),
+                    _ => drop(value.parse::<u32>().map_err(|_| bad_param(key, "invalid"))?),
+                }
                 g.pending.insert(key.clone(), value);
             }
             "cores" => g.cores = value.parse().map_err(|_| bad_param("cores", "invalid"))?,
-            "memory" => {
-                let mib = value.split(',').next().unwrap_or_default().trim_start_matches("current=");
-                g.memory_mib =
-                    mib.parse().map_err(|_| bad_param("memory", format!("value '{value}' is not a size in MiB")))?;
-            }
+            "memory" => g.memory_mib = memory_mib(&value)?,
             "name" | "hostname" => g.name = value,
             "description" => g.description = Some(value),
             "tags" => g.tags = value.split([';', ',', ' ']).filter(|t| !t.is_empty()).map(str::to_string).collect(),
@@ -1496,6 +1532,21 @@ fn destroy(world: &Arc<World>, c: &mut Cluster, node: &str, kind: GuestType, vmi
     )
 }
 
+/// A `netN` value with a new random MAC in PVE's `BC:24:11` range.
+fn fresh_mac(net: &str) -> String {
+    let mut bytes = [0u8; 3];
+    let _ = getrandom::fill(&mut bytes);
+    let mac = format!("BC:24:11:{:02X}:{:02X}:{:02X}", bytes[0], bytes[1], bytes[2]);
+    net.split(',')
+        .map(|part| match part.split_once('=') {
+            // `virtio=MAC` on QEMU, `hwaddr=MAC` on LXC.
+            Some((key, old)) if old.len() == 17 && old.matches(':').count() == 5 => format!("{key}={mac}"),
+            _ => part.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 #[allow(clippy::too_many_arguments)]
 fn clone(
     world: &Arc<World>,
@@ -1535,6 +1586,10 @@ fn clone(
     copy.uptime = 0;
     copy.pending.clear();
     copy.lock = Some("clone".into());
+    // A clone gets its own MAC addresses, as PVE gives it.
+    for value in copy.config.iter_mut().filter(|(k, _)| k.starts_with("net")).map(|(_, v)| v) {
+        *value = fresh_mac(value);
+    }
     copy.config.remove("parent");
     if let Some(d) = first(params, "description") {
         copy.description = Some(d.to_string());
