@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::defaults;
 use crate::pve::{Auth, PveConfig, TlsMode};
 use crate::runtime::Limits;
 use crate::secret::Secret;
@@ -567,19 +568,19 @@ impl Config {
 
     /// The address HTTP transports listen on (`MCP_HOST`:`MCP_PORT`).
     pub fn listen_addr(&self) -> Result<std::net::SocketAddr, ConfigError> {
-        let host = self.mcp.host.as_deref().unwrap_or("127.0.0.1");
+        let host = self.mcp.host.as_deref().unwrap_or(defaults::MCP_HOST);
         let host = if host == "localhost" { "127.0.0.1" } else { host };
         let ip: std::net::IpAddr = host.trim_matches(['[', ']']).parse().map_err(|_| {
             ConfigError::Invalid(format!(
                 "MCP_HOST={host:?} is not an IP address; use 127.0.0.1 (default), ::1, or 0.0.0.0 to listen on every interface"
             ))
         })?;
-        Ok(std::net::SocketAddr::new(ip, self.mcp.port.unwrap_or(8000)))
+        Ok(std::net::SocketAddr::new(ip, self.mcp.port.unwrap_or(defaults::MCP_PORT)))
     }
 
     /// The streamable HTTP endpoint's path (default `/mcp`).
     pub fn mcp_path(&self) -> &str {
-        self.mcp.path.as_deref().unwrap_or("/mcp")
+        self.mcp.path.as_deref().unwrap_or(defaults::MCP_PATH)
     }
 
     /// Whether read-only mode is on.
@@ -604,7 +605,7 @@ impl Config {
 
     /// How long writes wait for their Proxmox task (default 30 s).
     pub fn task_wait(&self) -> Duration {
-        Duration::from_secs_f64(self.limits.task_wait_secs.unwrap_or(30.0))
+        self.limits.task_wait_secs.map_or(defaults::TASK_WAIT, Duration::from_secs_f64)
     }
 
     /// The compile cache directory, or `None` when the cache is off.
@@ -653,9 +654,9 @@ impl Config {
         let mut config = PveConfig::new(base_url, auth);
         config.tls = tls;
         config.allow_insecure_http = p.allow_insecure_http.unwrap_or(false);
-        config.timeout = Duration::from_secs(p.timeout_secs.unwrap_or(30));
-        config.max_concurrency = p.max_concurrency.unwrap_or(8);
-        config.retries = p.retries.unwrap_or(2);
+        config.timeout = p.timeout_secs.map_or(defaults::PVE_TIMEOUT, Duration::from_secs);
+        config.max_concurrency = p.max_concurrency.unwrap_or(defaults::PVE_MAX_CONCURRENCY);
+        config.retries = p.retries.unwrap_or(defaults::PVE_RETRIES);
         Ok(Some(config))
     }
 }

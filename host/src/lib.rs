@@ -11,6 +11,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod defaults;
 pub mod gate;
 pub mod logging;
 pub mod mcp;

@@ -29,7 +29,8 @@ pub(crate) async fn serve(config: &Config) -> Result<()> {
     let plugins = gate.plugins().count();
     let rbac = gate.rbac().clone();
     let server = ProxmcpServer::new(Arc::new(gate));
-    let grace = std::time::Duration::from_secs_f64(config.mcp.shutdown_grace_secs.unwrap_or(10.0));
+    let grace =
+        config.mcp.shutdown_grace_secs.map_or(proxmcp::defaults::SHUTDOWN_GRACE, std::time::Duration::from_secs_f64);
     let transport = match config.transport() {
         "stdio" => {
             tracing::info!(tools, plugins, read_only = config.read_only(), transport = "stdio", "proxmcp ready");
@@ -79,17 +80,18 @@ pub(crate) async fn serve(config: &Config) -> Result<()> {
 }
 
 pub(crate) fn http_limits(config: &Config) -> proxmcp::mcp::http::HttpLimits {
-    use proxmcp::mcp::http::*;
+    use proxmcp::defaults::*;
+    use proxmcp::mcp::http::HttpLimits;
     use std::time::Duration;
     let secs = |v: Option<f64>, default: Duration| v.map_or(default, |s| Duration::from_secs_f64(s.max(0.1)));
     let m = &config.mcp;
     HttpLimits {
-        header_timeout: secs(m.header_timeout_secs, DEFAULT_HEADER_TIMEOUT),
-        body_timeout: secs(m.body_timeout_secs, DEFAULT_BODY_TIMEOUT),
-        max_connections: m.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS),
-        max_sessions: m.max_sessions.unwrap_or(DEFAULT_MAX_SESSIONS),
-        max_sessions_per_principal: m.max_sessions_per_principal.unwrap_or(DEFAULT_MAX_SESSIONS_PER_PRINCIPAL),
-        session_idle: secs(m.session_idle_secs, DEFAULT_SESSION_IDLE),
+        header_timeout: secs(m.header_timeout_secs, HEADER_TIMEOUT),
+        body_timeout: secs(m.body_timeout_secs, BODY_TIMEOUT),
+        max_connections: m.max_connections.unwrap_or(MAX_CONNECTIONS),
+        max_sessions: m.max_sessions.unwrap_or(MAX_SESSIONS),
+        max_sessions_per_principal: m.max_sessions_per_principal.unwrap_or(MAX_SESSIONS_PER_PRINCIPAL),
+        session_idle: secs(m.session_idle_secs, SESSION_IDLE),
     }
 }
 

@@ -42,7 +42,7 @@ pub(crate) fn policy(config: &Config) -> Policy {
         tools: ToolSelection { allow: config.tools.allow.clone(), deny: config.tools.deny.clone() },
         protection: Protection {
             tag: match config.protect.tag.as_deref() {
-                None => Some("protected".into()),
+                None => Some(proxmcp::defaults::PROTECT_TAG.into()),
                 Some("") => None,
                 Some(t) => Some(t.to_string()),
             },

@@ -38,9 +38,6 @@ pub const MAX_ARGUMENT_BYTES: usize = 4096;
 /// The chain head is logged every this many lines.
 pub const ANCHOR_EVERY: u64 = 100;
 
-/// Argument names redacted when `[audit] redact` is not set.
-pub const DEFAULT_REDACT: &[&str] = &["input"];
-
 /// One Proxmox request a call made.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RequestRecord {
@@ -224,7 +221,8 @@ impl AuditLog {
         redact: Option<Vec<String>>,
         key_file: Option<&Path>,
     ) -> Result<AuditLog, AuditError> {
-        let redact_keys = redact.unwrap_or_else(|| DEFAULT_REDACT.iter().map(|s| (*s).to_string()).collect());
+        let redact_keys =
+            redact.unwrap_or_else(|| crate::defaults::AUDIT_REDACT.iter().map(|s| (*s).to_string()).collect());
         let Some(p) = path else {
             let key = match key_file {
                 Some(k) => load_or_create_key(k)?,

@@ -62,7 +62,7 @@ impl Default for Policy {
     fn default() -> Self {
         Policy {
             read_only: false,
-            task_wait: Duration::from_secs(30),
+            task_wait: crate::defaults::TASK_WAIT,
             grants: BTreeMap::new(),
             tools: ToolSelection::default(),
             protection: Protection::default(),

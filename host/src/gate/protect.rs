@@ -39,7 +39,11 @@ pub struct Protection {
 
 impl Default for Protection {
     fn default() -> Self {
-        Protection { tag: Some("protected".into()), vmids: BTreeSet::new(), unknown_writes: UnknownWrites::Refuse }
+        Protection {
+            tag: Some(crate::defaults::PROTECT_TAG.into()),
+            vmids: BTreeSet::new(),
+            unknown_writes: UnknownWrites::Refuse,
+        }
     }
 }
 

@@ -69,9 +69,9 @@ impl PveConfig {
             auth,
             tls: TlsMode::System,
             allow_insecure_http: false,
-            timeout: Duration::from_secs(30),
-            max_concurrency: 8,
-            retries: 2,
+            timeout: crate::defaults::PVE_TIMEOUT,
+            max_concurrency: crate::defaults::PVE_MAX_CONCURRENCY,
+            retries: crate::defaults::PVE_RETRIES,
             clock: Arc::new(SystemClock),
         }
     }

@@ -27,9 +27,9 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            call_timeout: Duration::from_secs(60),
-            memory_bytes: 64 << 20,
-            output_bytes: 1 << 20,
+            call_timeout: crate::defaults::CALL_TIMEOUT,
+            memory_bytes: crate::defaults::MEMORY_MIB << 20,
+            output_bytes: crate::defaults::OUTPUT_KIB << 10,
             log_bytes: 64 << 10,
             max_wasm_stack: 512 << 10,
             pool_instances: 64,

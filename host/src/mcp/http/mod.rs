@@ -31,10 +31,7 @@ use tokio_util::sync::CancellationToken;
 mod origin;
 mod sessions;
 
-pub use sessions::{
-    DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_SESSIONS,
-    DEFAULT_MAX_SESSIONS_PER_PRINCIPAL, DEFAULT_SESSION_IDLE, HttpLimits,
-};
+pub use sessions::HttpLimits;
 
 use super::ProxmcpServer;
 use crate::gate::{Caller, Rbac};

@@ -19,6 +19,7 @@ use axum::response::Response;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 
 use super::problem;
+use crate::defaults;
 use crate::gate::Caller;
 
 const SESSION_HEADER: &str = "mcp-session-id";
@@ -40,28 +41,15 @@ pub struct HttpLimits {
     pub session_idle: Duration,
 }
 
-/// Default `MCP_HEADER_TIMEOUT`.
-pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default `MCP_BODY_TIMEOUT`.
-pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
-/// Default `MCP_MAX_CONNECTIONS`.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
-/// Default `MCP_MAX_SESSIONS`.
-pub const DEFAULT_MAX_SESSIONS: usize = 256;
-/// Default `MCP_MAX_SESSIONS_PER_PRINCIPAL`.
-pub const DEFAULT_MAX_SESSIONS_PER_PRINCIPAL: usize = 32;
-/// Default `MCP_SESSION_IDLE`.
-pub const DEFAULT_SESSION_IDLE: Duration = Duration::from_secs(300);
-
 impl Default for HttpLimits {
     fn default() -> Self {
         HttpLimits {
-            header_timeout: DEFAULT_HEADER_TIMEOUT,
-            body_timeout: DEFAULT_BODY_TIMEOUT,
-            max_connections: DEFAULT_MAX_CONNECTIONS,
-            max_sessions: DEFAULT_MAX_SESSIONS,
-            max_sessions_per_principal: DEFAULT_MAX_SESSIONS_PER_PRINCIPAL,
-            session_idle: DEFAULT_SESSION_IDLE,
+            header_timeout: defaults::HEADER_TIMEOUT,
+            body_timeout: defaults::BODY_TIMEOUT,
+            max_connections: defaults::MAX_CONNECTIONS,
+            max_sessions: defaults::MAX_SESSIONS,
+            max_sessions_per_principal: defaults::MAX_SESSIONS_PER_PRINCIPAL,
+            session_idle: defaults::SESSION_IDLE,
         }
     }
 }
