@@ -116,7 +116,7 @@ impl CallBroker {
     }
 
     /// The gates, then the request.
-    async fn checked_request(&self, method: Method, path: &[String], params: &Value) -> Result<Value, ApiError> {
+    async fn checked_request(&self, method: Method, path: &[String], params: &Value) -> Result<String, ApiError> {
         let shown = encode_path(path)?;
         if self.read_only && method.is_write() {
             return Err(ApiError::DeniedByPolicy(format!(
@@ -149,7 +149,7 @@ impl CallBroker {
             self.check_approval(method, path, params).await?;
         }
         let client = self.client()?;
-        let result = client.request(method, path, params).await;
+        let result = client.request_raw(method, path, params).await;
         if method.is_write() {
             client.invalidate_guests().await;
         }
@@ -238,7 +238,7 @@ impl CallBroker {
 
 #[async_trait::async_trait]
 impl Broker for CallBroker {
-    async fn request(&self, method: Method, path: &[String], params: &Value) -> Result<Value, ApiError> {
+    async fn request(&self, method: Method, path: &[String], params: &Value) -> Result<String, ApiError> {
         let started = Instant::now();
         let result = self.checked_request(method, path, params).await;
         let status = match &result {

@@ -198,16 +198,30 @@ impl PveClient {
     }
 
     /// Sends one request and returns the `data` member of the answer.
-    ///
-    /// A GET is retried with jittered exponential backoff after a reset
-    /// connection or a 502/503/504; writes are never replayed. With password
-    /// login the ticket is renewed before it expires and once after a 401.
     pub async fn request<S: AsRef<str>>(
         &self,
         method: Method,
         segments: &[S],
         params: &Value,
     ) -> Result<Value, ApiError> {
+        let raw = self.request_raw(method, segments, params).await?;
+        serde_json::from_str(&raw).map_err(|e| ApiError::Other(format!("Proxmox's answer is not JSON: {e}")))
+    }
+
+    /// Sends one request and returns the `data` member of the answer as JSON
+    /// text, secrets redacted. The body is parsed once to find `data`; it is
+    /// parsed again (to redact) only when a secret key could be in it, so a
+    /// plugin's answer is usually Proxmox's own bytes.
+    ///
+    /// A GET is retried with jittered exponential backoff after a reset
+    /// connection or a 502/503/504; writes are never replayed. With password
+    /// login the ticket is renewed before it expires and once after a 401.
+    pub async fn request_raw<S: AsRef<str>>(
+        &self,
+        method: Method,
+        segments: &[S],
+        params: &Value,
+    ) -> Result<String, ApiError> {
         let path = encode_path(segments)?;
         let form = to_form(params)?;
         let _permit = self
@@ -235,10 +249,12 @@ impl PveClient {
                     let endpoint = endpoints::lookup(method, segments);
                     let mut result = interpret(method, &path, endpoint.as_ref(), status, &reason, &body);
                     match &mut result {
-                        Ok(data) => match &endpoint {
-                            Some(m) => m.redact_answer(data),
-                            None => endpoints::redact_in_place(data, &endpoints::is_secret_key),
-                        },
+                        Ok(data) => {
+                            let answer_keys = endpoint.as_ref().map_or(&[][..], |m| m.endpoint.secret_answer);
+                            if endpoints::may_hold_secrets(data, answer_keys) {
+                                *data = redacted(data, endpoint.as_ref())?;
+                            }
+                        }
                         Err(ApiError::NotFound(_)) if endpoint.as_ref().is_some_and(|m| m.var("vmid").is_some()) => {
                             // The guest may have migrated: resolve afresh next time.
                             self.invalidate_guests().await;
@@ -331,7 +347,8 @@ impl PveClient {
                 "Proxmox refused the password login for {username}; check PVE_USERNAME (USER@REALM, e.g. root@pam) and PVE_PASSWORD, or use an API token"
             )));
         }
-        let data = interpret(Method::Post, "/access/ticket", None, status, "", &body)?;
+        let data: Value = serde_json::from_str(&interpret(Method::Post, "/access/ticket", None, status, "", &body)?)
+            .map_err(|e| ApiError::Other(format!("Proxmox's login answer is not JSON: {e}")))?;
         let tfa = data["NeedTFA"].as_u64() == Some(1)
             || data["NeedTFA"] == Value::Bool(true)
             || data["ticket"].as_str().is_some_and(|t| t.starts_with("PVE:!tfa!"));
@@ -497,6 +514,25 @@ async fn read_capped(mut resp: reqwest::Response) -> Result<Vec<u8>, reqwest::Er
 }
 
 /// Turns an HTTP answer into data or a typed error.
+/// `data` with its secrets redacted (the slow path of the answer).
+fn redacted(data: &str, endpoint: Option<&endpoints::Matched>) -> Result<String, ApiError> {
+    let mut value: Value =
+        serde_json::from_str(data).map_err(|e| ApiError::Other(format!("Proxmox's answer is not JSON: {e}")))?;
+    match endpoint {
+        Some(m) => m.redact_answer(&mut value),
+        None => endpoints::redact_in_place(&mut value, &endpoints::is_secret_key),
+    }
+    Ok(value.to_string())
+}
+
+/// PVE's answer envelope; `data` kept as the raw JSON text.
+#[derive(serde::Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow, default)]
+    data: Option<&'a serde_json::value::RawValue>,
+}
+
+/// Turns an HTTP answer into its `data` (JSON text) or a typed error.
 fn interpret(
     method: Method,
     path: &str,
@@ -504,8 +540,7 @@ fn interpret(
     status: u16,
     reason: &str,
     body: &[u8],
-) -> Result<Value, ApiError> {
-    let parsed: Option<Value> = serde_json::from_slice(body).ok();
+) -> Result<String, ApiError> {
     if (200..300).contains(&status) {
         if body.len() >= MAX_BODY_BYTES {
             return Err(ApiError::Other(format!(
@@ -513,13 +548,16 @@ fn interpret(
                 MAX_BODY_BYTES >> 20
             )));
         }
-        return match parsed {
-            Some(Value::Object(mut obj)) => Ok(obj.remove("data").unwrap_or(Value::Null)),
+        // serde would also read a struct from a JSON array: PVE's envelope is an object.
+        let object = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+        return match serde_json::from_slice::<Envelope<'_>>(body) {
+            Ok(e) if object => Ok(e.data.map_or_else(|| "null".to_string(), |d| d.get().to_string())),
             _ => Err(ApiError::Other(format!(
                 "Proxmox answered {method} {path} with a body that is not PVE's JSON (is PVE_BASE_URL pointing at a Proxmox VE API?)"
             ))),
         };
     }
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
     let message = parsed
         .as_ref()
         .and_then(|v| v["message"].as_str())
@@ -638,6 +676,8 @@ mod tests {
             Err(ApiError::Upstream { status: 502, .. })
         ));
         assert!(matches!(interpret(Method::Get, "/x", segs, 200, "", b"<html>"), Err(ApiError::Other(_))));
-        assert_eq!(interpret(Method::Get, "/x", segs, 200, "", br#"{"data":[1]}"#).ok(), Some(json!([1])));
+        assert_eq!(interpret(Method::Get, "/x", segs, 200, "", br#"{"data":[1]}"#).ok().as_deref(), Some("[1]"));
+        assert_eq!(interpret(Method::Get, "/x", segs, 200, "", br#"{"data":null}"#).ok().as_deref(), Some("null"));
+        assert!(interpret(Method::Get, "/x", segs, 200, "", br#"[1]"#).is_err());
     }
 }

@@ -27,8 +27,9 @@ use self::proxmcp::plugin::types as wit;
 /// read-only mode and confirmation before anything is sent.
 #[async_trait::async_trait]
 pub trait Broker: Send + Sync {
-    /// A request from the plugin; `path` is unvalidated segments.
-    async fn request(&self, method: Method, path: &[String], params: &Value) -> Result<Value, ApiError>;
+    /// A request from the plugin; `path` is unvalidated segments. The
+    /// answer is the JSON text the plugin receives.
+    async fn request(&self, method: Method, path: &[String], params: &Value) -> Result<String, ApiError>;
     /// Guest resolution for the plugin.
     async fn resolve_guest(&self, vmid: u32) -> Result<GuestInfo, ApiError>;
     /// Waits for a task the plugin started.
@@ -41,7 +42,7 @@ pub struct NoRequests;
 
 #[async_trait::async_trait]
 impl Broker for NoRequests {
-    async fn request(&self, _: Method, _: &[String], _: &Value) -> Result<Value, ApiError> {
+    async fn request(&self, _: Method, _: &[String], _: &Value) -> Result<String, ApiError> {
         Err(ApiError::DeniedByPolicy("list-tools may not make Proxmox requests".into()))
     }
     async fn resolve_guest(&self, _: u32) -> Result<GuestInfo, ApiError> {
@@ -177,7 +178,7 @@ impl self::proxmcp::plugin::pve::Host for CallState {
             }
         };
         let result = self.broker.request(method, &path, &params).await;
-        Ok(result.map(|v| v.to_string()).map_err(to_wit))
+        Ok(result.map_err(to_wit))
     }
 
     async fn resolve_guest(&mut self, vmid: u32) -> wasmtime::Result<Result<wit::GuestInfo, wit::ApiError>> {

@@ -498,6 +498,20 @@ pub fn show_params(params: &Value, secret: &dyn Fn(&str) -> bool) -> String {
     parts.join(" ")
 }
 
+/// Whether the JSON text `data` could hold a secret key (cheap: a
+/// substring search, case-insensitive in the first letter); when not, the
+/// answer needs no parse to be redacted.
+pub fn may_hold_secrets(data: &str, answer_keys: &[&str]) -> bool {
+    let needles = SECRET_KEYS.iter().chain(SECRET_FRAGMENTS).chain(answer_keys);
+    needles.into_iter().any(|n| {
+        let mut cap = n.to_string();
+        if let Some(first) = cap.get_mut(0..1) {
+            first.make_ascii_uppercase();
+        }
+        data.contains(n) || data.contains(&cap)
+    })
+}
+
 /// Replaces the values of keys `secret` says are secret by `[redacted]`.
 pub fn redact_in_place(value: &mut Value, secret: &dyn Fn(&str) -> bool) {
     match value {

@@ -192,3 +192,13 @@ fn the_sdk_hides_the_same_secret_keys_as_the_host() {
         assert_eq!(is_secret_key(key), proxmcp_sdk::write::is_secret_key(key), "{key}");
     }
 }
+
+#[test]
+fn answers_without_a_secret_key_skip_the_redaction_parse() {
+    assert!(!may_hold_secrets(r#"[{"vmid":100,"name":"web","status":"running"}]"#, &[]));
+    assert!(may_hold_secrets(r#"{"cipassword":"**********"}"#, &[]));
+    assert!(may_hold_secrets(r#"{"ticket":"PVE:x","CSRFPreventionToken":"y"}"#, &[]));
+    assert!(may_hold_secrets(r#"{"Password":"x"}"#, &[]));
+    assert!(may_hold_secrets(r#"{"data":"API_KEY=x"}"#, &["data"]));
+    assert!(!may_hold_secrets(r#"{"data":"API_KEY=x"}"#, &[]));
+}
