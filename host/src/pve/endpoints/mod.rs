@@ -187,8 +187,8 @@ pub fn lookup<S: AsRef<str>>(method: Method, path: &[S]) -> Option<Matched> {
 }
 
 /// Every row, for tests and documentation.
-pub fn all() -> &'static [Endpoint] {
-    table::ENDPOINTS
+pub fn all() -> impl Iterator<Item = &'static Endpoint> {
+    table::ENDPOINTS.iter().copied()
 }
 
 /// The guests a request acts on, before pools, nodes, jobs and "all" are
