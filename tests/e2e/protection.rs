@@ -172,3 +172,23 @@ async fn raw_api_can_be_narrowed_and_obeys_denied_tools() {
     s.finish().await;
     assert!(writes(&sim).is_empty(), "{:?}", writes(&sim));
 }
+
+#[tokio::test]
+async fn editing_a_backup_job_that_covers_a_protected_guest_is_refused() {
+    let sim = support::sim().await;
+    let s = session(&sim, "[protect]\nvmids = [100]\n").await;
+    // The seeded nightly job backs up every guest, 100 among them: turning
+    // it off or deleting it acts on 100, so protection refuses it.
+    for (method, params) in [("PUT", json!({"enabled": 0})), ("DELETE", json!({}))] {
+        let (error, message) = raw(&s, method, "/cluster/backup/backup-daily", params).await;
+        assert!(error && message.contains("protected"), "{method}: {message}");
+    }
+    // A job of unprotected guests can be changed.
+    let (error, message) =
+        raw(&s, "POST", "/cluster/backup", json!({"vmid": "102", "storage": "backup-nfs", "schedule": "sun 03:00"}))
+            .await;
+    assert!(!error, "{message}");
+    s.finish().await;
+    let sent: Vec<String> = writes(&sim).iter().map(|r| r["path"].as_str().unwrap_or("").to_string()).collect();
+    assert_eq!(sent, ["/api2/json/cluster/backup"]);
+}

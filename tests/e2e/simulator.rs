@@ -278,6 +278,8 @@ async fn answers_and_requests_match_the_official_schema() {
     let upid = body["data"].as_str().unwrap().to_string();
     let (_, body) = api.post("/nodes/pve1/qemu/100/agent/exec", &[("command", "hostname")]).await;
     let pid = body["data"]["pid"].as_u64().unwrap_or_else(|| panic!("no pid: {body}"));
+    api.post("/cluster/ha/resources", &[("sid", "vm:100"), ("state", "started"), ("max_restart", "2")]).await;
+    api.post("/cluster/replication", &[("id", "100-0"), ("type", "local"), ("target", "pve2")]).await;
     let paths = [
         "/version".to_string(),
         "/cluster/status".into(),
@@ -308,6 +310,12 @@ async fn answers_and_requests_match_the_official_schema() {
         "/nodes/pve2/lxc/201/snapshot".into(),
         "/nodes/pve2/lxc/201/pending".into(),
         format!("/nodes/pve1/qemu/100/agent/exec-status?pid={pid}"),
+        "/cluster/backup".into(),
+        "/cluster/backup/backup-daily".into(),
+        "/cluster/ha/resources".into(),
+        "/cluster/ha/resources/vm:100".into(),
+        "/cluster/replication".into(),
+        "/cluster/replication/100-0".into(),
     ];
     let dir = tempfile::tempdir().unwrap();
     let mut index = Vec::new();
@@ -360,4 +368,61 @@ async fn pending_changes_apply_at_the_next_start_clones_get_fresh_macs_and_8g_is
     let mac = |net: &str| -> String { net.split(',').next().unwrap().split_once('=').unwrap().1.to_string() };
     assert_ne!(mac(&src), mac(&copy), "{src} / {copy}");
     assert!(mac(&copy).starts_with("BC:24:11:") && copy.ends_with(",bridge=vmbr0"), "{copy}");
+}
+
+#[tokio::test]
+async fn config_collections_create_read_update_and_delete_as_pve_does() {
+    let sim = support::sim().await;
+    let api = Api::new(&sim, TOKEN_ID, TOKEN_SECRET);
+    // HA resources: an id that names no guest, a duplicate, digests.
+    let (status, body) = api.post("/cluster/ha/resources", &[("sid", "vm:4242")]).await;
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(api.post("/cluster/ha/resources", &[("sid", "ct:200"), ("state", "started")]).await.0, 200);
+    let (status, body) = api.post("/cluster/ha/resources", &[("sid", "ct:200")]).await;
+    assert!(status == 500 && body["message"].as_str().unwrap().contains("already exists"), "{body}");
+    let (_, item) = api.send(reqwest::Method::GET, "/cluster/ha/resources/ct:200", &[]).await;
+    assert_eq!(item["data"]["state"], "started");
+    let digest = item["data"]["digest"].as_str().unwrap().to_string();
+    assert_eq!(
+        api.send(reqwest::Method::PUT, "/cluster/ha/resources/ct:200", &[("state", "stopped"), ("digest", &digest)])
+            .await
+            .0,
+        200
+    );
+    let (status, body) =
+        api.send(reqwest::Method::PUT, "/cluster/ha/resources/ct:200", &[("comment", "x"), ("digest", &digest)]).await;
+    assert!(status == 500 && body["message"].as_str().unwrap().contains("file changed by other user"), "{body}");
+    let (status, body) = api.send(reqwest::Method::PUT, "/cluster/ha/resources/ct:200", &[("bogus", "1")]).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(api.send(reqwest::Method::DELETE, "/cluster/ha/resources/ct:200", &[]).await.0, 200);
+    let (status, body) = api.send(reqwest::Method::GET, "/cluster/ha/resources/ct:200", &[]).await;
+    assert!(status == 500 && body["message"].as_str().unwrap().contains("does not exist"), "{body}");
+    // Backup jobs: the seeded nightly job, a generated id, `delete`.
+    let (_, list) = api.send(reqwest::Method::GET, "/cluster/backup", &[]).await;
+    assert_eq!(list["data"][0]["id"], "backup-daily", "{list}");
+    assert_eq!(list["data"][0]["all"], 1);
+    assert_eq!(
+        api.post("/cluster/backup", &[("vmid", "101"), ("schedule", "sun 03:00"), ("storage", "backup-nfs")]).await.0,
+        200
+    );
+    let (_, list) = api.send(reqwest::Method::GET, "/cluster/backup", &[]).await;
+    let made = list["data"].as_array().unwrap().iter().find(|j| j["vmid"] == "101").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(made.starts_with("backup-"), "{made}");
+    let path = format!("/cluster/backup/{made}");
+    assert_eq!(api.send(reqwest::Method::PUT, &path, &[("enabled", "0"), ("delete", "schedule")]).await.0, 200);
+    let (_, job) = api.send(reqwest::Method::GET, &path, &[]).await;
+    assert_eq!((job["data"]["enabled"].clone(), job["data"].get("schedule")), (json!(0), None), "{job}");
+    // Replication ids name a guest.
+    let (status, _) = api.post("/cluster/replication", &[("id", "nope"), ("type", "local"), ("target", "pve2")]).await;
+    assert_eq!(status, 400);
+    // The two requests made wrong on purpose aside, every request is PVE's.
+    let log: String = support::sim_request_log(&sim)
+        .lines()
+        .filter(|l| !l.contains("bogus") && !l.contains("\"nope\""))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    support::validate_requests(&log);
 }

@@ -58,6 +58,10 @@ pub struct Seed {
     /// Finished tasks already in the history.
     #[serde(default)]
     pub tasks: Vec<SimTaskRecord>,
+    /// Config collections (`backup` jobs, `ha-resources`, `replication`):
+    /// collection -> id -> option -> value.
+    #[serde(default)]
+    pub collections: BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>>,
 }
 
 /// A node.
@@ -539,6 +543,23 @@ impl Default for Seed {
                     log: vec!["TASK OK".into()],
                 },
             ],
+            // A nightly backup of every guest, as most clusters have.
+            collections: BTreeMap::from([(
+                "backup".to_string(),
+                BTreeMap::from([(
+                    "backup-daily".to_string(),
+                    [
+                        ("all", "1"),
+                        ("storage", "backup-nfs"),
+                        ("schedule", "02:00"),
+                        ("mode", "snapshot"),
+                        ("enabled", "1"),
+                    ]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                )]),
+            )]),
         }
     }
 }

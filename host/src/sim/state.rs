@@ -60,6 +60,9 @@ pub struct Cluster {
     pub started: u64,
     /// Guest-agent commands run, by pid: (output, exit code).
     pub exec: BTreeMap<u64, (String, i32)>,
+    /// Config collections (backup jobs, HA resources, ...): collection ->
+    /// id -> option -> value, as PVE keeps them in its config files.
+    pub collections: BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>>,
     next_pid: u32,
 }
 
@@ -90,6 +93,7 @@ impl Cluster {
             tasks: Vec::new(),
             started,
             exec: BTreeMap::new(),
+            collections: seed.collections,
             next_pid: 0x1000,
         };
         let mut history = seed.tasks;

@@ -6,6 +6,7 @@
 mod agent;
 mod backup;
 mod cluster;
+mod collections;
 mod config;
 mod create;
 mod guests;
@@ -115,6 +116,11 @@ impl<'a> Ctx<'a> {
         (self.world, self.c, node, kind, vmid, self.params, self.caller)
     }
 
+    /// The request path, without the leading `/`.
+    pub fn path_text(&self) -> String {
+        self.path.join("/")
+    }
+
     /// PVE's answer for a method it does not implement on this path.
     pub fn not_implemented(&self) -> ApiErr {
         fail(501, format!("Method '{} /{}' not implemented", self.method, self.path.join("/")))
@@ -128,8 +134,8 @@ pub(super) type Handler = fn(&mut Ctx<'_>) -> R;
 pub(super) type Route = (&'static str, &'static str, Handler);
 
 enum Seg {
-    Literal(&'static str),
-    Var(&'static str, Option<Vec<&'static str>>),
+    Literal(String),
+    Var(String, Option<Vec<String>>),
 }
 
 struct Compiled {
@@ -153,31 +159,37 @@ static ROUTES: LazyLock<Vec<Compiled>> = LazyLock::new(|| {
     .into_iter()
     .flatten()
     .map(|(method, path, handler)| Compiled { method, segs: compile(path), handler: *handler })
+    .chain(collections::routes().into_iter().map(|(method, path, handler)| Compiled {
+        method,
+        segs: compile(&path),
+        handler,
+    }))
     .collect()
 });
 
-fn compile(path: &'static str) -> Vec<Seg> {
+fn compile(path: &str) -> Vec<Seg> {
     path.trim_start_matches('/')
         .split('/')
         .map(|s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
             Some(inner) => match inner.split_once(':') {
-                Some((name, alts)) => Seg::Var(name, Some(alts.split('|').collect())),
-                None => Seg::Var(inner, None),
+                Some((name, alts)) => Seg::Var(name.into(), Some(alts.split('|').map(str::to_string).collect())),
+                None => Seg::Var(inner.into(), None),
             },
-            None => Seg::Literal(s),
+            None => Seg::Literal(s.into()),
         })
         .collect()
 }
 
 fn route<'a>(method: &str, segs: &[&'a str]) -> Option<(Handler, Vec<(&'static str, &'a str)>)> {
-    ROUTES.iter().filter(|r| r.method == method && r.segs.len() == segs.len()).find_map(|r| {
+    let routes: &'static [Compiled] = &ROUTES;
+    routes.iter().filter(|r| r.method == method && r.segs.len() == segs.len()).find_map(|r| {
         let mut vars = Vec::new();
         for (seg, value) in r.segs.iter().zip(segs) {
             match seg {
                 Seg::Literal(l) if l != value => return None,
                 Seg::Literal(_) => {}
-                Seg::Var(_, Some(alts)) if !alts.contains(value) => return None,
-                Seg::Var(name, _) => vars.push((*name, *value)),
+                Seg::Var(_, Some(alts)) if !alts.iter().any(|a| a == value) => return None,
+                Seg::Var(name, _) => vars.push((name.as_str(), *value)),
             }
         }
         Some((r.handler, vars))
