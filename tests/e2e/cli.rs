@@ -157,6 +157,28 @@ fn a_plugin_built_for_another_contract_is_refused_naming_both_versions() {
     }
 }
 
+/// `proxmcp config check` in a directory holding `.env` (and, if given,
+/// `proxmcp.toml`, named with `--config`).
+async fn config_check_beside(dot_env: String, config: Option<String>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        let work = tempfile::tempdir().expect("tempdir");
+        std::fs::write(work.path().join(".env"), dot_env).expect("write .env");
+        let mut cmd = std::process::Command::new(support::binary());
+        cmd.env_clear()
+            .current_dir(work.path())
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("PROXMCP_CACHE_DIR", support::cache_dir());
+        if let Some(text) = config {
+            let file = work.path().join("proxmcp.toml");
+            std::fs::write(&file, text).expect("write config");
+            cmd.arg("--config").arg(&file);
+        }
+        cmd.args(["config", "check"]).output().expect("run proxmcp")
+    })
+    .await
+    .expect("join")
+}
+
 #[tokio::test]
 async fn a_dot_env_file_never_overrides_an_explicit_config_file() {
     let pve = support::sim().await;
@@ -169,22 +191,7 @@ async fn a_dot_env_file_never_overrides_an_explicit_config_file() {
         support::TOKEN_ID,
         support::TOKEN_SECRET
     );
-    let out = tokio::task::spawn_blocking(move || {
-        let work = tempfile::tempdir().expect("tempdir");
-        std::fs::write(work.path().join(".env"), env).expect("write .env");
-        let file = work.path().join("proxmcp.toml");
-        std::fs::write(&file, config).expect("write config");
-        std::process::Command::new(support::binary())
-            .env_clear()
-            .current_dir(work.path())
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("PROXMCP_CACHE_DIR", support::cache_dir())
-            .args(["--config", file.to_str().expect("utf8"), "config", "check"])
-            .output()
-            .expect("run proxmcp")
-    })
-    .await
-    .expect("join");
+    let out = config_check_beside(env, Some(config)).await;
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("version 9.1.2"), "the config file's cluster answered: {}", stdout(&out));
     assert!(stderr(&out).contains("ignoring .env"), "{}", stderr(&out));
@@ -201,20 +208,7 @@ async fn a_dot_env_file_in_the_working_directory_is_read() {
         support::TOKEN_ID,
         support::TOKEN_SECRET
     );
-    let out = tokio::task::spawn_blocking(move || {
-        let work = tempfile::tempdir().expect("tempdir");
-        std::fs::write(work.path().join(".env"), env).expect("write .env");
-        std::process::Command::new(support::binary())
-            .env_clear()
-            .current_dir(work.path())
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("PROXMCP_CACHE_DIR", support::cache_dir())
-            .args(["config", "check"])
-            .output()
-            .expect("run proxmcp")
-    })
-    .await
-    .expect("join");
+    let out = config_check_beside(env, None).await;
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("version 9.1.2"), "{}", stdout(&out));
     let err = stderr(&out);

@@ -4,8 +4,8 @@
 use super::config::{apply_config, config_spec};
 use super::*;
 use crate::sim::params::{Ty, VMID, first, opt, req, truthy};
-use crate::sim::seed::{GuestType, SimVolume};
-use crate::sim::state::{Cluster, now};
+use crate::sim::seed::GuestType;
+use crate::sim::state::Cluster;
 
 pub(super) static ROUTES: &[Route] = &[("POST", "/nodes/{node}/{kind:qemu|lxc}", create)];
 
@@ -137,16 +137,7 @@ fn create(x: &mut Ctx<'_>) -> R {
     let effect: crate::sim::state::Effect = Box::new(move |c: &mut Cluster| {
         if let Some(s) = c.storages.iter_mut().find(|s| s.storage == "local-lvm") {
             s.volumes.retain(|v| !(v.vmid == Some(vmid) && v.content == content));
-            s.volumes.push(SimVolume {
-                volid: format!("local-lvm:vm-{vmid}-disk-0"),
-                node: Some(node_name),
-                content: content.into(),
-                format: "raw".into(),
-                size: disk_gib * GIB,
-                vmid: Some(vmid),
-                ctime: now(),
-                notes: None,
-            });
+            s.volumes.push(disk_volume(vmid, node_name, content, disk_gib));
         }
         if start && let Some(g) = c.guests.get_mut(&vmid) {
             g.status = "running".into();

@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 use super::nodes::{rrd_times, wave};
 use super::*;
 use crate::sim::params::{P, Params, Ty, VMID, first, opt, req, truthy};
-use crate::sim::seed::{GuestType, SimGuest, SimVolume};
-use crate::sim::state::{Cluster, now};
+use crate::sim::seed::{GuestType, SimGuest};
+use crate::sim::state::Cluster;
 
 pub(super) static ROUTES: &[Route] = &[
     ("GET", "/nodes/{node}/{kind:qemu|lxc}", list),
@@ -428,16 +428,7 @@ fn clone(x: &mut Ctx<'_>) -> R {
             lock: Some((newid, "clone")),
             effect: Box::new(move |c: &mut Cluster| {
                 if let Some(s) = c.storages.iter_mut().find(|s| s.storage == "local-lvm") {
-                    s.volumes.push(SimVolume {
-                        volid: format!("local-lvm:vm-{newid}-disk-0"),
-                        node: Some(target),
-                        content: content.into(),
-                        format: "raw".into(),
-                        size: disk * GIB,
-                        vmid: Some(newid),
-                        ctime: now(),
-                        notes: None,
-                    });
+                    s.volumes.push(disk_volume(newid, target, content, disk));
                 }
                 Ok(())
             }),

@@ -352,6 +352,20 @@ pub(super) fn task_kind(kind: GuestType, what: &str) -> &'static str {
     }
 }
 
+/// A guest's first disk on `local-lvm`, as a new guest or a clone gets it.
+pub(super) fn disk_volume(vmid: u32, node: String, content: &str, gib: u64) -> crate::sim::seed::SimVolume {
+    crate::sim::seed::SimVolume {
+        volid: format!("local-lvm:vm-{vmid}-disk-0"),
+        node: Some(node),
+        content: content.into(),
+        format: "raw".into(),
+        size: gib * GIB,
+        vmid: Some(vmid),
+        ctime: crate::sim::state::now(),
+        notes: None,
+    }
+}
+
 /// A task on one guest: who started it where, its steps, the lock it holds
 /// and what it does to the cluster when it ends.
 pub(super) struct Job<'a> {
