@@ -92,6 +92,24 @@ impl Hints {
     pub const DESTRUCTIVE: Hints = Hints { read_only: false, destructive: true, idempotent: false, open_world: true };
 }
 
+/// Deserializes the arguments of a tool that writes: `confirm` and
+/// `dry_run` (which the host and [`write::Writes`] handle) are checked to be
+/// booleans and taken out, so an argument type holds only the tool's own
+/// fields.
+pub fn parse_write_args<T: DeserializeOwned>(mut args: Value) -> Result<T, ToolError> {
+    if let Value::Object(map) = &mut args {
+        for key in ["confirm", "dry_run"] {
+            match map.remove(key) {
+                None | Some(Value::Bool(_)) => {}
+                Some(other) => {
+                    return Err(ToolError::InvalidArguments(format!("{key} must be true or false, not {other}")));
+                }
+            }
+        }
+    }
+    parse_args(args)
+}
+
 /// The definition of one tool, as listed to MCP clients.
 #[derive(Debug, Clone)]
 pub struct ToolDef {
@@ -397,6 +415,23 @@ mod tests {
         let empty = manifest_json!("demo", "1", "x", []);
         let v: Value = serde_json::from_str(empty).unwrap_or_default();
         assert_eq!(v["grants"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn write_arguments_lose_confirm_and_dry_run_but_keep_their_type_check() {
+        #[derive(serde::Deserialize, Debug, PartialEq)]
+        #[serde(deny_unknown_fields)]
+        struct A {
+            vmid: u32,
+        }
+        let a: A = parse_write_args(serde_json::json!({"vmid": 100, "confirm": true, "dry_run": false})).unwrap();
+        assert_eq!(a, A { vmid: 100 });
+        let err = parse_write_args::<A>(serde_json::json!({"vmid": 100, "confirm": "yes"})).unwrap_err();
+        assert!(matches!(err, ToolError::InvalidArguments(m) if m.contains("confirm must be true or false")));
+        assert!(
+            parse_write_args::<A>(serde_json::json!({"vmid": 100, "force": 1})).is_err(),
+            "other fields still count"
+        );
     }
 
     #[test]

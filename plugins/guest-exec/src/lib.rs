@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use proxmcp_sdk::guest::locate;
 use proxmcp_sdk::write::Writes;
-use proxmcp_sdk::{Hints, Method, Output, Plugin, ToolDef, ToolError, parse_args, pve};
+use proxmcp_sdk::{Hints, Method, Output, Plugin, ToolDef, ToolError, parse_write_args, pve};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -63,10 +63,6 @@ struct Args {
     command: Vec<String>,
     input: Option<String>,
     timeout_secs: Option<u64>,
-    #[serde(default)]
-    dry_run: bool,
-    #[serde(default)]
-    confirm: bool,
 }
 
 fn cap(text: &str) -> (String, bool) {
@@ -82,8 +78,7 @@ fn cap(text: &str) -> (String, bool) {
 
 fn exec(args: Value) -> Result<Output, ToolError> {
     let mut writes = Writes::from_args(&args);
-    let a: Args = parse_args(args)?;
-    let _ = (a.dry_run, a.confirm);
+    let a: Args = parse_write_args(args)?;
     if a.command.is_empty() || a.command[0].is_empty() {
         return Err(ToolError::InvalidArguments("command needs at least the program name, e.g. [\"uptime\"]".into()));
     }

@@ -8,7 +8,7 @@
 
 use proxmcp_sdk::guest::{Located, locate};
 use proxmcp_sdk::write::{DEFAULT_WAIT_MS, Writes, task_output, task_output_schema};
-use proxmcp_sdk::{Hints, Method, Output, Plugin, ToolDef, ToolError, parse_args, pve};
+use proxmcp_sdk::{Hints, Method, Output, Plugin, ToolDef, ToolError, parse_write_args, pve};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -162,10 +162,6 @@ struct Args {
     node: Option<String>,
     #[serde(rename = "type")]
     kind: Option<String>,
-    #[serde(default)]
-    dry_run: bool,
-    #[serde(default)]
-    confirm: bool,
     // Tool-specific; each tool checks which apply to it.
     timeout: Option<u64>,
     force_stop: Option<bool>,
@@ -186,8 +182,7 @@ struct Args {
 
 impl Args {
     fn parse(args: Value) -> Result<(Args, Located), ToolError> {
-        let a: Args = parse_args(args)?;
-        let _ = (a.dry_run, a.confirm);
+        let a: Args = parse_write_args(args)?;
         let g = locate(a.vmid, a.node.as_deref(), a.kind.as_deref())?;
         Ok((a, g))
     }

@@ -4,7 +4,7 @@
 
 use proxmcp_sdk::guest::{Located, locate};
 use proxmcp_sdk::write::{DEFAULT_WAIT_MS, Writes, task_output, task_output_schema};
-use proxmcp_sdk::{Hints, Method, Output, Plugin, ToolDef, ToolError, parse_args, pve};
+use proxmcp_sdk::{Hints, Method, Output, Plugin, ToolDef, ToolError, parse_write_args, pve};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -229,15 +229,10 @@ struct CloneArgs {
     target_storage: Option<String>,
     pool: Option<String>,
     description: Option<String>,
-    #[serde(default)]
-    dry_run: bool,
-    #[serde(default)]
-    confirm: bool,
 }
 
 fn clone(args: Value, writes: &mut Writes) -> Result<Output, ToolError> {
-    let a: CloneArgs = parse_args(args)?;
-    let _ = (a.dry_run, a.confirm);
+    let a: CloneArgs = parse_write_args(args)?;
     let g = locate(a.vmid, a.node.as_deref(), a.kind.as_deref())?;
     let newid = next_vmid(a.newid)?;
     let mut p = json!({"newid": newid});
@@ -279,15 +274,10 @@ struct CreateQemuArgs {
     bridge: Option<String>,
     start: Option<bool>,
     pool: Option<String>,
-    #[serde(default)]
-    dry_run: bool,
-    #[serde(default)]
-    confirm: bool,
 }
 
 fn create_qemu(args: Value, writes: &mut Writes) -> Result<Output, ToolError> {
-    let a: CreateQemuArgs = parse_args(args)?;
-    let _ = (a.dry_run, a.confirm);
+    let a: CreateQemuArgs = parse_write_args(args)?;
     let vmid = next_vmid(a.vmid)?;
     let storage = a.storage.clone().unwrap_or_else(|| "local-lvm".into());
     let mut p = json!({
@@ -321,15 +311,10 @@ struct CreateLxcArgs {
     unprivileged: Option<bool>,
     start: Option<bool>,
     pool: Option<String>,
-    #[serde(default)]
-    dry_run: bool,
-    #[serde(default)]
-    confirm: bool,
 }
 
 fn create_lxc(args: Value, writes: &mut Writes) -> Result<Output, ToolError> {
-    let a: CreateLxcArgs = parse_args(args)?;
-    let _ = (a.dry_run, a.confirm);
+    let a: CreateLxcArgs = parse_write_args(args)?;
     let vmid = next_vmid(a.vmid)?;
     let storage = a.storage.clone().unwrap_or_else(|| "local-lvm".into());
     let mut p = json!({
@@ -355,15 +340,10 @@ struct DeleteArgs {
     kind: Option<String>,
     purge: Option<bool>,
     destroy_unreferenced_disks: Option<bool>,
-    #[serde(default)]
-    dry_run: bool,
-    #[serde(default)]
-    confirm: bool,
 }
 
 fn delete(args: Value, writes: &mut Writes) -> Result<Output, ToolError> {
-    let a: DeleteArgs = parse_args(args)?;
-    let _ = (a.dry_run, a.confirm);
+    let a: DeleteArgs = parse_write_args(args)?;
     let g = locate(a.vmid, a.node.as_deref(), a.kind.as_deref())?;
     let mut p = json!({});
     if a.purge == Some(true) {
@@ -386,10 +366,6 @@ struct ResizeArgs {
     kind: Option<String>,
     disk: Option<String>,
     size: String,
-    #[serde(default)]
-    dry_run: bool,
-    #[serde(default)]
-    confirm: bool,
 }
 
 /// Only `+N[KMGT]`: growing is the only safe resize.
@@ -401,8 +377,7 @@ fn valid_growth(size: &str) -> bool {
 }
 
 fn resize(args: Value, writes: &mut Writes) -> Result<Output, ToolError> {
-    let a: ResizeArgs = parse_args(args)?;
-    let _ = (a.dry_run, a.confirm);
+    let a: ResizeArgs = parse_write_args(args)?;
     if !valid_growth(&a.size) {
         return Err(ToolError::InvalidArguments(format!(
             "size {:?} must grow the disk, written as +10G (a plus sign, a number, and K, M, G or T); disks cannot shrink",
@@ -431,15 +406,10 @@ struct ConfigArgs {
     set: Map<String, Value>,
     #[serde(default)]
     delete: Vec<String>,
-    #[serde(default)]
-    dry_run: bool,
-    #[serde(default)]
-    confirm: bool,
 }
 
 fn set_config(args: Value, writes: &mut Writes) -> Result<Output, ToolError> {
-    let a: ConfigArgs = parse_args(args)?;
-    let _ = (a.dry_run, a.confirm);
+    let a: ConfigArgs = parse_write_args(args)?;
     if a.set.is_empty() && a.delete.is_empty() {
         return Err(ToolError::InvalidArguments("nothing to change: pass set and/or delete".into()));
     }
@@ -507,15 +477,10 @@ struct RestoreArgs {
     storage: Option<String>,
     force: Option<bool>,
     start: Option<bool>,
-    #[serde(default)]
-    dry_run: bool,
-    #[serde(default)]
-    confirm: bool,
 }
 
 fn restore(args: Value, writes: &mut Writes) -> Result<Output, ToolError> {
-    let a: RestoreArgs = parse_args(args)?;
-    let _ = (a.dry_run, a.confirm);
+    let a: RestoreArgs = parse_write_args(args)?;
     let kind = if a.archive.contains("vzdump-lxc-") {
         "lxc"
     } else if a.archive.contains("vzdump-qemu-") {

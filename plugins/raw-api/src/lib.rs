@@ -4,7 +4,7 @@
 //! and sends no write without `confirm: true`.
 
 use proxmcp_sdk::write::Writes;
-use proxmcp_sdk::{Hints, Method, Output, Plugin, ToolDef, ToolError, parse_args};
+use proxmcp_sdk::{Hints, Method, Output, Plugin, ToolDef, ToolError, parse_write_args};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -51,10 +51,6 @@ struct Args {
     method: String,
     path: String,
     params: Option<Value>,
-    #[serde(default)]
-    dry_run: bool,
-    #[serde(default)]
-    confirm: bool,
 }
 
 /// Splits an API path into segments, refusing what is not a plain path.
@@ -78,8 +74,7 @@ fn segments(path: &str) -> Result<Vec<&str>, ToolError> {
 
 fn request(args: Value) -> Result<Output, ToolError> {
     let mut writes = Writes::from_args(&args);
-    let a: Args = parse_args(args)?;
-    let _ = (a.dry_run, a.confirm);
+    let a: Args = parse_write_args(args)?;
     let method = match a.method.to_ascii_uppercase().as_str() {
         "GET" => Method::Get,
         "POST" => Method::Post,
