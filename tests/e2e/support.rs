@@ -40,18 +40,30 @@ pub fn root() -> PathBuf {
 }
 
 /// A compile cache shared by every test process of this run, so each
-/// plugin is compiled once; created 0700 as the host requires.
+/// plugin is compiled once; created 0700 as the host requires. Where the
+/// checkout sits below a directory the host would not trust for native code
+/// (writable by others), the cache moves to the system's temp directory.
 pub fn cache_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = root().join("target").join("e2e-cache");
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-            std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir).expect("create cache dir");
-            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("chmod cache dir");
+        let private = |dir: PathBuf| -> PathBuf {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+                std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir).expect("create cache dir");
+                std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("chmod cache dir");
+            }
+            dir
+        };
+        let dir = private(root().join("target").join("e2e-cache"));
+        match proxmcp::runtime::CompileCache::open(&dir) {
+            Ok(_) => dir,
+            Err(e) => {
+                eprintln!("the e2e compile cache moves to the temp directory: {e}");
+                let uid = std::fs::metadata(&dir).map(|m| std::os::unix::fs::MetadataExt::uid(&m)).unwrap_or(0);
+                private(std::env::temp_dir().join(format!("proxmcp-e2e-cache-{uid}")))
+            }
         }
-        dir
     })
 }
 
