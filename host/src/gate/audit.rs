@@ -352,7 +352,8 @@ fn write_head(head: &Path, seq: u64, hash: &str) -> std::io::Result<()> {
     let tmp = sibling(head, "tmp");
     let mut f = open_private(&tmp, false)?;
     f.write_all(format!("{}\n", json!({"seq": seq, "hash": hash})).as_bytes())?;
-    f.sync_data()?;
+    // Renamed into place whole, so a reader sees the old head or the new
+    // one; not synced per line, like the log itself.
     std::fs::rename(tmp, head)
 }
 

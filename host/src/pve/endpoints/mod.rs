@@ -502,14 +502,19 @@ pub fn show_params(params: &Value, secret: &dyn Fn(&str) -> bool) -> String {
 /// substring search, case-insensitive in the first letter); when not, the
 /// answer needs no parse to be redacted.
 pub fn may_hold_secrets(data: &str, answer_keys: &[&str]) -> bool {
-    let needles = SECRET_KEYS.iter().chain(SECRET_FRAGMENTS).chain(answer_keys);
-    needles.into_iter().any(|n| {
-        let mut cap = n.to_string();
-        if let Some(first) = cap.get_mut(0..1) {
-            first.make_ascii_uppercase();
-        }
-        data.contains(n) || data.contains(&cap)
-    })
+    static NEEDLES: LazyLock<Vec<String>> = LazyLock::new(|| {
+        SECRET_KEYS.iter().chain(SECRET_FRAGMENTS).flat_map(|n| [n.to_string(), capitalized(n)]).collect()
+    });
+    NEEDLES.iter().any(|n| data.contains(n.as_str()))
+        || answer_keys.iter().any(|k| data.contains(k) || data.contains(&capitalized(k)))
+}
+
+fn capitalized(word: &str) -> String {
+    let mut out = word.to_string();
+    if let Some(first) = out.get_mut(0..1) {
+        first.make_ascii_uppercase();
+    }
+    out
 }
 
 /// Replaces the values of keys `secret` says are secret by `[redacted]`.
