@@ -217,6 +217,8 @@ impl HttpServer {
                 },
                 () = &mut stop => break,
             };
+            // Small JSON-RPC answers must not wait for Nagle's algorithm.
+            let _ = stream.set_nodelay(true);
             let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service.clone()).into_owned();
             let conn = graceful.watch(conn);
             tokio::spawn(async move {
