@@ -208,6 +208,9 @@ async fn parameters_are_verified_as_pve_does() {
     assert_eq!(body["errors"]["vmstate"], "type check ('boolean') failed - got 'yes'");
     assert_eq!(body["errors"]["snapname"], "property is missing and it is not optional");
     assert!(body["errors"]["colour"].as_str().unwrap().contains("not defined in schema"));
+    let (status, body) = api.send(reqwest::Method::PUT, "/nodes/pve1/qemu/100/config", &[("name", "bad name!")]).await;
+    assert_eq!(status, 400);
+    assert!(body["errors"]["name"].as_str().unwrap().contains("DNS name"), "{body}");
     let (status, body) = api.send(reqwest::Method::GET, "/cluster/resources", &[("type", "vms")]).await;
     assert_eq!(status, 400);
     assert!(body["errors"]["type"].as_str().unwrap().contains("enumeration"));

@@ -65,6 +65,17 @@ pub(super) fn config_spec(kind: GuestType) -> Vec<P> {
 
 /// Applies config `params` to a guest; QEMU memory/cores/sockets changes of
 /// a running VM wait in `pending` as in PVE without hotplug.
+/// PVE's `dns-name` format: labels of letters, digits and `-`, joined by dots.
+fn dns_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
 pub(super) fn apply_config(g: &mut SimGuest, params: &Params) -> Result<(), ApiErr> {
     let running = guest_running(g);
     for (key, values) in params {
@@ -81,7 +92,12 @@ pub(super) fn apply_config(g: &mut SimGuest, params: &Params) -> Result<(), ApiE
             }
             "cores" => g.cores = value.parse().map_err(|_| bad_param("cores", "invalid"))?,
             "memory" => g.memory_mib = memory_mib(&value)?,
-            "name" | "hostname" => g.name = value,
+            "name" | "hostname" => {
+                if !dns_name(&value) {
+                    return Err(bad_param(key, format!("value '{value}' does not look like a valid DNS name")));
+                }
+                g.name = value;
+            }
             "description" => g.description = Some(value),
             "tags" => g.tags = value.split([';', ',', ' ']).filter(|t| !t.is_empty()).map(str::to_string).collect(),
             "agent" => g.agent = value.starts_with('1') || value.contains("enabled=1"),
