@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::{CallContext, Gate, broker};
+use super::{CallContext, Confirmer, Gate, broker};
 use crate::pve::{ApiError, Method};
 use crate::runtime::{CallError, ToolOutput};
 
@@ -91,31 +91,39 @@ impl Gate {
 
     /// Asks the user to approve `plan`, described request by request.
     pub(super) async fn ask(&self, ctx: &CallContext, plan: &[Planned]) -> Result<(), ApiError> {
-        let Some(confirmer) = &ctx.confirmer else {
-            return Err(ApiError::ConfirmationRequired("nobody can be asked; call again with confirm=true".into()));
-        };
         let mut actions = Vec::new();
         for p in plan {
             actions.push(broker::describe(self.pve.as_ref(), p.method, &p.path, &p.params).await);
         }
-        let question = match actions.as_slice() {
-            [one] => format!("proxmcp would {one}. Go ahead?"),
-            many => format!(
-                "proxmcp would make these {} changes:\n{}\nGo ahead?",
-                many.len(),
-                many.iter().enumerate().map(|(i, a)| format!("{}. {a}", i + 1)).collect::<Vec<_>>().join("\n")
-            ),
-        };
-        let all = actions.join("; ");
-        match confirmer(question).await {
-            Ok(true) => Ok(()),
-            Ok(false) => {
-                Err(ApiError::ConfirmationRequired(format!("the user did not approve: would {all}; nothing was sent")))
-            }
-            Err(why) => Err(ApiError::ConfirmationRequired(format!(
-                "would {all}; nothing was sent. Asking the user failed ({why}); ask them, then call again with confirm=true"
-            ))),
+        ask_user(ctx.confirmer.as_ref(), &actions).await
+    }
+}
+
+/// Asks the user (through `confirmer`) to approve `actions`; the refusal
+/// says what would have been done and that nothing was sent.
+pub(super) async fn ask_user(confirmer: Option<&Confirmer>, actions: &[String]) -> Result<(), ApiError> {
+    let all = actions.join("; ");
+    let Some(confirmer) = confirmer else {
+        return Err(ApiError::ConfirmationRequired(format!(
+            "would {all}; nothing was sent. Ask the user, then call again with confirm=true"
+        )));
+    };
+    let question = match actions {
+        [one] => format!("proxmcp would {one}. Go ahead?"),
+        many => format!(
+            "proxmcp would make these {} changes:\n{}\nGo ahead?",
+            many.len(),
+            many.iter().enumerate().map(|(i, a)| format!("{}. {a}", i + 1)).collect::<Vec<_>>().join("\n")
+        ),
+    };
+    match confirmer(question).await {
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            Err(ApiError::ConfirmationRequired(format!("the user did not approve: would {all}; nothing was sent")))
         }
+        Err(why) => Err(ApiError::ConfirmationRequired(format!(
+            "would {all}; nothing was sent. Asking the user failed ({why}); ask them, then call again with confirm=true"
+        ))),
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::access::Role;
-use super::approval::Approval;
+use super::approval::{Approval, ask_user};
 use super::audit::RequestRecord;
 use super::{CallContext, Grant, Protection, ToolSelection};
 use crate::pve::endpoints::{self, Matched};
@@ -76,11 +76,7 @@ pub async fn describe(pve: Option<&PveClient>, method: Method, path: &[String], 
     if let Some(client) = pve {
         for id in m.targets(params).ids.into_iter().filter(|id| Some(*id) != path_vmid).take(5) {
             if let Ok(g) = client.resolve_guest(id).await {
-                let kind = if g.kind == crate::pve::GuestKind::Lxc { "CT" } else { "VM" };
-                existing.push(match g.name {
-                    Some(n) => format!("{kind} {id} {n:?} on {}", g.node),
-                    None => format!("{kind} {id} on {}", g.node),
-                });
+                existing.push(format!("{} on {}", g.label(), g.node));
             }
         }
     }
@@ -116,8 +112,13 @@ impl CallBroker {
     }
 
     /// The gates, then the request.
-    async fn checked_request(&self, method: Method, path: &[String], params: &Value) -> Result<String, ApiError> {
-        let shown = encode_path(path)?;
+    async fn checked_request(
+        &self,
+        method: Method,
+        path: &[String],
+        shown: &str,
+        params: &Value,
+    ) -> Result<String, ApiError> {
         if self.read_only && method.is_write() {
             return Err(ApiError::DeniedByPolicy(format!(
                 "read-only mode refuses {method} {shown}; nothing was sent (an operator can turn off PROXMCP_READ_ONLY)"
@@ -136,7 +137,7 @@ impl CallBroker {
             )));
         }
         if method.is_write() {
-            self.check_tool_of_endpoint(method, &shown, path)?;
+            self.check_tool_of_endpoint(method, shown, path)?;
             self.protection.check(self.pve.as_ref(), method, path, params).await?;
         }
         if method.is_write() && self.dry_run {
@@ -199,23 +200,10 @@ impl CallBroker {
                 describe(self.pve.as_ref(), method, path, params).await
             ))),
             None => {
-                let action = describe(self.pve.as_ref(), method, path, params).await;
                 // No plan to approve (a plugin whose dry run lists no
                 // requests): the user is asked for this one request.
-                let Some(ask) = &self.ctx.confirmer else {
-                    return Err(ApiError::ConfirmationRequired(format!(
-                        "would {action}; nothing was sent. Ask the user, then call again with confirm=true"
-                    )));
-                };
-                match ask(format!("proxmcp would {action}. Go ahead?")).await {
-                    Ok(true) => Ok(()),
-                    Ok(false) => Err(ApiError::ConfirmationRequired(format!(
-                        "the user did not approve: would {action}; nothing was sent"
-                    ))),
-                    Err(why) => Err(ApiError::ConfirmationRequired(format!(
-                        "would {action}; nothing was sent. Asking the user failed ({why}); ask them, then call again with confirm=true"
-                    ))),
-                }
+                let action = describe(self.pve.as_ref(), method, path, params).await;
+                ask_user(self.ctx.confirmer.as_ref(), &[action]).await
             }
         }
     }
@@ -240,7 +228,13 @@ impl CallBroker {
 impl Broker for CallBroker {
     async fn request(&self, method: Method, path: &[String], params: &Value) -> Result<String, ApiError> {
         let started = Instant::now();
-        let result = self.checked_request(method, path, params).await;
+        let (shown, result) = match encode_path(path) {
+            Ok(shown) => {
+                let result = self.checked_request(method, path, &shown, params).await;
+                (shown, result)
+            }
+            Err(e) => ("(invalid path)".to_string(), Err(e)),
+        };
         let status = match &result {
             Ok(_) => 200,
             Err(e) => audit_status(e),
@@ -248,7 +242,7 @@ impl Broker for CallBroker {
         if let Ok(mut log) = self.requests.lock() {
             log.push(RequestRecord {
                 method: method.as_str().to_string(),
-                path: encode_path(path).unwrap_or_else(|_| "(invalid path)".into()),
+                path: shown,
                 status,
                 ms: started.elapsed().as_millis() as u64,
             });

@@ -23,11 +23,11 @@ impl Gate {
     pub async fn call_tool(&self, name: &str, arguments: Value, ctx: CallContext) -> Result<ToolOutput, GateError> {
         let caller = ctx.caller.clone().unwrap_or_else(|| self.rbac.local().clone());
         let started = Instant::now();
+        let plugin = self.tools.get(name).map_or("", |(i, _)| self.entries[*i].plugin.manifest.name.as_str());
         if let Some(rate) = &self.rate
             && let Err(retry_after) = rate.check(&caller.principal)
         {
-            let plugin = self.tools.get(name).map(|(i, _)| self.entries[*i].plugin.manifest.name.as_str());
-            self.audit_refused(&caller, plugin.unwrap_or(""), name, &arguments, started)?;
+            self.audit_refused(&caller, plugin, name, &arguments, started)?;
             return Err(GateError::RateLimited {
                 principal: caller.principal.clone(),
                 limit: rate.describe(),
@@ -35,8 +35,7 @@ impl Gate {
             });
         }
         let Some((index, spec)) = self.tools.get(name).filter(|(_, spec)| may_call(&caller.role, spec)) else {
-            let plugin = self.tools.get(name).map(|(i, _)| self.entries[*i].plugin.manifest.name.as_str());
-            self.audit_refused(&caller, plugin.unwrap_or(""), name, &arguments, started)?;
+            self.audit_refused(&caller, plugin, name, &arguments, started)?;
             if self.tools.contains_key(name) {
                 return Err(GateError::NotAllowed {
                     tool: name.to_string(),
@@ -47,7 +46,7 @@ impl Gate {
             return Err(GateError::UnknownTool(self.unknown_tool_message(name, &caller)));
         };
         if !arguments.is_object() {
-            self.audit_refused(&caller, &self.entries[*index].plugin.manifest.name, name, &arguments, started)?;
+            self.audit_refused(&caller, plugin, name, &arguments, started)?;
             return Err(GateError::ArgumentsNotObject);
         }
         let entry = &self.entries[*index];

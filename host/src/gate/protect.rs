@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::pve::endpoints::{self, Matched, Targets};
-use crate::pve::{ApiError, GuestInfo, GuestKind, Method, PveClient, encode_path};
+use crate::pve::{ApiError, GuestInfo, Method, PveClient, encode_path};
 
 /// What protection does with a write the endpoint model cannot classify.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -186,16 +186,7 @@ fn unreadable(why: &str) -> ApiError {
 }
 
 fn label(vmid: u32, guest: Option<&GuestInfo>) -> String {
-    match guest {
-        Some(g) => {
-            let kind = if g.kind == GuestKind::Lxc { "CT" } else { "VM" };
-            match &g.name {
-                Some(n) => format!("{kind} {vmid} {n:?}"),
-                None => format!("{kind} {vmid}"),
-            }
-        }
-        None => format!("guest {vmid}"),
-    }
+    guest.map_or_else(|| format!("guest {vmid}"), GuestInfo::label)
 }
 
 /// The row's action without guest names (the refusal names the guest).

@@ -36,6 +36,18 @@ pub struct GuestInfo {
     pub pool: Option<String>,
 }
 
+impl GuestInfo {
+    /// `VM 100 "web-01"` or `CT 200` (the name is guest-controlled text,
+    /// quoted).
+    pub fn label(&self) -> String {
+        let kind = if self.kind == GuestKind::Lxc { "CT" } else { "VM" };
+        match &self.name {
+            Some(n) => format!("{kind} {} {n:?}", self.vmid),
+            None => format!("{kind} {}", self.vmid),
+        }
+    }
+}
+
 /// Parses the guests out of a `GET /cluster/resources?type=vm` answer,
 /// skipping entries that are not QEMU or LXC guests.
 pub fn parse_resources(data: &Value) -> Vec<GuestInfo> {
