@@ -240,7 +240,7 @@ impl AuditLog {
         let key = load_or_create_key(&key_file.map_or_else(|| default_key_file(p), Path::to_path_buf))?;
         let mut pending: Vec<Value> = Vec::new();
         let (mut prev, mut seq) = (GENESIS.to_string(), 0);
-        match std::fs::read(p) {
+        match read_tail(p) {
             Ok(bytes) => match tail_of(&bytes) {
                 Ok(Tail { prev: last, seq: n, partial }) => {
                     (prev, seq) = (last, n);
@@ -254,6 +254,7 @@ impl AuditLog {
                 }
                 Err(why) => {
                     let aside = sibling(p, &format!("damaged-{}", crate::clock::unix_now()));
+                    let bytes = std::fs::read(p).map_err(io)?;
                     std::fs::rename(p, &aside).map_err(io)?;
                     tracing::error!(file = %p.display(), moved_to = %aside.display(), "the audit log cannot be read as a chain ({why}); it was moved aside and a new segment begins");
                     pending.push(json!({"event": "segment_start", "time": now_rfc3339(),
@@ -384,6 +385,34 @@ fn hash_of(key: &[u8], obj: &Map<String, Value>, prev: &str) -> String {
     mac.update(prev.as_bytes());
     mac.update(Value::Object(body).to_string().as_bytes());
     hex::encode(mac.finalize().into_bytes())
+}
+
+/// The end of the file at `path` from a line start on: enough to hold its
+/// last complete line (and a partial one after it), so opening a long log
+/// does not read all of it.
+fn read_tail(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    let mut window: u64 = 64 << 10;
+    loop {
+        let start = len.saturating_sub(window);
+        file.seek(SeekFrom::Start(start))?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)?;
+        if start == 0 {
+            return Ok(bytes);
+        }
+        // Drop the line the window starts inside; keep the window only if a
+        // whole line is left before the end (a last line may be partial).
+        if let Some(first) = bytes.iter().position(|b| *b == b'\n') {
+            let rest = bytes.split_off(first + 1);
+            if rest.contains(&b'\n') {
+                return Ok(rest);
+            }
+        }
+        window *= 4;
+    }
 }
 
 struct Tail {

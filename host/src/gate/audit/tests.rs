@@ -166,6 +166,23 @@ fn an_audit_file_with_a_bad_byte_starts_a_new_segment() {
 }
 
 #[test]
+fn opening_a_long_log_reads_only_its_tail() {
+    let w = Written::new(1);
+    // 100 KiB of damage far from the end: opening continues the chain from
+    // the last line (verify, which reads everything, reports the damage).
+    let mut bytes = vec![0xff; 100 << 10];
+    bytes.push(b'\n');
+    bytes.extend(w.bytes());
+    std::fs::write(&w.path, &bytes).unwrap();
+    let log = AuditLog::open(Some(&w.path), None, None).unwrap();
+    log.write(&record("after")).unwrap();
+    let text = String::from_utf8_lossy(&w.bytes()).into_owned();
+    assert!(!text.contains("segment_start"), "the tail was intact, so no new segment");
+    assert_eq!(w.head().unwrap().0, 2, "the chain went on from seq 1");
+    assert!(broken_at(&w.verify(&w.bytes())).is_some());
+}
+
+#[test]
 fn the_audit_file_and_its_key_are_private() {
     let w = Written::new(1);
     for p in [w.path.clone(), default_key_file(&w.path), head_file(&w.path)] {
