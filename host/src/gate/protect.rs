@@ -97,7 +97,7 @@ impl Protection {
         &self,
         pve: Option<&PveClient>,
         matched: &Matched,
-        targets: Targets,
+        mut targets: Targets,
     ) -> Result<(), ApiError> {
         let needs_list = self.tag.is_some()
             || targets.everything
@@ -111,11 +111,7 @@ impl Protection {
         } else {
             Vec::new()
         };
-        let mut ids = targets.ids.clone();
-        let mut everything = targets.everything;
-        let mut exclude = targets.exclude.clone();
-        let mut pools = targets.pools.clone();
-        for job in &targets.backup_jobs {
+        for job in std::mem::take(&mut targets.backup_jobs) {
             let client = pve.ok_or_else(|| unreadable("no Proxmox connection is configured"))?;
             let config = client
                 .request(Method::Get, &["cluster", "backup", job.as_str()], &json!({}))
@@ -126,17 +122,15 @@ impl Protection {
             if let Some(why) = inner.unknowable {
                 return Err(unreadable(&format!("backup job {job:?}: {why}")));
             }
-            ids.extend(inner.ids);
-            everything |= inner.everything;
-            exclude.extend(inner.exclude);
-            pools.extend(inner.pools);
+            targets.merge(inner);
         }
+        let Targets { mut ids, everything, exclude, nodes, pools, .. } = targets;
         if everything {
             ids.extend(guests.iter().map(|g| g.vmid).filter(|id| !exclude.contains(id)));
             ids.extend(self.vmids.iter().filter(|id| !exclude.contains(id)));
         }
         for g in &guests {
-            if targets.nodes.contains(&g.node) || g.pool.as_ref().is_some_and(|p| pools.contains(p)) {
+            if nodes.contains(&g.node) || g.pool.as_ref().is_some_and(|p| pools.contains(p)) {
                 ids.insert(g.vmid);
             }
         }

@@ -413,7 +413,8 @@ impl Matched {
 }
 
 impl Targets {
-    fn merge(&mut self, other: Targets) {
+    /// Adds the guests `other` names.
+    pub fn merge(&mut self, other: Targets) {
         self.ids.extend(other.ids);
         self.everything |= other.everything;
         self.exclude.extend(other.exclude);
