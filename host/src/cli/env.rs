@@ -66,7 +66,16 @@ pub(crate) fn init_logging(serving: bool) {
         .fold(tracing_subscriber::filter::Targets::new().with_default(tracing::Level::TRACE), |t, target| {
             t.with_target(target, tracing::Level::INFO)
         })
-        .with_target("rmcp", tracing::Level::WARN);
+        .with_target("rmcp", tracing::Level::WARN)
+        // The compiler's traces run to gigabytes per plugin compiled; they
+        // are for debugging wasmtime, not a deployment.
+        .with_target("wasmtime", tracing::Level::DEBUG)
+        .with_target("cranelift", tracing::Level::INFO)
+        .with_target("cranelift_codegen", tracing::Level::INFO)
+        .with_target("cranelift_frontend", tracing::Level::INFO)
+        .with_target("wasmtime_cranelift", tracing::Level::INFO)
+        .with_target("wasmtime_internal_cranelift", tracing::Level::INFO)
+        .with_target("regalloc2", tracing::Level::INFO);
     // Logs go to stderr: in stdio mode stdout is the protocol stream.
     // Control characters in logged values (Proxmox's messages, names) are
     // escaped, so no value can forge a record.
