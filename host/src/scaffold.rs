@@ -22,6 +22,7 @@ const SDK_SOURCES: &[(&str, &str)] = &[
     ("format.rs", include_str!("../../sdk/src/format.rs")),
     ("guest.rs", include_str!("../../sdk/src/guest.rs")),
     ("pve.rs", include_str!("../../sdk/src/pve.rs")),
+    ("router.rs", include_str!("../../sdk/src/router.rs")),
     ("write.rs", include_str!("../../sdk/src/write.rs")),
 ];
 

@@ -43,7 +43,12 @@
 pub mod format;
 pub mod guest;
 pub mod pve;
+#[cfg(feature = "schema")]
+pub mod router;
 pub mod write;
+
+#[cfg(feature = "schema")]
+pub use router::{NoArgs, Router};
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -169,27 +174,43 @@ impl ToolDef {
     /// A tool whose input schema is derived from its argument type `A`
     /// (`#[derive(Deserialize, schemars::JsonSchema)]`; add
     /// `#[serde(deny_unknown_fields)]` so unknown arguments are refused).
-    /// Read with [`parse_args`]`::<A>`.
+    /// Read with [`parse_args`]`::<A>`. A [`Router`] does this for you.
     pub fn typed<A: schemars::JsonSchema>(name: impl Into<String>, description: impl Into<String>) -> Self {
-        Self::new(name, description, schema_of::<A>())
+        Self::new(name, description, router::input_schema::<A>())
     }
 
     /// Declares the output schema, derived from the output type `O`.
-    pub fn typed_output<O: schemars::JsonSchema>(self) -> Self {
-        self.output_schema(schema_of::<O>())
+    pub fn typed_output<O: schemars::JsonSchema>(mut self) -> Self {
+        self.output_schema = router::output_schema::<O>();
+        self
     }
 }
 
-/// The JSON Schema of `T` as a tool schema (no `$schema` or `title`).
-#[cfg(feature = "schema")]
-pub fn schema_of<T: schemars::JsonSchema>() -> Value {
-    let mut schema =
-        serde_json::to_value(schemars::schema_for!(T)).unwrap_or_else(|_| serde_json::json!({"type": "object"}));
-    if let Some(o) = schema.as_object_mut() {
-        o.remove("$schema");
-        o.remove("title");
+/// A tool's answer: typed structured data and a one-line summary. Keep
+/// guest-controlled strings (names, notes, command output) out of `text`.
+#[derive(Debug, Clone)]
+pub struct Answer<O> {
+    /// Becomes `structuredContent`; with a [`Router`](router::Router) its
+    /// type's schema is the tool's `outputSchema`.
+    pub data: O,
+    /// Becomes the text content.
+    pub text: String,
+}
+
+impl<O> Answer<O> {
+    /// Data with its summary line.
+    pub fn new(data: O, text: impl Into<String>) -> Self {
+        Self { data, text: text.into() }
     }
-    schema
+}
+
+impl<O: serde::Serialize> Answer<O> {
+    /// The untyped [`Output`] the contract carries.
+    pub fn into_output(self) -> Result<Output, ToolError> {
+        let data = serde_json::to_value(self.data)
+            .map_err(|e| ToolError::Other(format!("the tool's answer could not be encoded: {e}")))?;
+        Ok(Output::new(data, self.text))
+    }
 }
 
 /// A successful tool result: structured JSON plus a one-line summary.
@@ -276,6 +297,7 @@ pub mod __private {
     use crate::bindings::exports::proxmcp::plugin::tools as wit;
 
     pub use crate::bindings::exports::proxmcp::plugin::tools::Guest as ToolsGuest;
+    pub use serde_json::Value;
 
     /// `list-tools` for plugin `P`.
     pub fn list_tools<P: Plugin>() -> Vec<wit::Tool> {
@@ -314,37 +336,158 @@ pub mod __private {
         }
     }
 
-    /// Copies a manifest string into a fixed-size array at compile time, so
-    /// it can live in a `#[link_section]` static.
-    pub const fn manifest_bytes<const N: usize>(s: &str) -> [u8; N] {
-        let bytes = s.as_bytes();
+    /// The manifest's length in bytes (see [`manifest`]).
+    pub const fn manifest_len(name: &str, version: &str, description: &str, grants: &[&[&str]]) -> usize {
+        render::<0>(name, version, description, grants).1
+    }
+
+    /// The manifest JSON (contract version, name, version, description and
+    /// grants, the lists joined), written at compile time into an array so
+    /// it can live in a `#[link_section]` static. `N` is [`manifest_len`].
+    pub const fn manifest<const N: usize>(name: &str, version: &str, description: &str, grants: &[&[&str]]) -> [u8; N] {
+        render::<N>(name, version, description, grants).0
+    }
+
+    /// Writes the manifest into `[u8; N]` as far as it fits and returns
+    /// the full length, so `N = 0` measures it.
+    const fn render<const N: usize>(
+        name: &str,
+        version: &str,
+        description: &str,
+        grants: &[&[&str]],
+    ) -> ([u8; N], usize) {
         let mut out = [0u8; N];
+        let mut at = put(&mut out, 0, b"{\"contract\":", false);
+        at = put(&mut out, at, CONTRACT_VERSION.as_bytes(), true);
+        at = put(&mut out, at, b",\"name\":", false);
+        at = put(&mut out, at, name.as_bytes(), true);
+        at = put(&mut out, at, b",\"version\":", false);
+        at = put(&mut out, at, version.as_bytes(), true);
+        at = put(&mut out, at, b",\"description\":", false);
+        at = put(&mut out, at, description.as_bytes(), true);
+        at = put(&mut out, at, b",\"grants\":[", false);
+        let mut first = true;
+        let mut l = 0;
+        while l < grants.len() {
+            let mut g = 0;
+            while g < grants[l].len() {
+                if seen_before(grants, l, g) {
+                    g += 1;
+                    continue;
+                }
+                if !first {
+                    at = put(&mut out, at, b",", false);
+                }
+                first = false;
+                at = put(&mut out, at, grants[l][g].as_bytes(), true);
+                g += 1;
+            }
+            l += 1;
+        }
+        at = put(&mut out, at, b"]}", false);
+        (out, at)
+    }
+
+    /// Whether grant `g` of list `l` came earlier (lists may share one).
+    const fn seen_before(grants: &[&[&str]], l: usize, g: usize) -> bool {
+        let this = grants[l][g].as_bytes();
+        let (mut i, mut j) = (0, 0);
+        while i < l || (i == l && j < g) {
+            if j >= grants[i].len() {
+                i += 1;
+                j = 0;
+                continue;
+            }
+            let other = grants[i][j].as_bytes();
+            if other.len() == this.len() {
+                let mut k = 0;
+                while k < this.len() && this[k] == other[k] {
+                    k += 1;
+                }
+                if k == this.len() {
+                    return true;
+                }
+            }
+            j += 1;
+        }
+        false
+    }
+
+    /// Puts `s` at `at` (quoted and escaped as a JSON string if `string`);
+    /// returns where the next part goes. Bytes past the array are counted,
+    /// not written.
+    const fn put<const N: usize>(out: &mut [u8; N], mut at: usize, s: &[u8], string: bool) -> usize {
+        if string {
+            at = put(out, at, b"\"", false);
+        }
         let mut i = 0;
-        while i < N {
-            out[i] = bytes[i];
+        while i < s.len() {
+            let escape = string && (s[i] == b'"' || s[i] == b'\\');
+            if escape {
+                if at < N {
+                    out[at] = b'\\';
+                }
+                at += 1;
+            }
+            if at < N {
+                out[at] = s[i];
+            }
+            at += 1;
             i += 1;
         }
-        out
+        if string {
+            at = put(out, at, b"\"", false);
+        }
+        at
     }
 }
 
 /// Declares a plugin: exports its tools and embeds its manifest.
 ///
-/// - `plugin`: the type implementing [`Plugin`];
+/// - `plugin`: the type implementing [`Plugin`]; or instead
+///   `router`: a function returning the plugin's
+///   [`Router`](router::Router) (feature `schema`), which lists and runs the
+///   tools;
 /// - `name`: the plugin's name (lowercase, `-` allowed), unique per host;
 /// - `description`: one line for `proxmcp plugins list`;
 /// - `grants`: the requests the plugin needs, each `"METHOD /path/pattern"`,
-///   where `*` matches one path segment and a final `**` any rest. The
-///   operator's config may narrow or widen them; the host enforces the
-///   result on every request.
+///   where `*` matches one path segment and a final `**` any rest; or
+///   instead `grant_lists`: constants of type `&[&str]`, so each file of a
+///   plugin can keep its grants beside its tools. The operator's config may
+///   narrow or widen them; the host enforces the result on every request.
 #[macro_export]
 macro_rules! plugin {
-    (
-        plugin: $plugin:ty,
-        name: $name:literal,
-        description: $description:literal,
-        grants: [$($grant:literal),* $(,)?] $(,)?
-    ) => {
+    (router: $router:path, name: $name:literal, description: $description:literal,
+     grants: [$($grant:literal),* $(,)?] $(,)?) => {
+        $crate::plugin!(@router $router, $name, $description, &[&[$($grant),*]]);
+    };
+    (router: $router:path, name: $name:literal, description: $description:literal,
+     grant_lists: [$($list:expr),* $(,)?] $(,)?) => {
+        $crate::plugin!(@router $router, $name, $description, &[$($list),*]);
+    };
+    (plugin: $plugin:ty, name: $name:literal, description: $description:literal,
+     grants: [$($grant:literal),* $(,)?] $(,)?) => {
+        $crate::plugin!(@export $plugin, $name, $description, &[&[$($grant),*]]);
+    };
+    (plugin: $plugin:ty, name: $name:literal, description: $description:literal,
+     grant_lists: [$($list:expr),* $(,)?] $(,)?) => {
+        $crate::plugin!(@export $plugin, $name, $description, &[$($list),*]);
+    };
+    (@router $router:path, $name:literal, $description:literal, $grants:expr) => {
+        struct __ProxmcpRouted;
+
+        impl $crate::Plugin for __ProxmcpRouted {
+            fn tools() -> ::std::vec::Vec<$crate::ToolDef> {
+                $router().tools()
+            }
+            fn call(name: &str, args: $crate::__private::Value) -> ::std::result::Result<$crate::Output, $crate::ToolError> {
+                $router().call(name, args)
+            }
+        }
+
+        $crate::plugin!(@export __ProxmcpRouted, $name, $description, $grants);
+    };
+    (@export $plugin:ty, $name:literal, $description:literal, $grants:expr) => {
         struct __ProxmcpExports;
 
         impl $crate::__private::ToolsGuest for __ProxmcpExports {
@@ -364,57 +507,43 @@ macro_rules! plugin {
 
         $crate::bindings::export!(__ProxmcpExports with_types_in $crate::bindings);
 
-        const __PROXMCP_MANIFEST_JSON: &str = $crate::manifest_json!(
+        const __PROXMCP_GRANTS: &[&[&str]] = $grants;
+        const __PROXMCP_MANIFEST_LEN: usize =
+            $crate::__private::manifest_len($name, env!("CARGO_PKG_VERSION"), $description, __PROXMCP_GRANTS);
+
+        #[cfg_attr(target_arch = "wasm32", unsafe(link_section = "proxmcp-manifest"))]
+        #[used]
+        static __PROXMCP_MANIFEST: [u8; __PROXMCP_MANIFEST_LEN] = $crate::__private::manifest(
             $name,
             env!("CARGO_PKG_VERSION"),
             $description,
-            [$($grant),*]
+            __PROXMCP_GRANTS,
         );
-
-        #[cfg(target_arch = "wasm32")]
-        #[unsafe(link_section = "proxmcp-manifest")]
-        #[used]
-        static __PROXMCP_MANIFEST: [u8; __PROXMCP_MANIFEST_JSON.len()] =
-            $crate::__private::manifest_bytes(__PROXMCP_MANIFEST_JSON);
     };
-}
-
-/// Builds the manifest JSON text at compile time. Used by [`plugin!`];
-/// exposed so tests can check the exact text.
-#[macro_export]
-macro_rules! manifest_json {
-    ($name:expr, $version:expr, $description:expr, [$($grant:literal),*]) => {
-        concat!(
-            "{\"contract\":\"0.1.0\",\"name\":\"", $name,
-            "\",\"version\":\"", $version,
-            "\",\"description\":\"", $description,
-            "\",\"grants\":[", $crate::__json_strings!($($grant),*), "]}"
-        )
-    };
-}
-
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __json_strings {
-    () => { "" };
-    ($one:literal) => { concat!("\"", $one, "\"") };
-    ($first:literal, $($rest:literal),+) => { concat!("\"", $first, "\",", $crate::__json_strings!($($rest),+)) };
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn manifest_text(name: &str, description: &str, grants: &[&[&str]]) -> Value {
+        const N: usize = 256;
+        let len = __private::manifest_len(name, "1.2.3", description, grants);
+        assert!(len <= N);
+        let bytes: [u8; N] = __private::manifest(name, "1.2.3", description, grants);
+        serde_json::from_slice(&bytes[..len]).unwrap_or_default()
+    }
+
     #[test]
-    fn manifest_json_is_valid_json_with_the_contract_version() {
-        let text = manifest_json!("demo", "1.2.3", "A demo", ["GET /version", "GET /nodes/*/status"]);
-        let v: Value = serde_json::from_str(text).unwrap_or_default();
+    fn the_manifest_is_json_with_the_contract_version_and_every_grant_list_joined() {
+        let lists: &[&[&str]] = &[&["GET /version"], &[], &["GET /nodes/*/status", "GET /version"]];
+        let v = manifest_text("demo", "A \"quoted\" demo", lists);
         assert_eq!(v["contract"], CONTRACT_VERSION);
         assert_eq!(v["name"], "demo");
-        assert_eq!(v["grants"][1], "GET /nodes/*/status");
-        let empty = manifest_json!("demo", "1", "x", []);
-        let v: Value = serde_json::from_str(empty).unwrap_or_default();
-        assert_eq!(v["grants"], serde_json::json!([]));
+        assert_eq!(v["version"], "1.2.3");
+        assert_eq!(v["description"], "A \"quoted\" demo");
+        assert_eq!(v["grants"], serde_json::json!(["GET /version", "GET /nodes/*/status"]), "each grant once");
+        assert_eq!(manifest_text("demo", "x", &[])["grants"], serde_json::json!([]));
     }
 
     #[test]
@@ -432,12 +561,5 @@ mod tests {
             parse_write_args::<A>(serde_json::json!({"vmid": 100, "force": 1})).is_err(),
             "other fields still count"
         );
-    }
-
-    #[test]
-    fn manifest_bytes_copies_exactly() {
-        const S: &str = "{\"a\":1}";
-        const B: [u8; S.len()] = __private::manifest_bytes(S);
-        assert_eq!(&B, S.as_bytes());
     }
 }

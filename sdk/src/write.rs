@@ -4,10 +4,11 @@
 //! The host enforces both `confirm` and `dry_run` on every request; these
 //! helpers make a plugin's answer say what happened.
 
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::bindings::proxmcp::plugin::types::TaskStatus;
-use crate::{ApiError, Method, Output, ToolError, pve};
+use crate::{Answer, ApiError, Method, ToolError, pve};
 
 /// Default wait for a task, in milliseconds; the host caps it by the
 /// deployment's task wait and the call's deadline.
@@ -45,14 +46,112 @@ impl Writes {
         pve::request(method, path, params).map(Some)
     }
 
-    /// The answer of a dry run: what would be done and the exact requests.
-    pub fn dry_run_output(self, what: &str, mut extra: Value) -> Output {
-        if !extra.is_object() {
-            extra = json!({});
+    /// Takes the recorded requests as the dry-run part of an answer.
+    pub fn take_plan(&mut self) -> Plan {
+        Plan { dry_run: Some(true), requests: Some(std::mem::take(&mut self.planned)) }
+    }
+
+    /// Answers a write sent with [`send`](Self::send): in a dry run the
+    /// planned requests; for a task (a UPID) its end, waited for; for a
+    /// synchronous answer `ok`. `details` (new ids, changes, checks) are
+    /// part of every answer.
+    pub fn finish<D>(
+        &mut self,
+        node: &str,
+        sent: Option<Value>,
+        what: &str,
+        details: D,
+    ) -> Result<Answer<Outcome<D>>, ToolError> {
+        match sent {
+            None => {
+                let plan = self.take_plan();
+                Ok(Answer::new(Outcome { plan, ..Outcome::new(details) }, dry_run_text(what)))
+            }
+            Some(Value::String(upid)) if upid.starts_with("UPID:") => task(node, &upid, what, DEFAULT_WAIT_MS, details),
+            Some(_) => {
+                let done =
+                    Outcome { status: Some(TaskState::Ok), node: Some(node.to_string()), ..Outcome::new(details) };
+                Ok(Answer::new(done, format!("{what}: done")))
+            }
         }
-        extra["dry_run"] = json!(true);
-        extra["requests"] = json!(self.planned);
-        Output::new(extra, format!("dry run: would {what}; nothing was sent"))
+    }
+}
+
+/// The summary line of a dry run.
+pub fn dry_run_text(what: &str) -> String {
+    format!("dry run: would {what}; nothing was sent")
+}
+
+/// The dry-run part of a write's answer: absent when the call was sent.
+#[derive(Debug, Default, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Plan {
+    /// `true` in a dry run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<bool>,
+    /// The exact requests a real call sends, secrets redacted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requests: Option<Vec<Value>>,
+}
+
+/// How a task ended, as far as the wait saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum TaskState {
+    /// Finished successfully.
+    Ok,
+    /// Still going when the wait ended.
+    Running,
+    /// The wait was stopped; the task goes on.
+    Cancelled,
+}
+
+/// A write's answer with no details of its own.
+#[derive(Debug, Default, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Nothing {}
+
+/// The answer of a write tool: the task's outcome (or the dry run's plan)
+/// and the tool's own `details`, side by side in one object.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Outcome<D = Nothing> {
+    /// Absent in a dry run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<TaskState>,
+    /// The task to follow with `pve_get_task_status`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upid: Option<String>,
+    /// The node that ran it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// Proxmox's exit status of a finished task.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exitstatus: Option<String>,
+    /// The task log's last lines.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_tail: Option<Vec<String>>,
+    /// In a dry run, the requests.
+    #[serde(flatten)]
+    pub plan: Plan,
+    /// The tool's own fields.
+    #[serde(flatten)]
+    pub details: D,
+}
+
+impl<D> Outcome<D> {
+    /// An outcome with only `details` filled in.
+    pub fn new(details: D) -> Self {
+        Outcome {
+            status: None,
+            upid: None,
+            node: None,
+            exitstatus: None,
+            log_tail: None,
+            plan: Plan::default(),
+            details,
+        }
     }
 }
 
@@ -120,43 +219,32 @@ fn method_name(m: Method) -> &'static str {
 
 /// Waits for task `upid` and answers: done, still running (with the UPID to
 /// follow), cancelled, or failed with the exit status and log tail.
-pub fn task_output(node: &str, upid: &str, what: &str, wait_ms: u32) -> Result<Output, ToolError> {
+pub fn task<D>(node: &str, upid: &str, what: &str, wait_ms: u32, details: D) -> Result<Answer<Outcome<D>>, ToolError> {
     let r = pve::wait_task(node, upid, wait_ms)?;
-    let data = json!({"status": status_name(r.status), "upid": r.upid, "node": r.node,
-                      "exitstatus": r.exitstatus, "log_tail": r.log_tail});
-    match r.status {
-        TaskStatus::Ok => Ok(Output::new(data, format!("{what}: done"))),
+    let (state, text) = match r.status {
+        TaskStatus::Ok => (TaskState::Ok, format!("{what}: done")),
         TaskStatus::Running => {
-            Ok(Output::new(data, format!("{what}: still running; follow it with pve_get_task_status and the upid")))
+            (TaskState::Running, format!("{what}: still running; follow it with pve_get_task_status and the upid"))
         }
-        TaskStatus::Cancelled => Ok(Output::new(data, format!("{what}: stopped waiting; the Proxmox task goes on"))),
-        TaskStatus::Failed => Err(ToolError::Other(format!(
-            "{what} failed: {}; last log lines: {}; upid {}",
-            r.exitstatus.unwrap_or_default(),
-            r.log_tail.join(" | "),
-            r.upid
-        ))),
-    }
-}
-
-fn status_name(s: TaskStatus) -> &'static str {
-    match s {
-        TaskStatus::Ok => "ok",
-        TaskStatus::Failed => "failed",
-        TaskStatus::Running => "running",
-        TaskStatus::Cancelled => "cancelled",
-    }
-}
-
-/// Output schema of a write tool's answer (task outcome or dry run).
-pub fn task_output_schema() -> Value {
-    json!({"type": "object", "properties": {
-        "status": {"type": "string", "enum": ["ok", "running", "cancelled"]},
-        "upid": {"type": "string"}, "node": {"type": "string"},
-        "exitstatus": {"type": ["string", "null"]}, "log_tail": {"type": "array", "items": {"type": "string"}},
-        "dry_run": {"type": "boolean"},
-        "requests": {"type": "array", "items": {"type": "object"}}
-    }})
+        TaskStatus::Cancelled => (TaskState::Cancelled, format!("{what}: stopped waiting; the Proxmox task goes on")),
+        TaskStatus::Failed => {
+            return Err(ToolError::Other(format!(
+                "{what} failed: {}; last log lines: {}; upid {}",
+                r.exitstatus.unwrap_or_default(),
+                r.log_tail.join(" | "),
+                r.upid
+            )));
+        }
+    };
+    let outcome = Outcome {
+        status: Some(state),
+        upid: Some(r.upid),
+        node: Some(r.node),
+        exitstatus: r.exitstatus,
+        log_tail: Some(r.log_tail),
+        ..Outcome::new(details)
+    };
+    Ok(Answer::new(outcome, text))
 }
 
 #[cfg(test)]

@@ -1,14 +1,21 @@
 //! stopped-guests: a proxmcp plugin in Rust. One read-only tool,
 //! rust_stopped_guests: the stopped VMs and containers (templates left
-//! out), optionally on one node. Its argument and output schemas are
-//! derived from the Rust types below.
+//! out), optionally on one node. The tool is declared once, in `router()`;
+//! its argument and output schemas are derived from the Rust types below.
 
-use proxmcp_sdk::{Hints, Output, Plugin, ToolDef, ToolError, parse_args, pve};
+use proxmcp_sdk::{Answer, Router, ToolError, pve};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 
-struct Tools;
+fn router() -> Router {
+    Router::new().read(
+        "rust_stopped_guests",
+        "Stopped guests",
+        "Stopped VMs and containers (templates left out), optionally on one node.",
+        stopped,
+    )
+}
 
 /// Arguments of rust_stopped_guests.
 #[derive(Deserialize, JsonSchema)]
@@ -34,27 +41,7 @@ struct Stopped {
     guests: Vec<Guest>,
 }
 
-impl Plugin for Tools {
-    fn tools() -> Vec<ToolDef> {
-        vec![
-            ToolDef::typed::<Args>(
-                "rust_stopped_guests",
-                "Stopped VMs and containers (templates left out), optionally on one node.",
-            )
-            .typed_output::<Stopped>()
-            .hints(Hints::READ_ONLY),
-        ]
-    }
-
-    fn call(name: &str, args: Value) -> Result<Output, ToolError> {
-        match name {
-            "rust_stopped_guests" => stopped(parse_args(args)?),
-            other => Err(ToolError::UnknownTool(other.to_string())),
-        }
-    }
-}
-
-fn stopped(args: Args) -> Result<Output, ToolError> {
+fn stopped(args: Args) -> Result<Answer<Stopped>, ToolError> {
     let all = pve::get(&["cluster", "resources"], &json!({"type": "vm"}))?;
     let guests: Vec<Guest> = all
         .as_array()
@@ -70,12 +57,11 @@ fn stopped(args: Args) -> Result<Output, ToolError> {
         })
         .collect();
     let text = format!("{} stopped guest(s)", guests.len());
-    let answer = serde_json::to_value(Stopped { guests }).map_err(|e| ToolError::Other(e.to_string()))?;
-    Ok(Output::new(answer, text))
+    Ok(Answer::new(Stopped { guests }, text))
 }
 
 proxmcp_sdk::plugin! {
-    plugin: Tools,
+    router: router,
     name: "stopped-guests",
     description: "Stopped guests (Rust example)",
     grants: ["GET /cluster/resources"],

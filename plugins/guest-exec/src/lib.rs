@@ -5,64 +5,75 @@
 use std::time::{Duration, Instant};
 
 use proxmcp_sdk::guest::locate;
-use proxmcp_sdk::write::Writes;
-use proxmcp_sdk::{Hints, Method, Output, Plugin, ToolDef, ToolError, parse_write_args, pve};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use proxmcp_sdk::write::{Plan, Writes, dry_run_text};
+use proxmcp_sdk::{Answer, Hints, Method, Router, ToolError, pve};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 /// Most output bytes returned per stream.
 const OUTPUT_CAP: usize = 16 * 1024;
 const DEFAULT_TIMEOUT_SECS: u64 = 30;
 const MAX_TIMEOUT_SECS: u64 = 300;
 
-struct GuestExec;
-
-impl Plugin for GuestExec {
-    fn tools() -> Vec<ToolDef> {
-        vec![ToolDef::new(
-            "pve_vm_exec",
-            "Run a command in a QEMU VM through its guest agent and return exit code, stdout and stderr (each capped at 16 KiB).",
-            json!({"type": "object", "properties": {
-                "vmid": {"type": "integer", "minimum": 100}, "node": {"type": "string"},
-                "command": {"type": "array", "items": {"type": "string"}, "minItems": 1, "description": "Program and arguments, e.g. [\"uptime\"]."},
-                "input": {"type": "string", "description": "Data for the command's stdin."},
-                "timeout_secs": {"type": "integer", "minimum": 1, "maximum": MAX_TIMEOUT_SECS},
-                "dry_run": {"type": "boolean"}, "confirm": {"type": "boolean"}
-            }, "required": ["vmid", "command"], "additionalProperties": false}),
-        )
-        .title("Run command in VM")
-        .output_schema(json!({"type": "object", "properties": {
-            "status": {"type": "string", "enum": ["exited", "running"]}, "pid": {"type": ["integer", "null"]},
-            "exitcode": {"type": ["integer", "null"]}, "stdout": {"type": "string"}, "stderr": {"type": "string"},
-            "stdout_truncated": {"type": "boolean"}, "stderr_truncated": {"type": "boolean"},
-            "dry_run": {"type": "boolean"}, "requests": {"type": "array"}
-        }}))
-        .hints(Hints::DESTRUCTIVE)]
-    }
-
-    fn call(name: &str, args: Value) -> Result<Output, ToolError> {
-        match name {
-            "pve_vm_exec" => exec(args),
-            other => Err(ToolError::UnknownTool(other.to_string())),
-        }
-    }
+fn router() -> Router {
+    Router::new().write(
+        "pve_vm_exec",
+        "Run command in VM",
+        "Run a command in a QEMU VM through its guest agent and return exit code, stdout and stderr (each capped at 16 KiB).",
+        Hints::DESTRUCTIVE,
+        exec,
+    )
 }
 
 proxmcp_sdk::plugin! {
-    plugin: GuestExec,
+    router: router,
     name: "guest-exec",
     description: "Run commands in QEMU VMs through the guest agent (opt-in; needs confirm=true)",
     grants: ["POST /nodes/{node}/qemu/{vmid}/agent/exec", "GET /nodes/{node}/qemu/{vmid}/agent/exec-status"],
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Args {
+    #[schemars(range(min = 100))]
     vmid: u32,
     node: Option<String>,
+    /// Program and arguments, e.g. ["uptime"].
+    #[schemars(length(min = 1))]
     command: Vec<String>,
+    /// Data for the command's stdin.
     input: Option<String>,
+    #[schemars(range(min = 1, max = 300))]
     timeout_secs: Option<u64>,
+}
+
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+enum State {
+    Exited,
+    Running,
+}
+
+/// The command's end (or that it still runs), its output capped.
+#[derive(Serialize, JsonSchema)]
+struct Exec {
+    status: State,
+    pid: u64,
+    exitcode: Option<i64>,
+    stdout: String,
+    stderr: String,
+    stdout_truncated: bool,
+    stderr_truncated: bool,
+}
+
+/// The run, or in a dry run the request that would start it.
+#[derive(Serialize, JsonSchema)]
+struct Ran {
+    #[serde(flatten)]
+    exec: Option<Exec>,
+    #[serde(flatten)]
+    plan: Plan,
 }
 
 fn cap(text: &str) -> (String, bool) {
@@ -76,9 +87,7 @@ fn cap(text: &str) -> (String, bool) {
     (text[..end].to_string(), true)
 }
 
-fn exec(args: Value) -> Result<Output, ToolError> {
-    let mut writes = Writes::from_args(&args);
-    let a: Args = parse_write_args(args)?;
+fn exec(a: Args, writes: &mut Writes) -> Result<Answer<Ran>, ToolError> {
     if a.command.is_empty() || a.command[0].is_empty() {
         return Err(ToolError::InvalidArguments("command needs at least the program name, e.g. [\"uptime\"]".into()));
     }
@@ -100,7 +109,7 @@ fn exec(args: Value) -> Result<Output, ToolError> {
     }
     let what = format!("run {:?} in VM {} on {}", a.command.join(" "), g.vmid, g.node);
     let Some(started) = writes.send(Method::Post, &["nodes", &g.node, "qemu", &vmid, "agent", "exec"], &params)? else {
-        return Ok(writes.dry_run_output(&what, json!({})));
+        return Ok(Answer::new(Ran { exec: None, plan: writes.take_plan() }, dry_run_text(&what)));
     };
     let pid = started["pid"]
         .as_u64()
@@ -114,21 +123,31 @@ fn exec(args: Value) -> Result<Output, ToolError> {
             let (stdout, out_cut) = cap(s["out-data"].as_str().unwrap_or(""));
             let (stderr, err_cut) = cap(s["err-data"].as_str().unwrap_or(""));
             let code = s["exitcode"].as_i64();
-            let out = json!({"status": "exited", "pid": pid, "exitcode": code, "stdout": stdout, "stderr": stderr,
-                             "stdout_truncated": out_cut || s["out-truncated"] == json!(1),
-                             "stderr_truncated": err_cut || s["err-truncated"] == json!(1)});
+            let exec = Exec {
+                status: State::Exited,
+                pid,
+                exitcode: code,
+                stdout,
+                stderr,
+                stdout_truncated: out_cut || s["out-truncated"] == json!(1),
+                stderr_truncated: err_cut || s["err-truncated"] == json!(1),
+            };
             // The command's output is guest-controlled: it stays in the data.
-            return Ok(Output::new(
-                out,
-                format!("command exited with code {}", code.map_or("?".into(), |c| c.to_string())),
-            ));
+            let text = format!("command exited with code {}", code.map_or("?".into(), |c| c.to_string()));
+            return Ok(Answer::new(Ran { exec: Some(exec), plan: Plan::default() }, text));
         }
         if Instant::now() >= deadline {
-            return Ok(Output::new(
-                json!({"status": "running", "pid": pid, "exitcode": null, "stdout": "", "stderr": "",
-                       "stdout_truncated": false, "stderr_truncated": false}),
-                format!("command still running after {timeout}s (pid {pid})"),
-            ));
+            let exec = Exec {
+                status: State::Running,
+                pid,
+                exitcode: None,
+                stdout: String::new(),
+                stderr: String::new(),
+                stdout_truncated: false,
+                stderr_truncated: false,
+            };
+            let text = format!("command still running after {timeout}s (pid {pid})");
+            return Ok(Answer::new(Ran { exec: Some(exec), plan: Plan::default() }, text));
         }
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_secs(1));

@@ -1,80 +1,16 @@
-//! Helpers shared by the inventory tools: compact schemas, argument
-//! checks, number formatting and guest resolution.
+//! What the inventory tools share: list pages, number formatting, PVE's
+//! loose field types, metrics summaries and node-aware errors.
 
-use proxmcp_sdk::{ApiError, Output, ToolError, format};
-use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+
+use proxmcp_sdk::{ApiError, ToolError, format};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// Default and maximum list lengths: keep answers small for the model.
 pub const DEFAULT_LIMIT: usize = 50;
 pub const MAX_LIMIT: usize = 1000;
-
-/// A compact JSON Schema object from `(name, type)` pairs. Types: `string`,
-/// `integer`, `number`, `boolean`, `array`, `object`; a trailing `?` allows
-/// null; `[]` after a scalar type makes an array of it.
-pub fn obj(fields: &[(&str, &str)]) -> Value {
-    let mut props = Map::new();
-    let mut required = Vec::new();
-    for (name, ty) in fields {
-        let (ty, nullable) = match ty.strip_suffix('?') {
-            Some(t) => (t, true),
-            None => (*ty, false),
-        };
-        let schema = match ty.strip_suffix("[]") {
-            Some(item) => json!({"type": "array", "items": {"type": item}}),
-            None if nullable => json!({"type": [ty, "null"]}),
-            None => json!({"type": ty}),
-        };
-        if !nullable {
-            required.push(*name);
-        }
-        props.insert((*name).to_string(), schema);
-    }
-    json!({"type": "object", "properties": props, "required": required})
-}
-
-/// The output schema of a list tool: `{KEY: [item], count, total, truncated}`.
-pub fn list_of(key: &str, item: Value) -> Value {
-    json!({
-        "type": "object",
-        "properties": {
-            key: {"type": "array", "items": item},
-            "count": {"type": "integer"},
-            "total": {"type": "integer"},
-            "truncated": {"type": "boolean"}
-        },
-        "required": [key, "count", "total", "truncated"]
-    })
-}
-
-/// An input schema: `props` plus `required`, no other keys allowed.
-pub fn input(props: Value, required: &[&str]) -> Value {
-    json!({"type": "object", "properties": props, "required": required, "additionalProperties": false})
-}
-
-/// The `limit` argument.
-pub fn limit_prop() -> Value {
-    json!({"type": "integer", "minimum": 1, "maximum": MAX_LIMIT})
-}
-
-/// The arguments that locate a guest: vmid, with node and type optional.
-pub fn guest_props() -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("vmid".into(), json!({"type": "integer", "minimum": 100}));
-    m.insert("node".into(), json!({"type": "string", "description": "Optional; found from vmid."}));
-    m.insert(
-        "type".into(),
-        json!({"type": "string", "enum": ["qemu", "lxc"], "description": "Optional; found from vmid."}),
-    );
-    m
-}
-
-/// The `timeframe`/`cf` arguments of metrics tools.
-pub fn metrics_props() -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("timeframe".into(), json!({"type": "string", "enum": ["hour", "day", "week", "month", "year"]}));
-    m.insert("cf".into(), json!({"type": "string", "enum": ["AVERAGE", "MAX"]}));
-    m
-}
 
 /// Checks a `limit` argument.
 pub fn limit(value: Option<usize>, default: usize) -> Result<usize, ToolError> {
@@ -83,6 +19,32 @@ pub fn limit(value: Option<usize>, default: usize) -> Result<usize, ToolError> {
         Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
         Some(n) => {
             Err(ToolError::InvalidArguments(format!("limit {n} is out of range; pass a value from 1 to {MAX_LIMIT}")))
+        }
+    }
+}
+
+/// How much of a list an answer shows.
+#[derive(Serialize, JsonSchema)]
+pub struct Page {
+    pub count: usize,
+    pub total: usize,
+    pub truncated: bool,
+}
+
+impl Page {
+    /// Keeps the first `limit` items.
+    pub fn cut<T>(items: &mut Vec<T>, limit: usize) -> Page {
+        let total = items.len();
+        items.truncate(limit);
+        Page { count: items.len(), total, truncated: total > limit }
+    }
+
+    /// `3 nodes`, or `50 of 70 tasks shown (raise limit to see more)`.
+    pub fn summary(&self, noun: &str) -> String {
+        if self.truncated {
+            format!("{} of {} {noun} shown (raise limit to see more)", self.count, self.total)
+        } else {
+            format!("{} {noun}", self.count)
         }
     }
 }
@@ -120,16 +82,14 @@ pub fn pct(fraction: f64) -> f64 {
     (fraction * 1000.0).round() / 10.0
 }
 
-/// Inserts `key` and `key_human` for a byte count.
-pub fn bytes(out: &mut Map<String, Value>, key: &str, n: Option<u64>) {
-    out.insert(key.into(), json!(n));
-    out.insert(format!("{key}_human"), json!(n.map(format::bytes)));
+/// A byte count for people.
+pub fn human(n: Option<u64>) -> Option<String> {
+    n.map(format::bytes)
 }
 
-/// Inserts `uptime` and `uptime_human`.
-pub fn uptime(out: &mut Map<String, Value>, n: Option<u64>) {
-    out.insert("uptime".into(), json!(n));
-    out.insert("uptime_human".into(), json!(n.map(format::duration)));
+/// A duration in seconds for people.
+pub fn human_secs(n: Option<u64>) -> Option<String> {
+    n.map(format::duration)
 }
 
 /// PVE's tag list (`a;b`, older `a,b` or `a b`).
@@ -142,20 +102,6 @@ pub fn items(v: &Value) -> &[Value] {
     v.as_array().map(Vec::as_slice).unwrap_or_default()
 }
 
-/// A list answer with `limit` applied and `truncated` reported.
-pub fn list_output(key: &str, items: Vec<Value>, limit: usize, noun: &str) -> Output {
-    let total = items.len();
-    let truncated = total > limit;
-    let items: Vec<Value> = items.into_iter().take(limit).collect();
-    let count = items.len();
-    let summary = if truncated {
-        format!("{count} of {total} {noun} shown (raise limit to see more)")
-    } else {
-        format!("{count} {noun}")
-    };
-    Output::new(json!({key: items, "count": count, "total": total, "truncated": truncated}), summary)
-}
-
 /// Adds which node a failed request concerned when the node is offline.
 pub fn on_node(node: &str) -> impl Fn(ApiError) -> ToolError + '_ {
     move |e| match e {
@@ -166,61 +112,129 @@ pub fn on_node(node: &str) -> impl Fn(ApiError) -> ToolError + '_ {
     }
 }
 
-pub use proxmcp_sdk::guest::{GuestArgs, locate};
+/// CPU, memory and uptime of a running node or guest, as resources and
+/// status answers carry them.
+#[derive(Serialize, JsonSchema)]
+pub struct Load {
+    pub cpu_percent: Option<f64>,
+    pub mem: Option<u64>,
+    pub mem_human: Option<String>,
+    pub maxmem: Option<u64>,
+    pub maxmem_human: Option<String>,
+    pub uptime: Option<u64>,
+    pub uptime_human: Option<String>,
+}
 
-/// Summarises an RRD series: min/avg/max/last per metric instead of
-/// dozens of points.
-pub fn summarise_rrd(data: &Value, metrics: &[(&str, &str)]) -> Value {
-    let points = items(data);
-    let mut out = Map::new();
-    for (key, unit) in metrics {
-        let values: Vec<f64> = points.iter().filter_map(|p| float(p, key)).collect();
-        if values.is_empty() {
-            continue;
+impl Load {
+    /// Read from an entry with PVE's `cpu`, `mem`, `maxmem` and `uptime`.
+    pub fn of(v: &Value) -> Load {
+        Load {
+            cpu_percent: float(v, "cpu").map(pct),
+            mem: uint(v, "mem"),
+            mem_human: human(uint(v, "mem")),
+            maxmem: uint(v, "maxmem"),
+            maxmem_human: human(uint(v, "maxmem")),
+            uptime: uint(v, "uptime"),
+            uptime_human: human_secs(uint(v, "uptime")),
         }
-        let min = values.iter().copied().fold(f64::INFINITY, f64::min);
-        let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let avg = values.iter().sum::<f64>() / values.len() as f64;
-        let last = values.last().copied().unwrap_or_default();
-        let round = |x: f64| if *unit == "percent" { pct(x) } else { (x * 100.0).round() / 100.0 };
-        out.insert(
-            (*key).to_string(),
-            json!({"unit": unit, "min": round(min), "avg": round(avg), "max": round(max), "last": round(last)}),
-        );
     }
-    let times: Vec<u64> = points.iter().filter_map(|p| uint(p, "time")).collect();
-    json!({"points": points.len(), "from": times.first(), "to": times.last(), "metrics": out})
 }
 
-/// A metrics answer: the RRD summary plus timeframe and cf, with a summary
-/// line about `subject`'s CPU.
-pub fn metrics_output(data: &Value, metrics: &[(&str, &str)], tf: &str, cf: &str, subject: &str) -> Output {
-    let mut out = summarise_rrd(data, metrics);
-    out["timeframe"] = json!(tf);
-    out["cf"] = json!(cf);
-    let cpu = &out["metrics"]["cpu"];
-    let summary = format!("{subject} over the last {tf}: CPU avg {}%, max {}%", cpu["avg"], cpu["max"]);
-    Output::new(out, summary)
+/// Total and used bytes with their share.
+#[derive(Serialize, JsonSchema)]
+pub struct Usage {
+    pub total: Option<u64>,
+    pub total_human: Option<String>,
+    pub used: Option<u64>,
+    pub used_human: Option<String>,
+    pub used_percent: Option<f64>,
 }
 
-/// Inserts `total`, `used` (with `*_human`) and `used_percent`.
-pub fn usage_into(out: &mut Map<String, Value>, total: Option<u64>, used: Option<u64>) {
-    bytes(out, "total", total);
-    bytes(out, "used", used);
-    let used_percent = match (used, total) {
-        (Some(u), Some(t)) if t > 0 => Some(pct(u as f64 / t as f64)),
-        _ => None,
-    };
-    out.insert("used_percent".into(), json!(used_percent));
+impl Usage {
+    pub fn new(total: Option<u64>, used: Option<u64>) -> Usage {
+        let used_percent = match (used, total) {
+            (Some(u), Some(t)) if t > 0 => Some(pct(u as f64 / t as f64)),
+            _ => None,
+        };
+        Usage { total, total_human: human(total), used, used_human: human(used), used_percent }
+    }
 }
 
-/// Output schema of the metrics tools.
-pub fn metrics_schema() -> Value {
-    json!({"type": "object", "properties": {
-        "points": {"type": "integer"}, "from": {"type": ["integer", "null"]}, "to": {"type": ["integer", "null"]},
-        "timeframe": {"type": "string"}, "cf": {"type": "string"},
-        "metrics": {"type": "object", "additionalProperties": obj(&[("unit", "string"), ("min", "number"), ("avg", "number"), ("max", "number"), ("last", "number")])}
-    }, "required": ["points", "metrics", "timeframe", "cf"]})
+/// One metric over the timeframe.
+#[derive(Serialize, JsonSchema)]
+pub struct Stat {
+    pub unit: String,
+    pub min: f64,
+    pub avg: f64,
+    pub max: f64,
+    pub last: f64,
+}
+
+/// An RRD series summarised: min/avg/max/last per metric instead of dozens
+/// of points.
+#[derive(Serialize, JsonSchema)]
+pub struct Metrics {
+    pub points: usize,
+    pub from: Option<u64>,
+    pub to: Option<u64>,
+    pub timeframe: String,
+    pub cf: String,
+    pub metrics: BTreeMap<String, Stat>,
+}
+
+impl Metrics {
+    /// Summarises `data` for `metrics` (`(key, unit)`).
+    pub fn summarise(data: &Value, metrics: &[(&str, &str)], timeframe: String, cf: String) -> Metrics {
+        let points = items(data);
+        let mut out = BTreeMap::new();
+        for (key, unit) in metrics {
+            let values: Vec<f64> = points.iter().filter_map(|p| float(p, key)).collect();
+            if values.is_empty() {
+                continue;
+            }
+            let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let avg = values.iter().sum::<f64>() / values.len() as f64;
+            let last = values.last().copied().unwrap_or_default();
+            let round = |x: f64| if *unit == "percent" { pct(x) } else { (x * 100.0).round() / 100.0 };
+            let stat = Stat {
+                unit: (*unit).to_string(),
+                min: round(min),
+                avg: round(avg),
+                max: round(max),
+                last: round(last),
+            };
+            out.insert((*key).to_string(), stat);
+        }
+        let times: Vec<u64> = points.iter().filter_map(|p| uint(p, "time")).collect();
+        Metrics {
+            points: points.len(),
+            from: times.first().copied(),
+            to: times.last().copied(),
+            timeframe,
+            cf,
+            metrics: out,
+        }
+    }
+
+    /// The summary line about `subject`'s CPU.
+    pub fn summary(&self, subject: &str) -> String {
+        let (avg, max) = match self.metrics.get("cpu") {
+            Some(c) => (serde_json::json!(c.avg).to_string(), serde_json::json!(c.max).to_string()),
+            None => ("null".into(), "null".into()),
+        };
+        format!("{subject} over the last {}: CPU avg {avg}%, max {max}%", self.timeframe)
+    }
+}
+
+/// The window arguments of the metrics tools.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Window {
+    #[schemars(extend("enum" = ["hour", "day", "week", "month", "year"]))]
+    pub timeframe: Option<String>,
+    #[schemars(extend("enum" = ["AVERAGE", "MAX"]))]
+    pub cf: Option<String>,
 }
 
 /// Validates `timeframe` and `cf`.

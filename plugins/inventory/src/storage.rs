@@ -3,104 +3,112 @@
 
 use std::collections::BTreeSet;
 
-use proxmcp_sdk::{Output, ToolDef, ToolError, parse_args, pve};
-use serde::Deserialize;
+use proxmcp_sdk::{Answer, Router, ToolError, pve};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::common::*;
 
-pub fn tools() -> Vec<ToolDef> {
-    vec![
-        ToolDef::new(
+/// The requests this file's tools send.
+pub const GRANTS: &[&str] =
+    &["GET /cluster/resources", "GET /nodes/{node}/storage", "GET /nodes/{node}/storage/{storage}/content"];
+
+pub fn router() -> Router {
+    Router::new()
+        .read(
             "pve_list_storage",
+            "List storage",
             "Storages with type, content types and usage; cluster-wide (per node) or for one node.",
-            input(json!({"node": {"type": "string"}, "limit": limit_prop()}), &[]),
+            list_storage,
         )
-        .title("List storage")
-        .output_schema(list_of("storages", storage_item())),
-        ToolDef::new(
+        .read(
             "pve_list_storage_content",
+            "List storage content",
             "Volumes on one storage (ISOs, templates, disks, backups); filter by content type or vmid.",
-            input(
-                json!({"storage": {"type": "string"}, "node": {"type": "string", "description": "Optional; any node that has the storage."},
-                       "content": {"type": "string", "enum": ["images", "rootdir", "iso", "vztmpl", "backup", "snippets", "import"]},
-                       "vmid": {"type": "integer", "minimum": 100}, "limit": limit_prop()}),
-                &["storage"],
-            ),
+            list_storage_content,
         )
-        .title("List storage content")
-        .output_schema(list_of("volumes", volume_item())),
-        ToolDef::new(
+        .read(
             "pve_list_backups",
+            "List backups",
             "Backups across all backup storages, newest first; filter by vmid, storage or node.",
-            input(
-                json!({"vmid": {"type": "integer", "minimum": 100}, "storage": {"type": "string"},
-                       "node": {"type": "string"}, "limit": limit_prop()}),
-                &[],
-            ),
+            list_backups,
         )
-        .title("List backups")
-        .output_schema(list_of("backups", volume_item())),
-    ]
 }
 
-fn storage_item() -> Value {
-    obj(&[
-        ("storage", "string"),
-        ("node", "string?"),
-        ("type", "string?"),
-        ("content", "string[]"),
-        ("shared", "boolean"),
-        ("status", "string?"),
-        ("total", "integer?"),
-        ("total_human", "string?"),
-        ("used", "integer?"),
-        ("used_human", "string?"),
-        ("used_percent", "number?"),
-    ])
+#[derive(Serialize, JsonSchema)]
+struct Storage {
+    storage: String,
+    node: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    content: Vec<String>,
+    shared: bool,
+    status: Option<String>,
+    #[serde(flatten)]
+    usage: Usage,
 }
 
-fn volume_item() -> Value {
-    obj(&[
-        ("volid", "string"),
-        ("storage", "string"),
-        ("node", "string?"),
-        ("content", "string?"),
-        ("format", "string?"),
-        ("size", "integer?"),
-        ("size_human", "string?"),
-        ("vmid", "integer?"),
-        ("ctime", "integer?"),
-        ("notes", "string?"),
-        ("protected", "boolean"),
-    ])
+#[derive(Serialize, JsonSchema)]
+struct Storages {
+    storages: Vec<Storage>,
+    #[serde(flatten)]
+    page: Page,
+}
+
+#[derive(Serialize, JsonSchema)]
+struct Volume {
+    volid: String,
+    storage: String,
+    node: Option<String>,
+    content: Option<String>,
+    format: Option<String>,
+    size: Option<u64>,
+    size_human: Option<String>,
+    vmid: Option<u64>,
+    ctime: Option<u64>,
+    notes: Option<String>,
+    protected: bool,
+}
+
+#[derive(Serialize, JsonSchema)]
+struct Volumes {
+    volumes: Vec<Volume>,
+    #[serde(flatten)]
+    page: Page,
+}
+
+#[derive(Serialize, JsonSchema)]
+struct Backups {
+    backups: Vec<Volume>,
+    #[serde(flatten)]
+    page: Page,
 }
 
 fn content_list(v: &Value) -> Vec<String> {
     v["content"].as_str().unwrap_or("").split(',').filter(|c| !c.is_empty()).map(str::to_string).collect()
 }
 
-fn storage_entry(s: &Value, node: Option<&str>, total_key: &str, used_key: &str, kind_key: &str) -> Value {
-    let total = uint(s, total_key);
-    let used = uint(s, used_key);
-    let mut out = Map::new();
-    out.insert("storage".into(), json!(text(s, "storage").unwrap_or_default()));
-    out.insert("node".into(), json!(node.map(str::to_string).or_else(|| text(s, "node"))));
-    out.insert("type".into(), json!(text(s, kind_key)));
-    out.insert("content".into(), json!(content_list(s)));
-    out.insert("shared".into(), json!(flag(s, "shared")));
+fn storage_entry(s: &Value, node: Option<&str>, total_key: &str, used_key: &str, kind_key: &str) -> Storage {
     let status = text(s, "status").or_else(|| {
         (s.get("active").is_some()).then(|| if flag(s, "active") { "available".into() } else { "inactive".into() })
     });
-    out.insert("status".into(), json!(status));
-    usage_into(&mut out, total, used);
-    Value::Object(out)
+    Storage {
+        storage: text(s, "storage").unwrap_or_default(),
+        node: node.map(str::to_string).or_else(|| text(s, "node")),
+        kind: text(s, kind_key),
+        content: content_list(s),
+        shared: flag(s, "shared"),
+        status,
+        usage: Usage::new(uint(s, total_key), uint(s, used_key)),
+    }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ListStorageArgs {
     node: Option<String>,
+    #[schemars(range(min = 1, max = 1000))]
     limit: Option<usize>,
 }
 
@@ -110,44 +118,41 @@ fn cluster_storages() -> Result<Vec<Value>, ToolError> {
     Ok(items(&data).iter().filter(|r| r["type"] == "storage").cloned().collect())
 }
 
-pub fn list_storage(args: Value) -> Result<Output, ToolError> {
-    let a: ListStorageArgs = parse_args(args)?;
+fn list_storage(a: ListStorageArgs) -> Result<Answer<Storages>, ToolError> {
     let limit = limit(a.limit, 100)?;
-    let mut list: Vec<Value> = match &a.node {
+    let mut list: Vec<Storage> = match &a.node {
         Some(node) => {
             let data = pve::get(&["nodes", node, "storage"], &Value::Null).map_err(on_node(node))?;
             items(&data).iter().map(|s| storage_entry(s, Some(node), "total", "used", "type")).collect()
         }
         None => cluster_storages()?.iter().map(|s| storage_entry(s, None, "maxdisk", "disk", "plugintype")).collect(),
     };
-    list.sort_by(|a, b| (a["storage"].as_str(), a["node"].as_str()).cmp(&(b["storage"].as_str(), b["node"].as_str())));
-    let full: Vec<String> = list
-        .iter()
-        .filter(|s| s["used_percent"].as_f64().is_some_and(|p| p >= 85.0))
-        .filter_map(|s| s["storage"].as_str().map(str::to_string))
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let mut out = list_output("storages", list, limit, "storage entries");
-    if !full.is_empty() {
-        out.text.push_str(&format!(", {} at 85% or more", full.len()));
+    list.sort_by(|a, b| (&a.storage, &a.node).cmp(&(&b.storage, &b.node)));
+    let full: BTreeSet<&str> =
+        list.iter().filter(|s| s.usage.used_percent.is_some_and(|p| p >= 85.0)).map(|s| s.storage.as_str()).collect();
+    let full = full.len();
+    let page = Page::cut(&mut list, limit);
+    let mut summary = page.summary("storage entries");
+    if full > 0 {
+        summary.push_str(&format!(", {full} at 85% or more"));
     }
-    Ok(out)
+    Ok(Answer::new(Storages { storages: list, page }, summary))
 }
 
-fn volume_entry(v: &Value, storage: &str, node: &str) -> Value {
-    let mut out = Map::new();
-    out.insert("volid".into(), json!(text(v, "volid").unwrap_or_default()));
-    out.insert("storage".into(), json!(storage));
-    out.insert("node".into(), json!(node));
-    out.insert("content".into(), json!(text(v, "content")));
-    out.insert("format".into(), json!(text(v, "format")));
-    bytes(&mut out, "size", uint(v, "size"));
-    out.insert("vmid".into(), json!(uint(v, "vmid")));
-    out.insert("ctime".into(), json!(uint(v, "ctime")));
-    out.insert("notes".into(), json!(text(v, "notes")));
-    out.insert("protected".into(), json!(flag(v, "protected")));
-    Value::Object(out)
+fn volume_entry(v: &Value, storage: &str, node: &str) -> Volume {
+    Volume {
+        volid: text(v, "volid").unwrap_or_default(),
+        storage: storage.to_string(),
+        node: Some(node.to_string()),
+        content: text(v, "content"),
+        format: text(v, "format"),
+        size: uint(v, "size"),
+        size_human: human(uint(v, "size")),
+        vmid: uint(v, "vmid"),
+        ctime: uint(v, "ctime"),
+        notes: text(v, "notes"),
+        protected: flag(v, "protected"),
+    }
 }
 
 /// A node where `storage` is available, preferring `wanted`.
@@ -165,18 +170,21 @@ fn node_for(storage: &str) -> Result<String, ToolError> {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ContentArgs {
     storage: String,
+    /// Optional; any node that has the storage.
     node: Option<String>,
+    #[schemars(extend("enum" = ["images", "rootdir", "iso", "vztmpl", "backup", "snippets", "import"]))]
     content: Option<String>,
+    #[schemars(range(min = 100))]
     vmid: Option<u32>,
+    #[schemars(range(min = 1, max = 1000))]
     limit: Option<usize>,
 }
 
-pub fn list_storage_content(args: Value) -> Result<Output, ToolError> {
-    let a: ContentArgs = parse_args(args)?;
+fn list_storage_content(a: ContentArgs) -> Result<Answer<Volumes>, ToolError> {
     let limit = limit(a.limit, 100)?;
     let node = match a.node {
         Some(n) => n,
@@ -191,22 +199,25 @@ pub fn list_storage_content(args: Value) -> Result<Output, ToolError> {
     }
     let data =
         pve::get(&["nodes", &node, "storage", &a.storage, "content"], &Value::Object(query)).map_err(on_node(&node))?;
-    let mut volumes: Vec<Value> = items(&data).iter().map(|v| volume_entry(v, &a.storage, &node)).collect();
-    volumes.sort_by(|a, b| a["volid"].as_str().cmp(&b["volid"].as_str()));
-    Ok(list_output("volumes", volumes, limit, "volumes"))
+    let mut volumes: Vec<Volume> = items(&data).iter().map(|v| volume_entry(v, &a.storage, &node)).collect();
+    volumes.sort_by(|a, b| a.volid.cmp(&b.volid));
+    let page = Page::cut(&mut volumes, limit);
+    let summary = page.summary("volumes");
+    Ok(Answer::new(Volumes { volumes, page }, summary))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct BackupArgs {
+    #[schemars(range(min = 100))]
     vmid: Option<u32>,
     storage: Option<String>,
     node: Option<String>,
+    #[schemars(range(min = 1, max = 1000))]
     limit: Option<usize>,
 }
 
-pub fn list_backups(args: Value) -> Result<Output, ToolError> {
-    let a: BackupArgs = parse_args(args)?;
+fn list_backups(a: BackupArgs) -> Result<Answer<Backups>, ToolError> {
     let limit = limit(a.limit, DEFAULT_LIMIT)?;
     let mut targets: Vec<(String, String)> = Vec::new();
     let mut shared_done = BTreeSet::new();
@@ -244,13 +255,13 @@ pub fn list_backups(args: Value) -> Result<Output, ToolError> {
         let data = pve::get(&["nodes", node, "storage", storage, "content"], &query).map_err(on_node(node))?;
         for v in items(&data) {
             let entry = volume_entry(v, storage, node);
-            if seen.insert(entry["volid"].as_str().unwrap_or_default().to_string()) {
+            if seen.insert(entry.volid.clone()) {
                 backups.push(entry);
             }
         }
     }
-    backups.sort_by(|x, y| y["ctime"].as_u64().cmp(&x["ctime"].as_u64()));
-    let mut out = list_output("backups", backups, limit, "backups");
-    out.text.push_str(&format!(" from {} storages, newest first", targets.len()));
-    Ok(out)
+    backups.sort_by_key(|b| std::cmp::Reverse(b.ctime));
+    let page = Page::cut(&mut backups, limit);
+    let summary = format!("{} from {} storages, newest first", page.summary("backups"), targets.len());
+    Ok(Answer::new(Backups { backups, page }, summary))
 }

@@ -3,54 +3,50 @@
 //! traversal, encoded characters and anything outside the operator's grant,
 //! and sends no write without `confirm: true`.
 
-use proxmcp_sdk::write::Writes;
-use proxmcp_sdk::{Hints, Method, Output, Plugin, ToolDef, ToolError, parse_write_args};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use proxmcp_sdk::write::{Plan, Writes, dry_run_text, redact};
+use proxmcp_sdk::{Answer, Hints, Method, Router, ToolError};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
-struct RawApi;
-
-impl Plugin for RawApi {
-    fn tools() -> Vec<ToolDef> {
-        vec![ToolDef::new(
-            "pve_api_request",
-            "Call any Proxmox VE API endpoint (path as in the API viewer, e.g. /nodes/pve1/network). Prefer the specific tools.",
-            json!({"type": "object", "properties": {
-                "method": {"type": "string", "enum": ["GET", "POST", "PUT", "DELETE"]},
-                "path": {"type": "string", "description": "Starts with /; no query string: put parameters in params."},
-                "params": {"type": "object"},
-                "dry_run": {"type": "boolean"}, "confirm": {"type": "boolean"}
-            }, "required": ["method", "path"], "additionalProperties": false}),
-        )
-        .title("Proxmox API request")
-        .output_schema(json!({"type": "object", "properties": {
-            "method": {"type": "string"}, "path": {"type": "string"}, "data": {},
-            "dry_run": {"type": "boolean"}, "requests": {"type": "array"}
-        }}))
-        .hints(Hints::DESTRUCTIVE)]
-    }
-
-    fn call(name: &str, args: Value) -> Result<Output, ToolError> {
-        match name {
-            "pve_api_request" => request(args),
-            other => Err(ToolError::UnknownTool(other.to_string())),
-        }
-    }
+fn router() -> Router {
+    Router::new().write(
+        "pve_api_request",
+        "Proxmox API request",
+        "Call any Proxmox VE API endpoint (path as in the API viewer, e.g. /nodes/pve1/network). Prefer the specific tools.",
+        Hints::DESTRUCTIVE,
+        request,
+    )
 }
 
 proxmcp_sdk::plugin! {
-    plugin: RawApi,
+    router: router,
     name: "raw-api",
     description: "Guarded generic Proxmox API access (opt-in; writes need confirm=true)",
     grants: ["* /**"],
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Args {
+    #[schemars(extend("enum" = ["GET", "POST", "PUT", "DELETE"]))]
     method: String,
+    /// Starts with /; no query string: put parameters in params.
     path: String,
-    params: Option<Value>,
+    params: Option<Map<String, Value>>,
+}
+
+/// Proxmox's answer (secrets redacted), or in a dry run the request.
+#[derive(Serialize, JsonSchema)]
+struct Answered {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    method: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<Value>,
+    #[serde(flatten)]
+    plan: Plan,
 }
 
 /// Splits an API path into segments, refusing what is not a plain path.
@@ -72,10 +68,9 @@ fn segments(path: &str) -> Result<Vec<&str>, ToolError> {
     Ok(rest.trim_end_matches('/').split('/').collect())
 }
 
-fn request(args: Value) -> Result<Output, ToolError> {
-    let mut writes = Writes::from_args(&args);
-    let a: Args = parse_write_args(args)?;
-    let method = match a.method.to_ascii_uppercase().as_str() {
+fn request(a: Args, writes: &mut Writes) -> Result<Answer<Answered>, ToolError> {
+    let name = a.method.to_ascii_uppercase();
+    let method = match name.as_str() {
         "GET" => Method::Get,
         "POST" => Method::Post,
         "PUT" => Method::Put,
@@ -83,10 +78,7 @@ fn request(args: Value) -> Result<Output, ToolError> {
         other => return Err(ToolError::InvalidArguments(format!("method {other:?} must be GET, POST, PUT or DELETE"))),
     };
     let segs = segments(&a.path)?;
-    let params = a.params.unwrap_or(Value::Null);
-    if !(params.is_null() || params.is_object()) {
-        return Err(ToolError::InvalidArguments("params must be an object of parameter names to values".into()));
-    }
+    let params = a.params.map_or(Value::Null, Value::Object);
     let shown = format!("/{}", segs.join("/"));
     let data = if method == Method::Get {
         Some(proxmcp_sdk::pve::request(method, &segs, &params)?)
@@ -94,11 +86,15 @@ fn request(args: Value) -> Result<Output, ToolError> {
         writes.send(method, &segs, &params)?
     };
     match data {
-        None => Ok(writes.dry_run_output(&format!("send {} {shown}", a.method.to_ascii_uppercase()), json!({}))),
-        Some(data) => Ok(Output::new(
+        None => {
+            let planned = Answered { method: None, path: None, data: None, plan: writes.take_plan() };
+            Ok(Answer::new(planned, dry_run_text(&format!("send {name} {shown}"))))
+        }
+        Some(data) => {
+            let text = format!("{name} {shown}: answered");
             // Passwords and tokens in an answer are not shown to the model.
-            json!({"method": a.method.to_ascii_uppercase(), "path": shown, "data": proxmcp_sdk::write::redact(&data)}),
-            format!("{} {shown}: answered", a.method.to_ascii_uppercase()),
-        )),
+            let data = Some(redact(&data));
+            Ok(Answer::new(Answered { method: Some(name), path: Some(shown), data, plan: Plan::default() }, text))
+        }
     }
 }

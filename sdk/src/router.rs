@@ -1,0 +1,416 @@
+//! Tools declared once (feature `schema`).
+//!
+//! A tool is one [`Router::read`] or [`Router::write`] line: name, title,
+//! description and a handler whose argument and answer types carry the
+//! tool's JSON Schemas. The router lists the tools, parses arguments into
+//! the handler's type, and for writes takes `confirm` and `dry_run` out of
+//! the arguments (the host enforces them) and hands the handler a
+//! [`Writes`] that records instead of sending in a dry run. Routers of
+//! several files merge with [`Router::merge`], as rmcp's tool routers do.
+//!
+//! ```ignore
+//! fn router() -> Router {
+//!     Router::new()
+//!         .read("demo_version", "Get version", "Proxmox version.", version)
+//!         .write("demo_start", "Start VM", "Start a guest.", Hints::WRITE, start)
+//! }
+//! fn version(_: NoArgs) -> Result<Answer<Version>, ToolError> { ... }
+//! fn start(a: OnGuest<NoArgs>, w: &mut Writes) -> Result<Answer<Outcome>, ToolError> { ... }
+//! ```
+
+use schemars::JsonSchema;
+use schemars::generate::SchemaSettings;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+
+use crate::write::Writes;
+use crate::{Answer, Hints, Output, ToolDef, ToolError, parse_args, parse_write_args};
+
+/// The arguments of a tool that takes none: any argument is refused.
+#[derive(Debug, Default, serde::Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoArgs {}
+
+type Handler = Box<dyn Fn(Value) -> Result<Output, ToolError>>;
+
+struct Route {
+    name: &'static str,
+    title: &'static str,
+    description: &'static str,
+    hints: Hints,
+    input: fn() -> Value,
+    output: fn() -> Option<Value>,
+    run: Handler,
+}
+
+/// The tools of a plugin (or of one of its files), each declared once.
+#[derive(Default)]
+pub struct Router {
+    routes: Vec<Route>,
+}
+
+impl Router {
+    /// An empty router.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A read-only tool: `handler` gets the arguments parsed into `A` and
+    /// answers `O`; both schemas are derived from the types.
+    pub fn read<A, O, F>(
+        mut self,
+        name: &'static str,
+        title: &'static str,
+        description: &'static str,
+        handler: F,
+    ) -> Self
+    where
+        A: DeserializeOwned + JsonSchema,
+        O: Serialize + JsonSchema,
+        F: Fn(A) -> Result<Answer<O>, ToolError> + 'static,
+    {
+        self.routes.push(Route {
+            name,
+            title,
+            description,
+            hints: Hints::READ_ONLY,
+            input: input_schema::<A>,
+            output: output_schema::<O>,
+            run: Box::new(move |args| handler(parse_args(args)?)?.into_output()),
+        });
+        self
+    }
+
+    /// A tool that changes the cluster: its schema gains `confirm` and
+    /// `dry_run`, which are checked and taken out before `A` is parsed;
+    /// `handler` sends through the [`Writes`] it is given, which in a dry
+    /// run records the requests instead.
+    pub fn write<A, O, F>(
+        mut self,
+        name: &'static str,
+        title: &'static str,
+        description: &'static str,
+        hints: Hints,
+        handler: F,
+    ) -> Self
+    where
+        A: DeserializeOwned + JsonSchema,
+        O: Serialize + JsonSchema,
+        F: Fn(A, &mut Writes) -> Result<Answer<O>, ToolError> + 'static,
+    {
+        self.routes.push(Route {
+            name,
+            title,
+            description,
+            hints,
+            input: write_input_schema::<A>,
+            output: output_schema::<O>,
+            run: Box::new(move |args| {
+                let mut writes = Writes::from_args(&args);
+                handler(parse_write_args(args)?, &mut writes)?.into_output()
+            }),
+        });
+        self
+    }
+
+    /// This router's tools followed by `other`'s.
+    pub fn merge(mut self, other: Router) -> Self {
+        self.routes.extend(other.routes);
+        self
+    }
+
+    /// The tools' definitions, schemas derived now (listing only).
+    pub fn tools(&self) -> Vec<ToolDef> {
+        self.routes
+            .iter()
+            .map(|r| {
+                let def = ToolDef::new(r.name, r.description, (r.input)()).title(r.title).hints(r.hints);
+                match (r.output)() {
+                    Some(schema) => def.output_schema(schema),
+                    None => def,
+                }
+            })
+            .collect()
+    }
+
+    /// Runs tool `name`.
+    pub fn call(&self, name: &str, args: Value) -> Result<Output, ToolError> {
+        match self.routes.iter().find(|r| r.name == name) {
+            Some(route) => (route.run)(args),
+            None => Err(ToolError::UnknownTool(name.to_string())),
+        }
+    }
+
+    /// The names of the tools, in order.
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.routes.iter().map(|r| r.name)
+    }
+}
+
+/// The input schema of a tool taking `A`: derived, inlined, and trimmed to
+/// what a client needs (no titles, formats, empty defaults or `null` in
+/// types: an absent argument is how a caller leaves one out).
+pub fn input_schema<A: JsonSchema>() -> Value {
+    let mut schema = derive::<A>(SchemaSettings::draft2020_12().for_deserialize());
+    trim(&mut schema, Side::Input);
+    if let Some(root) = schema.as_object_mut() {
+        // The tool's description speaks for its argument type.
+        root.remove("description");
+        // Clients look arguments up under `properties`, even when there are none.
+        root.entry("properties").or_insert_with(|| json!({}));
+    }
+    schema
+}
+
+/// [`input_schema`] plus the `dry_run` and `confirm` arguments every write
+/// tool takes.
+pub fn write_input_schema<A: JsonSchema>() -> Value {
+    let mut schema = input_schema::<A>();
+    if let Some(props) = schema.get_mut("properties") {
+        props["dry_run"] = json!({"type": "boolean", "description": "List the requests without sending them."});
+        props["confirm"] = json!({"type": "boolean", "description": "Must be true to act; ask the user first."});
+    }
+    schema
+}
+
+/// The output schema of an answer `O`, or `None` when `O` is free-form
+/// JSON. Descriptions are left out: the tool's description speaks for it.
+pub fn output_schema<O: JsonSchema>() -> Option<Value> {
+    let mut schema = derive::<O>(SchemaSettings::draft2020_12().for_serialize());
+    trim(&mut schema, Side::Output);
+    schema.is_object().then_some(schema).filter(|s| s.get("type").is_some())
+}
+
+fn derive<T: JsonSchema>(settings: SchemaSettings) -> Value {
+    let generator = settings.with(|s| s.inline_subschemas = true).into_generator();
+    generator.into_root_schema_for::<T>().to_value()
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Side {
+    Input,
+    Output,
+}
+
+fn trim(schema: &mut Value, side: Side) {
+    let Value::Object(map) = schema else { return };
+    for key in ["$schema", "title", "format"] {
+        map.remove(key);
+    }
+    if side == Side::Output {
+        map.remove("description");
+        if map.get("minimum") == Some(&json!(0)) {
+            map.remove("minimum");
+        }
+    }
+    if map.get("default").is_some_and(is_empty) {
+        map.remove("default");
+    }
+    if side == Side::Input {
+        drop_null_type(map);
+    } else {
+        shorten_output_object(map);
+    }
+    consts_to_enum(map);
+    recurse(map, side);
+}
+
+fn recurse(map: &mut Map<String, Value>, side: Side) {
+    for (key, value) in map.iter_mut() {
+        match key.as_str() {
+            "properties" | "$defs" => {
+                if let Value::Object(props) = value {
+                    props.values_mut().for_each(|v| trim(v, side));
+                }
+            }
+            "enum" | "const" | "required" | "default" | "examples" => {}
+            _ => match value {
+                Value::Array(items) => items.iter_mut().for_each(|v| trim(v, side)),
+                other => trim(other, side),
+            },
+        }
+    }
+}
+
+/// Output objects say what a client must expect in fewer bytes: a field
+/// left out when empty is never null, and a field that may be null is not
+/// listed as required (null and absent read the same).
+fn shorten_output_object(map: &mut Map<String, Value>) {
+    let required = map.get("required").and_then(Value::as_array).cloned().unwrap_or_default();
+    let Some(Value::Object(props)) = map.get_mut("properties") else { return };
+    let mut nullable = Vec::new();
+    for (name, prop) in props.iter_mut() {
+        let Value::Object(prop) = prop else { continue };
+        if !required.iter().any(|r| r == name) {
+            drop_null_type(prop);
+        } else if prop.get("type").and_then(Value::as_array).is_some_and(|t| t.iter().any(|t| t == "null")) {
+            nullable.push(name.clone());
+        }
+    }
+    if let Some(Value::Array(required)) = map.get_mut("required") {
+        required.retain(|r| r.as_str().is_none_or(|r| !nullable.iter().any(|n| n == r)));
+        if required.is_empty() {
+            map.remove("required");
+        }
+    }
+}
+
+/// A unit enum with documented variants derives as `oneOf` of `const`s;
+/// an `enum` list says the same.
+fn consts_to_enum(map: &mut Map<String, Value>) {
+    let Some(Value::Array(branches)) = map.get("oneOf") else { return };
+    let consts: Option<Vec<Value>> = branches.iter().map(|b| b.get("const").cloned()).collect();
+    let kind = branches.first().and_then(|b| b.get("type")).cloned();
+    if let (Some(consts), Some(kind)) = (consts, kind)
+        && branches.iter().all(|b| b.get("type") == Some(&kind) && b.as_object().is_some_and(|o| o.len() <= 3))
+    {
+        map.remove("oneOf");
+        map.insert("type".into(), kind);
+        map.insert("enum".into(), Value::Array(consts));
+    }
+}
+
+/// `["string", "null"]` becomes `"string"`; `null` among `enum` values and
+/// `anyOf` branches goes.
+fn drop_null_type(map: &mut Map<String, Value>) {
+    if let Some(Value::Array(types)) = map.get_mut("type") {
+        types.retain(|t| t != "null");
+        if types.len() == 1 {
+            let only = types.remove(0);
+            map.insert("type".into(), only);
+        }
+    }
+    if let Some(Value::Array(values)) = map.get_mut("enum") {
+        values.retain(|v| !v.is_null());
+    }
+    for key in ["anyOf", "oneOf"] {
+        if let Some(Value::Array(branches)) = map.get_mut(key) {
+            branches.retain(|b| b.get("type") != Some(&json!("null")));
+            if branches.len() == 1
+                && let Some(Value::Object(only)) = branches.pop()
+            {
+                map.remove(key);
+                map.extend(only);
+            }
+        }
+    }
+}
+
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null | Value::Bool(false) => true,
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        Value::String(s) => s.is_empty(),
+        Value::Number(_) | Value::Bool(true) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Arguments with the shapes the built-in tools use.
+    #[derive(serde::Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Args {
+        /// Guest id.
+        #[schemars(range(min = 100))]
+        vmid: u32,
+        #[serde(rename = "type")]
+        #[schemars(extend("enum" = ["qemu", "lxc"]))]
+        kind: Option<String>,
+        #[serde(default)]
+        delete: Vec<String>,
+    }
+
+    #[derive(Serialize, JsonSchema)]
+    #[allow(dead_code)]
+    enum State {
+        /// Documented variants derive as `oneOf`; outputs show an `enum`.
+        Done,
+        /// Still going.
+        Running,
+    }
+
+    #[derive(Serialize, JsonSchema)]
+    struct Out {
+        /// Not shown: outputs carry no descriptions.
+        count: u64,
+        name: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        upid: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        state: Option<State>,
+    }
+
+    #[test]
+    fn input_schemas_are_inlined_and_trimmed() {
+        let s = input_schema::<Args>();
+        assert_eq!(
+            s,
+            json!({"type": "object", "additionalProperties": false, "required": ["vmid"], "properties": {
+                "vmid": {"type": "integer", "minimum": 100, "description": "Guest id."},
+                "type": {"type": "string", "enum": ["qemu", "lxc"]},
+                "delete": {"type": "array", "items": {"type": "string"}}
+            }})
+        );
+        assert_eq!(
+            input_schema::<NoArgs>(),
+            json!({"type": "object", "additionalProperties": false, "properties": {}}),
+            "clients look for properties even when there are none"
+        );
+        let w = write_input_schema::<Args>();
+        assert_eq!(w["properties"]["confirm"]["type"], "boolean");
+        assert_eq!(w["properties"]["dry_run"]["type"], "boolean");
+    }
+
+    #[test]
+    fn output_schemas_keep_nulls_and_lose_descriptions() {
+        let s = output_schema::<Out>().unwrap();
+        assert_eq!(
+            s,
+            json!({"type": "object", "required": ["count"], "properties": {
+                "count": {"type": "integer"},
+                "name": {"type": ["string", "null"]},
+                "upid": {"type": "string"},
+                "state": {"type": "string", "enum": ["Done", "Running"]}
+            }})
+        );
+        assert_eq!(output_schema::<Value>(), None, "free-form answers declare no schema");
+    }
+
+    fn echo(a: Args) -> Result<Answer<Out>, ToolError> {
+        Ok(Answer::new(Out { count: a.delete.len() as u64, name: a.kind, upid: None, state: None }, "echoed"))
+    }
+
+    fn plan(a: NoArgs, w: &mut Writes) -> Result<Answer<bool>, ToolError> {
+        let _ = a;
+        Ok(Answer::new(w.is_dry_run(), "planned"))
+    }
+
+    #[test]
+    fn the_router_parses_typed_arguments_and_handles_confirm_and_dry_run() {
+        let r = Router::new().read("t_echo", "Echo", "Echo.", echo).merge(Router::new().write(
+            "t_plan",
+            "Plan",
+            "Plan.",
+            Hints::WRITE,
+            plan,
+        ));
+        assert_eq!(r.names().collect::<Vec<_>>(), ["t_echo", "t_plan"]);
+        let out = r.call("t_echo", json!({"vmid": 100, "type": "lxc", "delete": ["a", "b"]})).unwrap();
+        assert_eq!(out.structured, Some(json!({"count": 2, "name": "lxc"})));
+        assert!(matches!(r.call("t_echo", json!({"vmid": 100, "confirm": true})), Err(ToolError::InvalidArguments(_))));
+        let planned = r.call("t_plan", json!({"confirm": true, "dry_run": true})).unwrap();
+        assert_eq!(planned.structured, Some(json!(true)));
+        assert!(matches!(r.call("t_plan", json!({"confirm": "yes"})), Err(ToolError::InvalidArguments(_))));
+        assert!(matches!(r.call("t_nope", json!({})), Err(ToolError::UnknownTool(n)) if n == "t_nope"));
+        let tools = r.tools();
+        assert_eq!(tools[1].hints, Hints::WRITE);
+        assert!(tools[1].input_schema["properties"]["confirm"].is_object());
+        assert_eq!(tools[1].output_schema, Some(json!({"type": "boolean"})));
+    }
+}
