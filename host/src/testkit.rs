@@ -152,6 +152,28 @@ fn judge(call: &TestCall, ok: bool, text: &str, structured: Option<&Value>) -> O
     call.contains.iter().find(|c| !answer.contains(c.as_str())).map(|c| format!("the answer lacks {c:?}"))
 }
 
+/// A validator per tool that declares an output schema.
+fn output_validators(
+    tools: impl Iterator<Item = (String, Option<serde_json::Map<String, Value>>)>,
+) -> Result<BTreeMap<String, jsonschema::Validator>, TestKitError> {
+    let mut out = BTreeMap::new();
+    for (name, schema) in tools {
+        let Some(schema) = schema else { continue };
+        let validator = jsonschema::validator_for(&Value::Object(schema))
+            .map_err(|e| TestKitError::Refused(format!("tool {name} declares an invalid outputSchema: {e}")))?;
+        out.insert(name, validator);
+    }
+    Ok(out)
+}
+
+/// Why a structured answer breaks its tool's declared output schema, if it
+/// does: clients may validate and refuse it.
+fn mismatch(schema: Option<&jsonschema::Validator>, structured: Option<&Value>) -> Option<String> {
+    let (schema, structured) = (schema?, structured?);
+    let errors: Vec<String> = schema.iter_errors(structured).map(|e| format!("{e} at {}", e.instance_path())).collect();
+    (!errors.is_empty()).then(|| format!("the answer breaks the tool's outputSchema: {}", errors.join("; ")))
+}
+
 /// Loads `source` against a fresh simulated cluster and runs `calls`; with
 /// no calls, every tool is called once with `{}`. `cache` keeps the
 /// compiled plugin between runs (`None`: compile every time).
@@ -180,6 +202,7 @@ pub async fn run(
         .map_err(|e| TestKitError::Refused(e.to_string()))?;
     let gate = Arc::new(gate);
     let tools: Vec<String> = gate.tools().map(|t| t.name.clone()).collect();
+    let schemas = output_validators(gate.tools().map(|t| (t.name.clone(), t.output_schema.clone())))?;
     let calls = calls.unwrap_or_else(|| {
         tools
             .iter()
@@ -214,7 +237,8 @@ pub async fn run(
             Err(GateError::UnknownTool(msg)) => (false, msg, None),
             Err(e) => (false, e.to_string(), None),
         };
-        let failure = judge(&call, ok, &text, structured.as_ref());
+        let failure = judge(&call, ok, &text, structured.as_ref())
+            .or_else(|| mismatch(schemas.get(&call.tool), structured.as_ref()));
         reports.push(CallReport {
             tool: call.tool,
             arguments,
@@ -250,6 +274,16 @@ mod tests {
         let err = resolve_references(&json!({"v": "$previous/nope"}), Some(&previous)).unwrap_err();
         assert!(err.contains("$previous/nope"), "{err}");
         assert!(resolve_references(&json!({"v": "$previous/newid"}), None).is_err());
+    }
+
+    #[test]
+    fn a_case_fails_when_its_answer_breaks_the_output_schema() {
+        let tools = [("t".to_string(), json!({"type": "object", "required": ["vmid"]}).as_object().cloned())];
+        let schemas = output_validators(tools.into_iter()).unwrap();
+        assert!(mismatch(schemas.get("t"), Some(&json!({"vmid": 100}))).is_none());
+        let why = mismatch(schemas.get("t"), Some(&json!({"name": "x"}))).unwrap();
+        assert!(why.contains("outputSchema") && why.contains("vmid"), "{why}");
+        assert!(mismatch(schemas.get("other"), Some(&json!(1))).is_none(), "no schema, nothing to break");
     }
 
     #[test]
