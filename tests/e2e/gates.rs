@@ -151,9 +151,9 @@ async fn protected_guests_refuse_every_write_even_confirmed() {
 /// An rmcp client with the elicitation capability that answers every
 /// question with `answer` and records the questions.
 #[derive(Clone)]
-struct Approver {
-    answer: ElicitationAction,
-    asked: Arc<Mutex<Vec<String>>>,
+pub struct Approver {
+    pub answer: ElicitationAction,
+    pub asked: Arc<Mutex<Vec<String>>>,
 }
 
 impl ClientHandler for Approver {

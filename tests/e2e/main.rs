@@ -24,6 +24,7 @@ pub mod python_client;
 mod sandbox;
 mod secrets;
 mod simulator;
+mod stateless_approval;
 mod stdio_inventory;
 mod support;
 mod testkit;

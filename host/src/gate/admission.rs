@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use super::access::{self, Rbac};
 use super::grants::{self, Grant, GrantError};
 use super::ratelimit::RateLimits;
+use super::retry::{APPROVAL_TTL, Sealer};
 use super::{Entry, Gate, Policy};
 use crate::pve::PveClient;
 use crate::runtime::{LoadError, Manifest, PluginSource, Runtime};
@@ -95,6 +96,9 @@ pub enum BuildError {
         /// Second plugin.
         second: String,
     },
+    /// The system's random source failed (approval states need a key).
+    #[error("the system's random source failed: {0}; proxmcp cannot seal approval states without it")]
+    Random(String),
 }
 
 /// A plugin that was not loaded, and why.
@@ -168,7 +172,8 @@ impl Gate {
         }
         tools.retain(|name, _| policy.tools.offers(name));
         let rbac = Rbac::from_config(&Default::default()).map_err(|e| BuildError::Access(e.to_string()))?;
-        Ok(Gate { auditing: None, runtime, pve, policy, entries, tools, skipped, rbac, rate: None })
+        let sealer = Sealer::new(APPROVAL_TTL).map_err(|e| BuildError::Random(e.to_string()))?;
+        Ok(Gate { auditing: None, runtime, pve, policy, entries, tools, skipped, rbac, rate: None, sealer })
     }
 
     /// Puts calls under `rbac`'s roles and `rate`'s limits. Every pattern of

@@ -91,11 +91,28 @@ impl Gate {
 
     /// Asks the user to approve `plan`, described request by request.
     pub(super) async fn ask(&self, ctx: &CallContext, plan: &[Planned]) -> Result<(), ApiError> {
+        ask_user(ctx.confirmer.as_ref(), &self.actions(plan).await).await
+    }
+
+    /// What each request of `plan` does, in words.
+    pub(super) async fn actions(&self, plan: &[Planned]) -> Vec<String> {
         let mut actions = Vec::new();
         for p in plan {
             actions.push(broker::describe(self.pve.as_ref(), p.method, &p.path, &p.params).await);
         }
-        ask_user(ctx.confirmer.as_ref(), &actions).await
+        actions
+    }
+}
+
+/// The question that shows the user `actions`.
+pub(super) fn question(actions: &[String]) -> String {
+    match actions {
+        [one] => format!("proxmcp would {one}. Go ahead?"),
+        many => format!(
+            "proxmcp would make these {} changes:\n{}\nGo ahead?",
+            many.len(),
+            many.iter().enumerate().map(|(i, a)| format!("{}. {a}", i + 1)).collect::<Vec<_>>().join("\n")
+        ),
     }
 }
 
@@ -108,15 +125,7 @@ pub(super) async fn ask_user(confirmer: Option<&Confirmer>, actions: &[String]) 
             "would {all}; nothing was sent. Ask the user, then call again with confirm=true"
         )));
     };
-    let question = match actions {
-        [one] => format!("proxmcp would {one}. Go ahead?"),
-        many => format!(
-            "proxmcp would make these {} changes:\n{}\nGo ahead?",
-            many.len(),
-            many.iter().enumerate().map(|(i, a)| format!("{}. {a}", i + 1)).collect::<Vec<_>>().join("\n")
-        ),
-    };
-    match confirmer(question).await {
+    match confirmer(question(actions)).await {
         Ok(true) => Ok(()),
         Ok(false) => {
             Err(ApiError::ConfirmationRequired(format!("the user did not approve: would {all}; nothing was sent")))

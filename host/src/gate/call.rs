@@ -7,10 +7,11 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use super::approval::{Approval, plan_requests};
+use super::approval::{Approval, Planned, plan_requests, question};
 use super::audit::{self, Outcome, RequestRecord};
 use super::broker::CallBroker;
 use super::{CallContext, Caller, Entry, Gate, GateError, may_call};
+use crate::pve::ApiError;
 use crate::runtime::{CallError, ToolFailure, ToolOutput};
 
 impl Gate {
@@ -56,6 +57,19 @@ impl Gate {
         let mut requests = Vec::new();
         let mut approval = if confirmed { Approval::Confirmed } else { Approval::None };
         let mut approved_by = confirmed.then(|| "confirm argument".to_string());
+        if !confirmed && !dry_run && !spec.hints.read_only && ctx.confirmer.is_none() && ctx.retry.is_some() {
+            match self.approve_by_retry(&call, &mut requests).await? {
+                Ok(Some(plan)) => {
+                    approval = Approval::Exactly(plan);
+                    approved_by = Some(format!("elicitation accepted by {} (on retry)", caller.principal));
+                }
+                Ok(None) => {}
+                Err(refusal) => {
+                    let result = Err(CallError::Tool(ToolFailure::Api(refusal)));
+                    return self.finish(&call, result, requests, None, true);
+                }
+            }
+        }
         if !confirmed && !dry_run && !spec.hints.read_only && ctx.confirmer.is_some() {
             let mut plan_args = arguments.clone();
             plan_args["dry_run"] = Value::Bool(true);
@@ -89,6 +103,58 @@ impl Gate {
             }
         }
         self.finish(&call, result, requests, approved_by, false)
+    }
+
+    /// Approval for a client that answers by calling again: on its first
+    /// call the plan is sealed and the question returned
+    /// ([`GateError::InputRequired`]); on the retry the sealed plan is what
+    /// the user approved (or a refusal that says why not). `Ok(Ok(None))`:
+    /// the call plans no write.
+    async fn approve_by_retry(
+        &self,
+        call: &Invocation<'_>,
+        requests: &mut Vec<RequestRecord>,
+    ) -> Result<Result<Option<Vec<Planned>>, ApiError>, GateError> {
+        let Invocation { name, arguments, caller, ctx, .. } = *call;
+        let retry = ctx.retry.clone().unwrap_or_default();
+        if let Some(state) = &retry.state {
+            let plan = match self.sealer.open(state, &caller.principal, name, arguments) {
+                Ok(plan) => plan,
+                Err(e) => {
+                    return Ok(Err(ApiError::ConfirmationRequired(format!(
+                        "{e}; nothing was sent. Call again without it to be asked anew"
+                    ))));
+                }
+            };
+            if retry.accepted == Some(true) {
+                return Ok(Ok(Some(plan)));
+            }
+            let all = self.actions(&plan).await.join("; ");
+            return Ok(Err(ApiError::ConfirmationRequired(format!(
+                "the user did not approve: would {all}; nothing was sent"
+            ))));
+        }
+        let mut plan_args = arguments.clone();
+        plan_args["dry_run"] = Value::Bool(true);
+        let (plan_result, plan_requests) = self.run(call, &plan_args, Approval::None).await;
+        requests.extend(plan_requests);
+        let plan = match self.plan_of(plan_result).await {
+            Ok(Some(plan)) => plan,
+            Ok(None) => return Ok(Ok(None)),
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        let actions = self.actions(&plan).await;
+        let state = self.sealer.seal(&caller.principal, name, arguments, &plan);
+        let asked = ApiError::ConfirmationRequired(format!(
+            "would {}; nothing was sent; the user was asked",
+            actions.join("; ")
+        ));
+        let audited =
+            self.finish(call, Err(CallError::Tool(ToolFailure::Api(asked))), std::mem::take(requests), None, true);
+        match audited {
+            Err(GateError::Audit(e)) => Err(GateError::Audit(e)),
+            _ => Err(GateError::InputRequired { question: question(&actions), state }),
+        }
     }
 
     /// Runs the plugin once with `arguments` under a fresh broker; its

@@ -23,6 +23,7 @@ mod call;
 pub mod grants;
 pub mod protect;
 pub mod ratelimit;
+mod retry;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -37,6 +38,8 @@ pub use audit::{AuditLog, Outcome, Record, RequestRecord};
 pub use grants::{Grant, GrantError};
 pub use protect::{Protection, UnknownWrites};
 pub use ratelimit::RateLimits;
+use retry::Sealer;
+pub use retry::{Retry, StateError};
 
 use crate::pve::{PveClient, TaskProgress};
 use crate::runtime::{CallError, LoadedPlugin, Runtime, ToolSpec};
@@ -91,6 +94,9 @@ pub struct CallContext {
     /// Asks the user to approve writes when the call lacks `confirm`
     /// (clients with the elicitation capability).
     pub confirmer: Option<Confirmer>,
+    /// Asks by answering with a question the client brings back answered
+    /// (the stateless wire's elicitation); used when there is no confirmer.
+    pub retry: Option<Retry>,
 }
 
 /// Why a tool call was refused or failed.
@@ -127,6 +133,15 @@ pub enum GateError {
         /// When the next call is allowed.
         retry_after: Duration,
     },
+    /// The user must approve first: the client asks `question` and calls
+    /// again with the answer and `state`. Nothing was sent.
+    #[error("approval needed: {question}")]
+    InputRequired {
+        /// What the call would do, for the user.
+        question: String,
+        /// The sealed state the retry must bring back.
+        state: String,
+    },
     /// The audit line could not be written, so the result is withheld.
     #[error("the call ran but its audit line could not be written, so its result is withheld: {0}")]
     Audit(#[from] audit::AuditError),
@@ -156,6 +171,7 @@ pub struct Gate {
     skipped: Vec<Skipped>,
     rbac: Rbac,
     rate: Option<RateLimits>,
+    sealer: Sealer,
 }
 
 impl std::fmt::Debug for Gate {

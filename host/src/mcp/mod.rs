@@ -15,7 +15,7 @@ use rmcp::service::{Peer, RequestContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, ServiceExt};
 use serde_json::{Map, Value, json};
 
-use crate::gate::{CallContext, Caller, Confirmer, Gate, GateError, ProgressSink};
+use crate::gate::{CallContext, Caller, Confirmer, Gate, GateError, ProgressSink, Retry};
 use crate::pve::TaskProgress;
 use crate::runtime::ToolSpec;
 
@@ -221,6 +221,42 @@ fn confirmer(peer: &Peer<RoleServer>) -> Option<Confirmer> {
     }))
 }
 
+/// The key under which the approval question is asked and answered.
+const APPROVAL_INPUT: &str = "approval";
+
+/// Asking by retry, for a request on the stateless wire (2026-07-28) from a
+/// client that declared form elicitation: such a client is not sent
+/// `elicitation/create` mid-call but answers a returned question.
+fn retry(context: &RequestContext<RoleServer>, request: &CallToolRequestParams) -> Option<Retry> {
+    let modern = context.protocol_version().is_some_and(|v| !v.has_initialize());
+    let elicits =
+        context.client_capabilities().and_then(|c| c.elicitation).is_some_and(|e| e.form.is_some() || e.url.is_none());
+    if !(modern && elicits) {
+        return None;
+    }
+    let answer = request.input_responses.as_ref().and_then(|r| r.get(APPROVAL_INPUT));
+    Some(Retry {
+        state: request.request_state.clone(),
+        accepted: answer.map(|a| a.get("action").and_then(Value::as_str) == Some("accept")),
+    })
+}
+
+/// The answer that asks the user `question`; the client calls again with
+/// the user's answer and `state`.
+fn input_required(question: String, state: String) -> CallToolResponse {
+    use rmcp::model::{ElicitRequest, ElicitRequestParams, ElicitationSchema, InputRequest, InputRequiredResult};
+    let params = ElicitRequestParams::FormElicitationParams {
+        meta: None,
+        message: question,
+        requested_schema: ElicitationSchema::new(Default::default()),
+    };
+    let asked = std::collections::BTreeMap::from([(
+        APPROVAL_INPUT.to_string(),
+        InputRequest::Elicitation(ElicitRequest::new(params)),
+    )]);
+    InputRequiredResult::new(Some(asked), Some(state)).into()
+}
+
 fn error_result(message: String) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(message)])
 }
@@ -265,6 +301,7 @@ impl ServerHandler for ProxmcpServer {
             ));
         }
         let _inflight = self.drain.inflight.token();
+        let retry = retry(&context, &request);
         let args = Value::Object(request.arguments.unwrap_or_default());
         let started = std::time::Instant::now();
         let (progress, forwarder) = match context.meta.get_progress_token() {
@@ -278,7 +315,8 @@ impl ServerHandler for ProxmcpServer {
             progress,
             cancel: context.ct.clone(),
             caller: self.caller(&context),
-            confirmer: confirmer(&context.peer),
+            confirmer: if retry.is_some() { None } else { confirmer(&context.peer) },
+            retry,
         };
         let outcome = self.gate.call_tool(&request.name, args, ctx).await;
         // The call has dropped every sender: let the last progress
@@ -296,6 +334,10 @@ impl ServerHandler for ProxmcpServer {
                 };
                 result.content = vec![ContentBlock::text(out.text)];
                 result
+            }
+            Err(GateError::InputRequired { question, state }) => {
+                tracing::info!(tool = %request.name, elapsed_ms, "asking the user by retry");
+                return Ok(input_required(question, state));
             }
             Err(GateError::UnknownTool(msg)) => return Err(McpError::invalid_params(msg, None)),
             Err(e @ GateError::NotAllowed { .. }) => return Err(McpError::invalid_params(e.to_string(), None)),
