@@ -70,6 +70,10 @@ async fn run_client(args: &[String], envs: &[(&str, String)]) -> Value {
     assert_eq!(results["pve_list_nodes"]["structured"]["count"], 2);
     assert_eq!(results["pve_list_nodes"]["structured"]["truncated"], true);
     assert_eq!(results["pve_list_vms"]["structured"]["total"], 7);
+    // The data reaches clients that read only `content`: JSON after the summary.
+    let blocks = &results["pve_list_vms"]["text"];
+    let data: Value = serde_json::from_str(blocks[1].as_str().unwrap_or_default()).expect("JSON in content");
+    assert_eq!(data, results["pve_list_vms"]["structured"]);
     assert!(!stdout.contains(support::TOKEN_SECRET));
     report
 }

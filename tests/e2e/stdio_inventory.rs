@@ -47,6 +47,12 @@ async fn each_inventory_tool_answers_from_proxmox() {
 
     let vms = session.call("pve_list_vms", json!({})).await;
     assert!(!is_error(&vms), "{}", text(&vms));
+    // A client that shows the model only `content` still gives it the data:
+    // the summary line, then the structured result as compact JSON.
+    assert_eq!(vms.content.len(), 2);
+    let json_block = vms.content[1].as_text().map(|t| t.text.clone()).unwrap_or_default();
+    assert!(!json_block.contains('\n'), "compact JSON");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&json_block).ok(), vms.structured_content);
     let all = vms.structured_content.unwrap();
     assert_eq!(all["total"], 10);
     assert_eq!(all["vms"][0]["vmid"], 100);

@@ -291,8 +291,10 @@ pub fn writes(sim: &Simulator) -> Vec<Value> {
 }
 
 /// The text content of a result, joined.
+/// The result's summary line (its first text block; a structured result
+/// carries its data as JSON in the second).
 pub fn text(result: &CallToolResult) -> String {
-    result.content.iter().filter_map(|c| c.as_text().map(|t| t.text.clone())).collect::<Vec<_>>().join("\n")
+    result.content.iter().find_map(|c| c.as_text().map(|t| t.text.clone())).unwrap_or_default()
 }
 
 /// Whether the result is a tool error.

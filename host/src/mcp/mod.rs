@@ -221,6 +221,13 @@ fn confirmer(peer: &Peer<RoleServer>) -> Option<Confirmer> {
     }))
 }
 
+/// JSON-RPC error codes of proxmcp's own, outside the range -32768..-32000
+/// that JSON-RPC and MCP reserve: over the rate limit (retry after
+/// `data.retryAfterSeconds`), and shutting down (retry once it is back).
+pub const RATE_LIMITED: i32 = -31029;
+/// See [`RATE_LIMITED`].
+pub const SHUTTING_DOWN: i32 = -31001;
+
 /// The key under which the approval question is asked and answered.
 const APPROVAL_INPUT: &str = "approval";
 
@@ -295,7 +302,7 @@ impl ServerHandler for ProxmcpServer {
     ) -> Result<CallToolResponse, McpError> {
         if self.drain.draining.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(McpError::new(
-                rmcp::model::ErrorCode(-32001),
+                rmcp::model::ErrorCode(SHUTTING_DOWN),
                 "proxmcp is shutting down and takes no new calls; retry once it is back",
                 None,
             ));
@@ -328,11 +335,17 @@ impl ServerHandler for ProxmcpServer {
         let result = match outcome {
             Ok(out) => {
                 tracing::info!(tool = %request.name, elapsed_ms, "tool call ok");
+                // The summary line first; then the data as compact JSON, for
+                // clients that show the model only `content`.
+                let mut content = vec![ContentBlock::text(out.text)];
                 let mut result = match out.structured {
-                    Some(v) => CallToolResult::structured(v),
+                    Some(v) => {
+                        content.push(ContentBlock::text(v.to_string()));
+                        CallToolResult::structured(v)
+                    }
                     None => CallToolResult::success(vec![]),
                 };
-                result.content = vec![ContentBlock::text(out.text)];
+                result.content = content;
                 result
             }
             Err(GateError::InputRequired { question, state }) => {
@@ -344,7 +357,7 @@ impl ServerHandler for ProxmcpServer {
             Err(ref e @ GateError::RateLimited { retry_after, .. }) => {
                 tracing::info!(tool = %request.name, "rate limited");
                 return Err(McpError::new(
-                    rmcp::model::ErrorCode(-32029),
+                    rmcp::model::ErrorCode(RATE_LIMITED),
                     e.to_string(),
                     Some(json!({"retryAfterSeconds": retry_after.as_secs_f64()})),
                 ));
