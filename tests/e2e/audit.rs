@@ -80,7 +80,11 @@ async fn refused_and_unknown_tool_calls_are_audited_compactly_and_rate_limited()
     assert!(call("pve_stop_vm", json!({"vmid": 100, "confirm": true})).await.is_err());
     assert!(call("pve_no_such_tool", json!({})).await.is_err());
     assert!(call("pve_delete_vm", json!({"vmid": 100, "blob": big})).await.is_err());
-    let limited = call("pve_no_such_tool", json!({"blob": big})).await.unwrap_err().to_string();
+    let limited = call("pve_no_such_tool", json!({"blob": big})).await.unwrap_err();
+    let rmcp::ServiceError::McpError(error) = &limited else { panic!("not an MCP error: {limited}") };
+    assert_eq!(error.code.0, proxmcp::mcp::RATE_LIMITED, "a code outside the range MCP reserves");
+    assert!(!(-32768..=-32000).contains(&error.code.0));
+    let limited = limited.to_string();
     assert!(limited.contains("rate limit"), "unknown tools count against the limit too: {limited}");
     session.finish().await;
     let lines = audit_lines(&file);
