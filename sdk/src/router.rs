@@ -77,7 +77,7 @@ impl Router {
             hints: Hints::READ_ONLY,
             input: input_schema::<A>,
             output: output_schema::<O>,
-            run: Box::new(move |args| handler(parse_args(args)?)?.into_output()),
+            run: Box::new(move |args| handler(parse_typed(args, input_schema::<A>, parse_args)?)?.into_output()),
         });
         self
     }
@@ -108,7 +108,7 @@ impl Router {
             output: output_schema::<O>,
             run: Box::new(move |args| {
                 let mut writes = Writes::from_args(&args);
-                handler(parse_write_args(args)?, &mut writes)?.into_output()
+                handler(parse_typed(args, input_schema::<A>, parse_write_args)?, &mut writes)?.into_output()
             }),
         });
         self
@@ -146,6 +146,47 @@ impl Router {
     pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.routes.iter().map(|r| r.name)
     }
+}
+
+/// Parses arguments with `parse`; when that fails, once more with numbers
+/// the model wrote as strings (`"vmid": "100"`) turned into the numbers the
+/// schema asks for. The first complaint stands if that does not help.
+fn parse_typed<A>(
+    args: Value,
+    schema: fn() -> Value,
+    parse: fn(Value) -> Result<A, ToolError>,
+) -> Result<A, ToolError> {
+    let retry = args.as_object().is_some_and(|m| m.values().any(Value::is_string)).then(|| args.clone());
+    let first = match parse(args) {
+        Ok(a) => return Ok(a),
+        Err(e) => e,
+    };
+    match retry.and_then(|args| numbers_from_strings(args, &schema())) {
+        Some(fixed) => parse(fixed).map_err(|_| first),
+        None => Err(first),
+    }
+}
+
+/// `args` with each string that the schema types as an integer or number
+/// and that reads as one turned into that number; `None` if none did.
+fn numbers_from_strings(mut args: Value, schema: &Value) -> Option<Value> {
+    let props = schema.get("properties")?.as_object()?;
+    let mut changed = false;
+    for (key, value) in args.as_object_mut()? {
+        let Some(text) = value.as_str() else { continue };
+        let number = match props.get(key).and_then(|p| p.get("type")).and_then(Value::as_str) {
+            Some("integer") => text.trim().parse::<i64>().ok().map(Value::from),
+            Some("number") => {
+                text.trim().parse::<f64>().ok().and_then(|f| serde_json::Number::from_f64(f).map(Value::Number))
+            }
+            _ => None,
+        };
+        if let Some(n) = number {
+            *value = n;
+            changed = true;
+        }
+    }
+    changed.then_some(args)
 }
 
 /// The input schema of a tool taking `A`: derived, inlined, and trimmed to
@@ -408,6 +449,11 @@ mod tests {
         assert_eq!(planned.structured, Some(json!(true)));
         assert!(matches!(r.call("t_plan", json!({"confirm": "yes"})), Err(ToolError::InvalidArguments(_))));
         assert!(matches!(r.call("t_nope", json!({})), Err(ToolError::UnknownTool(n)) if n == "t_nope"));
+        // A number written as a string is read as the number the schema asks for.
+        let out = r.call("t_echo", json!({"vmid": "100", "type": "lxc"})).unwrap();
+        assert_eq!(out.structured, Some(json!({"count": 0, "name": "lxc"})));
+        let bad = r.call("t_echo", json!({"vmid": "a hundred"}));
+        assert!(matches!(&bad, Err(ToolError::InvalidArguments(m)) if m.contains("a hundred")), "{bad:?}");
         let tools = r.tools();
         assert_eq!(tools[1].hints, Hints::WRITE);
         assert!(tools[1].input_schema["properties"]["confirm"].is_object());
