@@ -39,14 +39,27 @@ impl Page {
         Page { count: items.len(), total, truncated: total > limit }
     }
 
-    /// `3 nodes`, or `50 of 70 tasks shown (raise limit to see more)`.
-    pub fn summary(&self, noun: &str) -> String {
+    /// `3 nodes`, `1 node`, or `50 of 70 tasks shown (raise limit to see
+    /// more)`; `nouns` is the plural.
+    pub fn summary(&self, nouns: &str) -> String {
         if self.truncated {
-            format!("{} of {} {noun} shown (raise limit to see more)", self.count, self.total)
+            format!("{} of {} {nouns} shown (raise limit to see more)", self.count, self.total)
         } else {
-            format!("{} {noun}", self.count)
+            counted(self.count, nouns)
         }
     }
+}
+
+/// `n` and the noun, singular for one: `1 storage entry`, `2 nodes`.
+pub fn counted(n: usize, nouns: &str) -> String {
+    if n != 1 {
+        return format!("{n} {nouns}");
+    }
+    let one = match nouns.strip_suffix("ies") {
+        Some(stem) => format!("{stem}y"),
+        None => nouns.strip_suffix('s').unwrap_or(nouns).to_string(),
+    };
+    format!("1 {one}")
 }
 
 /// An unsigned integer field PVE may send as a number or a numeric string.
@@ -250,4 +263,19 @@ pub fn timeframe(tf: Option<String>, cf: Option<String>) -> Result<(String, Stri
         return Err(ToolError::InvalidArguments(format!("cf {cf:?} must be AVERAGE or MAX")));
     }
     Ok((tf, cf))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_of_a_thing_is_singular() {
+        assert_eq!(counted(1, "storage entries"), "1 storage entry");
+        assert_eq!(counted(1, "nodes"), "1 node");
+        assert_eq!(counted(0, "nodes"), "0 nodes");
+        assert_eq!(counted(2, "backups"), "2 backups");
+        let page = Page { count: 1, total: 1, truncated: false };
+        assert_eq!(page.summary("snapshots"), "1 snapshot");
+    }
 }

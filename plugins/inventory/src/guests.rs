@@ -335,8 +335,8 @@ fn list_snapshots(a: OnGuest<NoArgs>) -> Result<Answer<Snapshots>, ToolError> {
     let snaps: Vec<&Value> = items(&data).iter().filter(|s| s["name"] != "current").collect();
     let tree = attach(None, &snaps, 0);
     let summary = format!(
-        "{} snapshots of {} {}{}",
-        snaps.len(),
+        "{} of {} {}{}",
+        counted(snaps.len(), "snapshots"),
         g.kind,
         g.vmid,
         if current_parent.is_some() { "; current state descends from the marked parent" } else { "" }

@@ -113,6 +113,7 @@ fn set_config(a: OnGuest<Args>, writes: &mut Writes) -> Result<Answer<Outcome<Ch
         params.insert("digest".into(), json!(d));
     }
     let sent = writes.send(Method::Put, &["nodes", &g.node, g.kind, &vmid, "config"], &Value::Object(params))?;
-    let what = format!("change {} keys of {g}", changes.len());
+    let keys = if changes.len() == 1 { "1 key".to_string() } else { format!("{} keys", changes.len()) };
+    let what = format!("change {keys} of {g}");
     writes.finish(&g.node, sent, &what, Changes { changes })
 }
