@@ -3,6 +3,7 @@
 //! HTTP in [`http`]).
 
 pub mod http;
+mod prompts;
 
 use std::sync::Arc;
 
@@ -92,6 +93,12 @@ impl ProxmcpServer {
             .get::<axum::http::request::Parts>()
             .and_then(|parts| parts.extensions.get::<Caller>().cloned())
             .or_else(|| self.session_caller.clone())
+    }
+
+    /// The names of the tools this request's caller may call.
+    fn offered(&self, context: &RequestContext<RoleServer>) -> std::collections::BTreeSet<String> {
+        let caller = self.caller(context);
+        self.gate.tools_for(caller.as_ref()).map(|t| t.name.clone()).collect()
     }
 
     fn tools_for(&self, caller: Option<&Caller>) -> Vec<Tool> {
@@ -270,7 +277,7 @@ fn error_result(message: String) -> CallToolResult {
 
 impl ServerHandler for ProxmcpServer {
     fn get_info(&self) -> InitializeResult {
-        let mut caps = ServerCapabilities::builder().enable_tools().build();
+        let mut caps = ServerCapabilities::builder().enable_tools().enable_prompts().build();
         if let Some(tools) = caps.tools.as_mut() {
             tools.list_changed = Some(false);
         }
@@ -289,6 +296,27 @@ impl ServerHandler for ProxmcpServer {
     ) -> Result<ListToolsResult, McpError> {
         let caller = self.caller(&context);
         Ok(ListToolsResult { tools: self.tools_for(caller.as_ref()), ..ListToolsResult::default() })
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListPromptsResult, McpError> {
+        let offered = self.offered(&context);
+        Ok(rmcp::model::ListPromptsResult { prompts: prompts::list(&|t| offered.contains(t)), ..Default::default() })
+    }
+
+    async fn get_prompt(
+        &self,
+        request: rmcp::model::GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::GetPromptResponse, McpError> {
+        let offered = self.offered(&context);
+        match prompts::get(&request.name, request.arguments.as_ref(), &|t| offered.contains(t)) {
+            Ok(prompt) => Ok(prompt.into()),
+            Err(e) => Err(McpError::invalid_params(e.to_string(), None)),
+        }
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
