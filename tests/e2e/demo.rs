@@ -121,4 +121,5 @@ async fn demo_serves_every_tool_against_the_in_process_simulator() {
     let _ = tokio::io::AsyncReadExt::read_to_string(&mut stderr.unwrap(), &mut text).await;
     assert!(text.contains("npx @modelcontextprotocol/inspector"), "{text}");
     assert!(text.contains("claude mcp add proxmox-demo"), "{text}");
+    assert!(!text.contains("travels unencrypted"), "the simulator on loopback is not worth a warning: {text}");
 }

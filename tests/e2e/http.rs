@@ -50,8 +50,9 @@ impl HttpProxmcp {
         })
         .await
         .expect("proxmcp did not start within 60 s");
+        // The whole stderr, start-up included.
         let stderr = tokio::spawn(async move {
-            let mut rest = String::new();
+            let mut rest = seen;
             while let Ok(Some(line)) = lines.next_line().await {
                 rest.push_str(&line);
                 rest.push('\n');
@@ -90,6 +91,20 @@ impl HttpProxmcp {
         support::assert_no_secrets("the server's stderr", &stderr);
         (status, stderr)
     }
+}
+
+#[tokio::test]
+async fn serve_says_before_ready_whether_proxmox_takes_the_credentials() {
+    let pve = support::sim().await;
+    let wrong = Launch {
+        env: vec![("PVE_API_TOKEN_SECRET".into(), support::READONLY_TOKEN_SECRET.into())],
+        ..Launch::default()
+    };
+    let (_, stderr) = HttpProxmcp::start(&pve.base_url(), "streamable-http", wrong).await.terminate().await;
+    let refused = stderr.find("refused the credentials").unwrap_or_else(|| panic!("{stderr}"));
+    assert!(refused < stderr.find("proxmcp ready").unwrap_or(usize::MAX), "{stderr}");
+    let (_, stderr) = HttpProxmcp::start(&pve.base_url(), "streamable-http", Launch::default()).await.terminate().await;
+    assert!(stderr.contains("the credentials are accepted") && !stderr.contains("refused"), "{stderr}");
 }
 
 fn http_client() -> reqwest::Client {

@@ -429,3 +429,15 @@ async fn the_password_ticket_cookie_is_sent_unencoded() {
     let v = c.request(Method::Get, &["version"], &Value::Null).await.expect("the raw cookie is accepted");
     assert_eq!(v["version"], "9.1.2");
 }
+
+#[tokio::test]
+async fn a_refused_connection_names_the_port_of_the_configured_url() {
+    // A port nothing listens on (bound, then released).
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let err = client(&format!("http://127.0.0.1:{port}"), token())
+        .request(Method::Get, &["version"], &Value::Null)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&format!("reachable on port {port}")) && !err.contains("8006"), "{err}");
+}

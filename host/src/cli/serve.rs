@@ -25,6 +25,7 @@ pub(crate) async fn serve(config: &Config) -> Result<()> {
     for skipped in gate.skipped() {
         tracing::info!(origin = %skipped.origin, "plugin not loaded: {}", skipped.reason);
     }
+    check_proxmox(&client).await;
     let tools = gate.tools().count();
     let plugins = gate.plugins().count();
     let rbac = gate.rbac().clone();
@@ -117,4 +118,23 @@ pub(crate) async fn shutdown_signal() {
         let _ = tokio::signal::ctrl_c().await;
     }
     tracing::info!("shutdown requested");
+}
+
+/// Says before "ready" whether Proxmox answers with these credentials: a
+/// wrong secret is reported at start, not at the first call. A cluster that
+/// cannot be reached now is no reason not to start.
+async fn check_proxmox(client: &pve::PveClient) {
+    let root = client.api_root();
+    let asked = client.request(pve::Method::Get, &["version"], &serde_json::Value::Null);
+    match tokio::time::timeout(std::time::Duration::from_secs(5), asked).await {
+        Ok(Ok(v)) => {
+            let version = v.get("version").and_then(serde_json::Value::as_str).unwrap_or("?").to_string();
+            tracing::info!(%root, version, "Proxmox answers; the credentials are accepted");
+        }
+        Ok(Err(e @ (pve::ApiError::Unauthorized(_) | pve::ApiError::Forbidden(_)))) => {
+            tracing::error!(%root, "Proxmox refused the credentials; every call will fail until they are fixed: {e}");
+        }
+        Ok(Err(e)) => tracing::warn!(%root, "Proxmox cannot be used now; calls will fail until it can: {e}"),
+        Err(_) => tracing::warn!(%root, "Proxmox did not answer within 5 s; calls will fail until it does"),
+    }
 }

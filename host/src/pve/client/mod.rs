@@ -125,7 +125,11 @@ pub fn normalize_base_url(raw: &str, allow_insecure_http: bool) -> Result<Url, C
     match url.scheme() {
         "https" => {}
         "http" if allow_insecure_http => {
-            tracing::warn!("PVE_ALLOW_INSECURE_HTTP=true: the API token travels unencrypted");
+            // On loopback (the embedded simulator, a local tunnel) nothing
+            // crosses a network.
+            if !is_loopback(&url) {
+                tracing::warn!("PVE_ALLOW_INSECURE_HTTP=true: the API token travels unencrypted");
+            }
         }
         "http" => return Err(ConfigError::InsecureHttp),
         other => return Err(bad(&format!("scheme {other:?} is not supported; use https://"))),
@@ -423,11 +427,27 @@ impl PveClient {
             } else if detail.contains("certificate") || detail.contains("Certificate") {
                 "the TLS certificate was not trusted; for a self-signed node set PVE_FINGERPRINT (the node's SHA-256 fingerprint) or PVE_CA_FILE, or PVE_VERIFY_SSL=false on a trusted network"
             } else {
-                "check PVE_BASE_URL and that the node is up and reachable on port 8006"
+                ""
+            };
+            let hint = if hint.is_empty() {
+                let port =
+                    Url::parse(&self.inner.api_root).ok().and_then(|u| u.port_or_known_default()).unwrap_or(8006);
+                format!("check PVE_BASE_URL and that the node is up and reachable on port {port}")
+            } else {
+                hint.to_string()
             };
             return ApiError::Other(format!("cannot connect to Proxmox at {}: {detail}; {hint}", self.inner.api_root));
         }
         ApiError::Other(format!("request {method} {path} failed: {}", error_chain(e)))
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
     }
 }
 
