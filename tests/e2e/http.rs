@@ -325,6 +325,18 @@ async fn a_session_refuses_a_second_principal() {
         .await
         .unwrap();
     assert!(resp.status().is_success(), "{}", resp.status());
+    // Her DELETE ends it with a plain success (not 202, which clients such
+    // as the Python SDK report as a failed termination), and it is gone.
+    let end = |method: reqwest::Method| {
+        http.request(method, &server.url)
+            .bearer_auth("alice-token-1")
+            .header("mcp-session-id", &id)
+            .header("accept", "application/json, text/event-stream")
+    };
+    let resp = end(reqwest::Method::DELETE).send().await.unwrap();
+    assert!(matches!(resp.status().as_u16(), 200 | 204), "{}", resp.status());
+    let resp = end(reqwest::Method::POST).json(&list).send().await.unwrap();
+    assert_eq!(resp.status(), 404, "the deleted session still answers");
     drop(server);
 }
 

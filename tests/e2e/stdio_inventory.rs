@@ -124,3 +124,29 @@ async fn proxmox_errors_reach_the_client_with_a_next_step() {
     let stderr = session.finish().await;
     assert!(!stderr.contains("wrong-secret"), "secret leaked to stderr:\n{stderr}");
 }
+
+#[tokio::test]
+async fn discover_advertises_exactly_the_protocol_revisions_the_tests_cover() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let pve = support::sim().await;
+    let work = tempfile::tempdir().unwrap();
+    let mut cmd = support::command(&pve.base_url(), &Launch::default(), work.path());
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().unwrap();
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                      "io.modelcontextprotocol/clientCapabilities": {},
+                      "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"}});
+    let request = json!({"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {"_meta": meta}});
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(format!("{request}\n").as_bytes()).await.unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line()).await.unwrap().unwrap();
+    let answer: serde_json::Value = serde_json::from_str(&line.unwrap_or_default()).unwrap();
+    let versions = &answer["result"]["supportedVersions"];
+    assert_eq!(versions.as_array().and_then(|v| v.last()), Some(&json!("2026-07-28")), "{answer}");
+    assert_eq!(versions[0], "2024-11-05", "{answer}");
+    assert!(answer["result"]["capabilities"]["prompts"].is_object(), "{answer}");
+}

@@ -275,7 +275,15 @@ fn error_result(message: String) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(message)])
 }
 
+/// The newest MCP revision proxmcp is tested against: a newer rmcp does not
+/// advertise a revision the tests never saw.
+pub const NEWEST_PROTOCOL: rmcp::model::ProtocolVersion = rmcp::model::ProtocolVersion::V_2026_07_28;
+
 impl ServerHandler for ProxmcpServer {
+    fn supported_protocol_versions(&self) -> std::borrow::Cow<'static, [rmcp::model::ProtocolVersion]> {
+        std::borrow::Cow::Borrowed(rmcp::model::ProtocolVersion::known_up_to(&NEWEST_PROTOCOL))
+    }
+
     fn get_info(&self) -> InitializeResult {
         let mut caps = ServerCapabilities::builder().enable_tools().enable_prompts().build();
         if let Some(tools) = caps.tools.as_mut() {

@@ -112,10 +112,15 @@ pub(super) async fn bind(State(book): State<Arc<SessionBook>>, request: Request,
                 None => return problem(StatusCode::NOT_FOUND, "no such session; start a new one with initialize"),
             }
             let deleting = request.method() == Method::DELETE;
-            let response = next.run(request).await;
+            let mut response = next.run(request).await;
             let ended = deleting && response.status().is_success() || response.status() == StatusCode::NOT_FOUND;
             if ended && let Ok(mut owners) = book.owners.lock() {
                 owners.remove(&id);
+            }
+            // The session is gone when DELETE returns; say so plainly
+            // (clients such as the Python SDK take 202 for a failure).
+            if deleting && response.status() == StatusCode::ACCEPTED {
+                *response.status_mut() = StatusCode::NO_CONTENT;
             }
             response
         }
