@@ -117,3 +117,40 @@ async fn official_python_sdk_lists_and_calls_the_tools_over_legacy_sse() {
     assert!(server.url.ends_with("/sse"), "{}", server.url);
     run_client(&["sse".into(), server.url.clone(), "py-token".into()], &[]).await;
 }
+
+/// Runs the client's `elicit` mode with `answer`; its report.
+async fn elicit(pve: &proxmcp::sim::Simulator, answer: &str) -> Value {
+    let python = tokio::task::spawn_blocking(python_with_mcp).await.expect("venv");
+    let script = support::root().join("tests").join("python").join("mcp_client.py");
+    let work = tempfile::tempdir().expect("tempdir");
+    let out = tokio::process::Command::new(python)
+        .arg(script)
+        .args(["elicit", answer, support::binary()])
+        .current_dir(work.path())
+        .env("PVE_BASE_URL", pve.base_url())
+        .env("PVE_ALLOW_INSECURE_HTTP", "true")
+        .env("PVE_API_TOKEN_ID", support::TOKEN_ID)
+        .env("PVE_API_TOKEN_SECRET", support::TOKEN_SECRET)
+        .env("PROXMCP_CACHE_DIR", support::cache_dir())
+        .output()
+        .await
+        .expect("run the Python client");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "python client failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_str(stdout.trim()).expect("the client prints JSON")
+}
+
+#[tokio::test]
+async fn official_python_sdk_in_its_default_mode_asks_the_user_before_a_write() {
+    let pve = support::sim().await;
+    let declined = elicit(&pve, "decline").await;
+    assert_eq!(declined["protocol"], "2026-07-28", "the default mode is the stateless wire: {declined}");
+    assert_eq!(declined["asked"].as_array().map(Vec::len), Some(1), "{declined}");
+    assert!(declined["asked"][0].as_str().unwrap_or_default().contains("would stop VM 100"), "{declined}");
+    assert_eq!(declined["is_error"], true, "{declined}");
+    assert!(declined["text"][0].as_str().unwrap_or_default().contains("did not approve"), "{declined}");
+    assert!(support::writes(&pve).is_empty(), "declined, yet sent: {:?}", support::writes(&pve));
+    let accepted = elicit(&pve, "accept").await;
+    assert_eq!(accepted["is_error"], false, "{accepted}");
+    assert_eq!(support::writes(&pve).len(), 1);
+}

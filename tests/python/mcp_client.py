@@ -4,6 +4,9 @@ Usage:
   mcp_client.py stdio PROXMCP_BINARY [ARGS...]   (the environment is passed to the server)
   mcp_client.py http URL [BEARER_TOKEN]          (streamable HTTP, e.g. http://127.0.0.1:8000/mcp)
   mcp_client.py sse URL [BEARER_TOKEN]           (legacy SSE, e.g. http://127.0.0.1:8000/sse)
+  mcp_client.py elicit accept|decline PROXMCP_BINARY [ARGS...]
+      (the SDK's high-level Client in its default mode, with an elicitation
+      callback that gives that answer, calls pve_stop_vm on vmid 100 over stdio)
 
 Prints one JSON object: the listed tool names and, per tool, the
 structured result and whether it was an error.
@@ -15,7 +18,7 @@ import json
 import os
 import sys
 
-from mcp import ClientSession, StdioServerParameters
+from mcp import Client, ClientSession, StdioServerParameters, types
 from mcp.client.sse import sse_client
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
@@ -48,8 +51,26 @@ async def connect(mode: str, args: list[str]):
         raise SystemExit(f"unknown mode {mode!r}; use stdio, http or sse")
 
 
+async def elicit(answer: str, args: list[str]) -> None:
+    asked = []
+
+    async def on_elicit(context, params):
+        asked.append(params.message)
+        return types.ElicitResult(action=answer)
+
+    server = StdioServerParameters(command=args[0], args=args[1:] + ["serve"], env=dict(os.environ))
+    async with Client(server, elicitation_callback=on_elicit) as client:
+        r = await client.call_tool("pve_stop_vm", {"vmid": 100})
+        version = client.session.protocol_version
+    texts = [c.text for c in r.content if getattr(c, "type", "") == "text"]
+    print(json.dumps({"asked": asked, "is_error": bool(r.is_error), "text": texts, "protocol": str(version)}))
+
+
 async def main() -> None:
     mode, rest = sys.argv[1], sys.argv[2:]
+    if mode == "elicit":
+        await elicit(rest[0], rest[1:])
+        return
     async with connect(mode, rest) as (read, write):
         async with ClientSession(read, write) as session:
             await session.initialize()
