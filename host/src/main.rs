@@ -198,7 +198,7 @@ async fn run(cli: Cli) -> Result<()> {
         tracing::warn!("{warning}");
     }
     match cli.command {
-        Command::Serve { .. } => serve(&config).await,
+        Command::Serve { .. } => serve(&config, None).await,
         Command::Plugins(PluginsCommand::List { json }) => plugins_list(&config, json).await,
         Command::Plugins(PluginsCommand::Inspect { file }) => plugins_inspect(&config, &file).await,
         Command::Plugin(PluginCommand::New { name, lang }) => plugin_new(&name, lang),

@@ -238,3 +238,49 @@ async fn plugins_list_prints_each_plugins_tools_list_share_and_the_default_set_f
         stdout(&text).contains("tools/list share:") && stdout(&text).contains(&format!("tools/list: {total} bytes"))
     );
 }
+
+#[test]
+fn a_busy_port_is_reported_once_with_the_next_step() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port().to_string();
+    let out = run(&["demo", "--transport", "streamable-http"], &[("MCP_PORT", &port)]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert_eq!(err.matches("in use").count(), 1, "the cause once: {err}");
+    assert!(err.contains("pick a free MCP_PORT"), "{err}");
+    drop(busy);
+}
+
+#[tokio::test]
+async fn demo_over_http_on_port_zero_prints_hints_with_the_real_port() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let work = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::new(support::binary())
+        .env_clear()
+        .current_dir(work.path())
+        .env("PROXMCP_CACHE_DIR", support::cache_dir())
+        .env("MCP_PORT", "0")
+        .args(["demo", "--transport", "streamable-http"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let (mut endpoint, mut hint) = (None, None);
+    let read = async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(url) = line.strip_prefix("proxmcp: serving MCP at ") {
+                endpoint = Some(url.trim().to_string());
+            } else if line.contains("npx @modelcontextprotocol/inspector --cli") {
+                hint = Some(line);
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), read).await.expect("the demo printed its hints");
+    let endpoint = endpoint.expect("the bound endpoint");
+    assert!(!endpoint.contains(":0/"), "{endpoint}");
+    assert!(hint.unwrap_or_default().contains(&endpoint), "the hint names the bound endpoint {endpoint}");
+    let _ = child.kill().await;
+}

@@ -10,7 +10,9 @@ use proxmcp::pve;
 
 use super::setup::{build_gate, make_client};
 
-pub(crate) async fn serve(config: &Config) -> Result<()> {
+/// Serves until a signal; `hints` prints what to run against an HTTP
+/// endpoint once it is bound.
+pub(crate) async fn serve(config: &Config, hints: Option<&dyn Fn(&str)>) -> Result<()> {
     let Some(client) = make_client(config)? else {
         bail!(pve::ConfigError::MissingBaseUrl);
     };
@@ -70,6 +72,9 @@ pub(crate) async fn serve(config: &Config) -> Result<()> {
     tracing::info!(tools, plugins, read_only = config.read_only(), transport = config.transport(), %endpoint, "proxmcp ready");
     // The test-suite and scripts read this line to find a port chosen with MCP_PORT=0.
     eprintln!("proxmcp: serving MCP at {endpoint}");
+    if let Some(hints) = hints {
+        hints(&endpoint);
+    }
     let draining = server.clone();
     http.run(async move {
         shutdown_signal().await;

@@ -95,20 +95,26 @@ pub(crate) async fn demo(mut config: Config, time_scale: f64, seed: Option<&std:
             eprintln!("  or add it to Claude Code:       claude mcp add proxmox-demo -- {exe} demo");
         }
         transport => {
-            let addr = config.listen_addr()?;
-            let (url, flag) = match transport {
-                "sse" => (format!("http://{addr}/sse"), "sse"),
-                _ => (format!("http://{addr}{}", config.mcp_path()), "http"),
-            };
             eprintln!(
                 "proxmcp demo: serving MCP over {transport} against a simulated 3-node cluster ({})",
                 server.base_url()
             );
-            eprintln!(
-                "  list the tools:           npx @modelcontextprotocol/inspector --cli {url} --transport {flag} --method tools/list"
-            );
-            eprintln!("  or add it to Claude Code: claude mcp add --transport {flag} proxmox-demo {url}");
         }
     }
-    serve(&config).await
+    // The HTTP hints name the bound address, so MCP_PORT=0 shows the real port.
+    // With bearer tokens configured, the hints show where the token goes.
+    let bearer = !config.rbac.tokens.is_empty();
+    let hints = move |endpoint: &str| {
+        let flag = if endpoint.ends_with("/sse") { "sse" } else { "http" };
+        let (inspector, claude) = if bearer {
+            (" --header \"Authorization: Bearer YOUR_TOKEN\"", " --header \"Authorization: Bearer YOUR_TOKEN\"")
+        } else {
+            ("", "")
+        };
+        eprintln!(
+            "  list the tools:           npx @modelcontextprotocol/inspector --cli {endpoint} --transport {flag}{inspector} --method tools/list"
+        );
+        eprintln!("  or add it to Claude Code: claude mcp add --transport {flag}{claude} proxmox-demo {endpoint}");
+    };
+    serve(&config, Some(&hints)).await
 }

@@ -79,12 +79,13 @@ pub enum HttpError {
     )]
     Unauthenticated(SocketAddr),
     /// The address could not be bound.
-    #[error("cannot listen on {addr}: {source}; pick a free MCP_PORT or another MCP_HOST")]
+    // The cause is part of the message, not a source, so it is not printed twice.
+    #[error("cannot listen on {addr}: {cause}; pick a free MCP_PORT or another MCP_HOST")]
     Bind {
         /// The address.
         addr: SocketAddr,
         /// The I/O error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The server failed while running.
     #[error("the HTTP server failed: {0}")]
@@ -125,7 +126,7 @@ impl HttpServer {
         }
         let listener = tokio::net::TcpListener::bind(options.addr)
             .await
-            .map_err(|source| HttpError::Bind { addr: options.addr, source })?;
+            .map_err(|cause| HttpError::Bind { addr: options.addr, cause })?;
         let shutdown = CancellationToken::new();
         let mut allowed_hosts = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
         if !options.addr.ip().is_unspecified() {
