@@ -55,21 +55,29 @@ async fn standalone_simulator_serves_https_and_prints_fingerprint_and_token() {
     assert_eq!(r.status().as_u16(), 200);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["data"]["version"], "9.1.2");
-    // The real binary trusts the self-signed node by its pinned fingerprint.
+    // The real binary trusts the self-signed node by its pinned fingerprint,
+    // and without it says what to set, once, with no raw TLS log before.
     let (id, secret) = token.split_once('=').unwrap();
-    let check = tokio::process::Command::new(support::binary())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("PROXMCP_CACHE_DIR", support::cache_dir())
-        .env("PVE_BASE_URL", &url)
-        .env("PVE_FINGERPRINT", &fingerprint)
-        .env("PVE_API_TOKEN_ID", id)
-        .env("PVE_API_TOKEN_SECRET", secret)
-        .current_dir(work.path())
-        .args(["config", "check"])
-        .output()
-        .await
-        .unwrap();
+    let check_with = |pin: Option<&str>| {
+        let mut cmd = tokio::process::Command::new(support::binary());
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("PROXMCP_CACHE_DIR", support::cache_dir())
+            .env("PVE_BASE_URL", &url)
+            .env("PVE_API_TOKEN_ID", id)
+            .env("PVE_API_TOKEN_SECRET", secret)
+            .current_dir(work.path())
+            .args(["config", "check"]);
+        if let Some(pin) = pin {
+            cmd.env("PVE_FINGERPRINT", pin);
+        }
+        cmd.output()
+    };
+    let untrusted = check_with(None).await.unwrap();
+    let said = String::from_utf8_lossy(&untrusted.stderr);
+    assert!(!untrusted.status.success() && said.contains("PVE_FINGERPRINT"), "{said}");
+    assert!(!said.contains("rustls"), "raw TLS log lines before the hint: {said}");
+    let check = check_with(Some(&fingerprint)).await.unwrap();
     let out = String::from_utf8_lossy(&check.stdout);
     assert!(check.status.success(), "{out}{}", String::from_utf8_lossy(&check.stderr));
     assert!(out.contains("version 9.1.2"), "{out}");

@@ -75,7 +75,10 @@ pub(crate) fn init_logging(serving: bool) {
         .with_target("cranelift_frontend", tracing::Level::INFO)
         .with_target("wasmtime_cranelift", tracing::Level::INFO)
         .with_target("wasmtime_internal_cranelift", tracing::Level::INFO)
-        .with_target("regalloc2", tracing::Level::INFO);
+        .with_target("regalloc2", tracing::Level::INFO)
+        // A refused certificate is reported once, in the error that says
+        // what to do (PVE_FINGERPRINT, PVE_CA_FILE), not raw before it.
+        .with_target("rustls_platform_verifier", tracing_subscriber::filter::LevelFilter::OFF);
     // Logs go to stderr: in stdio mode stdout is the protocol stream.
     // Control characters in logged values (Proxmox's messages, names) are
     // escaped, so no value can forge a record.

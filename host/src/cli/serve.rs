@@ -131,7 +131,8 @@ pub(crate) async fn shutdown_signal() {
 async fn check_proxmox(client: &pve::PveClient) {
     let root = client.api_root();
     let asked = client.request(pve::Method::Get, &["version"], &serde_json::Value::Null);
-    match tokio::time::timeout(std::time::Duration::from_secs(5), asked).await {
+    // Bounded: a cluster that is down must not hold up the start for long.
+    match tokio::time::timeout(std::time::Duration::from_secs(2), asked).await {
         Ok(Ok(v)) => {
             let version = v.get("version").and_then(serde_json::Value::as_str).unwrap_or("?").to_string();
             tracing::info!(%root, version, "Proxmox answers; the credentials are accepted");
@@ -140,6 +141,6 @@ async fn check_proxmox(client: &pve::PveClient) {
             tracing::error!(%root, "Proxmox refused the credentials; every call will fail until they are fixed: {e}");
         }
         Ok(Err(e)) => tracing::warn!(%root, "Proxmox cannot be used now; calls will fail until it can: {e}"),
-        Err(_) => tracing::warn!(%root, "Proxmox did not answer within 5 s; calls will fail until it does"),
+        Err(_) => tracing::warn!(%root, "Proxmox did not answer within 2 s; calls will fail until it does"),
     }
 }
