@@ -102,7 +102,13 @@ impl Hints {
 /// booleans and taken out, so an argument type holds only the tool's own
 /// fields.
 pub fn parse_write_args<T: DeserializeOwned>(mut args: Value) -> Result<T, ToolError> {
-    if let Value::Object(map) = &mut args {
+    take_write_flags(&mut args)?;
+    parse_args(args)
+}
+
+/// Checks that `confirm` and `dry_run` are booleans and takes them out.
+pub(crate) fn take_write_flags(args: &mut Value) -> Result<(), ToolError> {
+    if let Value::Object(map) = args {
         for key in ["confirm", "dry_run"] {
             match map.remove(key) {
                 None | Some(Value::Bool(_)) => {}
@@ -112,7 +118,7 @@ pub fn parse_write_args<T: DeserializeOwned>(mut args: Value) -> Result<T, ToolE
             }
         }
     }
-    parse_args(args)
+    Ok(())
 }
 
 /// The definition of one tool, as listed to MCP clients.
@@ -256,7 +262,12 @@ impl From<ApiError> for ToolError {
 /// Deserializes tool arguments into `T`, turning serde's complaint into an
 /// [`ToolError::InvalidArguments`] the caller can act on.
 pub fn parse_args<T: DeserializeOwned>(args: Value) -> Result<T, ToolError> {
-    serde_json::from_value(args).map_err(|e| ToolError::InvalidArguments(format!("{e}; check the tool's input schema")))
+    serde_json::from_value(args).map_err(invalid_arguments)
+}
+
+/// serde's complaint about arguments, with the next step.
+pub(crate) fn invalid_arguments(e: serde_json::Error) -> ToolError {
+    ToolError::InvalidArguments(format!("{e}; check the tool's input schema"))
 }
 
 /// What a plugin implements. Each call runs in a fresh instance, so

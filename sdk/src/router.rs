@@ -25,7 +25,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use crate::write::Writes;
-use crate::{Answer, Hints, Output, ToolDef, ToolError, parse_args, parse_write_args};
+use crate::{Answer, Hints, Output, ToolDef, ToolError, invalid_arguments, take_write_flags};
 
 /// The arguments of a tool that takes none: any argument is refused.
 #[derive(Debug, Default, serde::Deserialize, JsonSchema)]
@@ -77,7 +77,7 @@ impl Router {
             hints: Hints::READ_ONLY,
             input: input_schema::<A>,
             output: output_schema::<O>,
-            run: Box::new(move |args| handler(parse_typed(args, input_schema::<A>, parse_args)?)?.into_output()),
+            run: Box::new(move |args| handler(parse_typed(args, input_schema::<A>, false)?)?.into_output()),
         });
         self
     }
@@ -108,7 +108,7 @@ impl Router {
             output: output_schema::<O>,
             run: Box::new(move |args| {
                 let mut writes = Writes::from_args(&args);
-                handler(parse_typed(args, input_schema::<A>, parse_write_args)?, &mut writes)?.into_output()
+                handler(parse_typed(args, input_schema::<A>, true)?, &mut writes)?.into_output()
             }),
         });
         self
@@ -148,31 +148,34 @@ impl Router {
     }
 }
 
-/// Parses arguments with `parse`; when that fails, once more with numbers
-/// the model wrote as strings (`"vmid": "100"`) turned into the numbers the
+/// Parses arguments into `A` (for a write, after `confirm` and `dry_run`
+/// are checked and taken out); when that fails, once more with numbers the
+/// model wrote as strings (`"vmid": "100"`) turned into the numbers the
 /// schema asks for. The first complaint stands if that does not help.
-fn parse_typed<A>(
-    args: Value,
-    schema: fn() -> Value,
-    parse: fn(Value) -> Result<A, ToolError>,
-) -> Result<A, ToolError> {
-    let retry = args.as_object().is_some_and(|m| m.values().any(Value::is_string)).then(|| args.clone());
-    let first = match parse(args) {
+fn parse_typed<A: DeserializeOwned>(mut args: Value, schema: fn() -> Value, write: bool) -> Result<A, ToolError> {
+    if write {
+        take_write_flags(&mut args)?;
+    }
+    // By reference, so the retry needs no copy of the arguments.
+    let first = match A::deserialize(&args) {
         Ok(a) => return Ok(a),
         Err(e) => e,
     };
-    match retry.and_then(|args| numbers_from_strings(args, &schema())) {
-        Some(fixed) => parse(fixed).map_err(|_| first),
-        None => Err(first),
+    if numbers_from_strings(&mut args, &schema())
+        && let Ok(a) = A::deserialize(&args)
+    {
+        return Ok(a);
     }
+    Err(invalid_arguments(first))
 }
 
-/// `args` with each string that the schema types as an integer or number
-/// and that reads as one turned into that number; `None` if none did.
-fn numbers_from_strings(mut args: Value, schema: &Value) -> Option<Value> {
-    let props = schema.get("properties")?.as_object()?;
+/// Turns each string that the schema types as an integer or number and
+/// that reads as one into that number; whether any was.
+fn numbers_from_strings(args: &mut Value, schema: &Value) -> bool {
+    let Some(props) = schema.get("properties").and_then(Value::as_object) else { return false };
+    let Some(args) = args.as_object_mut() else { return false };
     let mut changed = false;
-    for (key, value) in args.as_object_mut()? {
+    for (key, value) in args {
         let Some(text) = value.as_str() else { continue };
         let number = match props.get(key).and_then(|p| p.get("type")).and_then(Value::as_str) {
             Some("integer") => text.trim().parse::<i64>().ok().map(Value::from),
@@ -186,7 +189,7 @@ fn numbers_from_strings(mut args: Value, schema: &Value) -> Option<Value> {
             changed = true;
         }
     }
-    changed.then_some(args)
+    changed
 }
 
 /// The input schema of a tool taking `A`: derived, inlined, and trimmed to
