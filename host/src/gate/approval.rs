@@ -116,6 +116,11 @@ pub(super) fn question(actions: &[String]) -> String {
     }
 }
 
+/// The refusal when the user declines `actions`.
+pub(super) fn not_approved(actions: &[String]) -> ApiError {
+    ApiError::ConfirmationRequired(format!("the user did not approve: would {}; nothing was sent", actions.join("; ")))
+}
+
 /// Asks the user (through `confirmer`) to approve `actions`; the refusal
 /// says what would have been done and that nothing was sent.
 pub(super) async fn ask_user(confirmer: Option<&Confirmer>, actions: &[String]) -> Result<(), ApiError> {
@@ -127,9 +132,7 @@ pub(super) async fn ask_user(confirmer: Option<&Confirmer>, actions: &[String]) 
     };
     match confirmer(question(actions)).await {
         Ok(true) => Ok(()),
-        Ok(false) => {
-            Err(ApiError::ConfirmationRequired(format!("the user did not approve: would {all}; nothing was sent")))
-        }
+        Ok(false) => Err(not_approved(actions)),
         Err(why) => Err(ApiError::ConfirmationRequired(format!(
             "would {all}; nothing was sent. Asking the user failed ({why}); ask them, then call again with confirm=true"
         ))),

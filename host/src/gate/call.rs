@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use super::approval::{Approval, Planned, plan_requests, question};
+use super::approval::{Approval, Planned, not_approved, plan_requests, question};
 use super::audit::{self, Outcome, RequestRecord};
 use super::broker::CallBroker;
 use super::{CallContext, Caller, Entry, Gate, GateError, may_call};
@@ -57,40 +57,27 @@ impl Gate {
         let mut requests = Vec::new();
         let mut approval = if confirmed { Approval::Confirmed } else { Approval::None };
         let mut approved_by = confirmed.then(|| "confirm argument".to_string());
-        if !confirmed && !dry_run && !spec.hints.read_only && ctx.confirmer.is_none() && ctx.retry.is_some() {
-            match self.approve_by_retry(&call, &mut requests).await? {
-                Ok(Some(plan)) => {
+        // A write without confirm is planned by a dry run and the user asked
+        // about that plan: mid-call (elicitation), or by the call's answer
+        // and the client's retry (the stateless wire).
+        if !confirmed && !dry_run && !spec.hints.read_only {
+            let decided = if ctx.confirmer.is_some() {
+                Some((self.approve_by_asking(&call, &mut requests).await, ""))
+            } else if ctx.retry.is_some() {
+                Some((self.approve_by_retry(&call, &mut requests).await?, " (on retry)"))
+            } else {
+                None
+            };
+            match decided {
+                Some((Ok(Some(plan)), how)) => {
                     approval = Approval::Exactly(plan);
-                    approved_by = Some(format!("elicitation accepted by {} (on retry)", caller.principal));
+                    approved_by = Some(format!("elicitation accepted by {}{how}", caller.principal));
                 }
-                Ok(None) => {}
-                Err(refusal) => {
+                Some((Err(refusal), _)) => {
                     let result = Err(CallError::Tool(ToolFailure::Api(refusal)));
                     return self.finish(&call, result, requests, None, true);
                 }
-            }
-        }
-        if !confirmed && !dry_run && !spec.hints.read_only && ctx.confirmer.is_some() {
-            let mut plan_args = arguments.clone();
-            plan_args["dry_run"] = Value::Bool(true);
-            let (plan_result, plan_requests) = self.run(&call, &plan_args, Approval::None).await;
-            requests.extend(plan_requests);
-            match self.plan_of(plan_result).await {
-                Ok(Some(plan)) => match self.ask(&ctx, &plan).await {
-                    Ok(()) => {
-                        approval = Approval::Exactly(plan);
-                        approved_by = Some(format!("elicitation accepted by {}", caller.principal));
-                    }
-                    Err(refusal) => {
-                        let result = Err(CallError::Tool(ToolFailure::Api(refusal)));
-                        return self.finish(&call, result, requests, None, true);
-                    }
-                },
-                Ok(None) => {}
-                Err(refusal) => {
-                    let result = Err(CallError::Tool(ToolFailure::Api(refusal)));
-                    return self.finish(&call, result, requests, None, true);
-                }
+                Some((Ok(None), _)) | None => {}
             }
         }
         let (mut result, sent) = self.run(&call, &arguments, approval).await;
@@ -105,6 +92,33 @@ impl Gate {
         self.finish(&call, result, requests, approved_by, false)
     }
 
+    /// The writes a dry run of the call plans, checked against protection;
+    /// `None` when it plans none.
+    async fn dry_run_plan(
+        &self,
+        call: &Invocation<'_>,
+        requests: &mut Vec<RequestRecord>,
+    ) -> Result<Option<Vec<Planned>>, ApiError> {
+        let mut plan_args = call.arguments.clone();
+        plan_args["dry_run"] = Value::Bool(true);
+        let (plan_result, plan_requests) = self.run(call, &plan_args, Approval::None).await;
+        requests.extend(plan_requests);
+        self.plan_of(plan_result).await
+    }
+
+    /// Approval by asking the user mid-call: the plan they approved, `None`
+    /// when the call plans no write.
+    async fn approve_by_asking(
+        &self,
+        call: &Invocation<'_>,
+        requests: &mut Vec<RequestRecord>,
+    ) -> Result<Option<Vec<Planned>>, ApiError> {
+        match self.dry_run_plan(call, requests).await? {
+            Some(plan) => self.ask(call.ctx, &plan).await.map(|()| Some(plan)),
+            None => Ok(None),
+        }
+    }
+
     /// Approval for a client that answers by calling again: on its first
     /// call the plan is sealed and the question returned
     /// ([`GateError::InputRequired`]); on the retry the sealed plan is what
@@ -116,8 +130,9 @@ impl Gate {
         requests: &mut Vec<RequestRecord>,
     ) -> Result<Result<Option<Vec<Planned>>, ApiError>, GateError> {
         let Invocation { name, arguments, caller, ctx, .. } = *call;
-        let retry = ctx.retry.clone().unwrap_or_default();
-        if let Some(state) = &retry.state {
+        if let Some(retry) = &ctx.retry
+            && let Some(state) = &retry.state
+        {
             let plan = match self.sealer.open(state, &caller.principal, name, arguments) {
                 Ok(plan) => plan,
                 Err(e) => {
@@ -129,16 +144,9 @@ impl Gate {
             if retry.accepted == Some(true) {
                 return Ok(Ok(Some(plan)));
             }
-            let all = self.actions(&plan).await.join("; ");
-            return Ok(Err(ApiError::ConfirmationRequired(format!(
-                "the user did not approve: would {all}; nothing was sent"
-            ))));
+            return Ok(Err(not_approved(&self.actions(&plan).await)));
         }
-        let mut plan_args = arguments.clone();
-        plan_args["dry_run"] = Value::Bool(true);
-        let (plan_result, plan_requests) = self.run(call, &plan_args, Approval::None).await;
-        requests.extend(plan_requests);
-        let plan = match self.plan_of(plan_result).await {
+        let plan = match self.dry_run_plan(call, requests).await {
             Ok(Some(plan)) => plan,
             Ok(None) => return Ok(Ok(None)),
             Err(refusal) => return Ok(Err(refusal)),
