@@ -43,6 +43,7 @@
 pub mod format;
 pub mod guest;
 pub mod pve;
+pub mod resources;
 #[cfg(feature = "schema")]
 pub mod router;
 pub mod write;
@@ -60,7 +61,7 @@ pub mod bindings {
     #![allow(missing_docs, unsafe_code, clippy::all)]
     wit_bindgen::generate!({
         path: "../wit",
-        world: "plugin",
+        world: "plugin-with-resources",
         pub_export_macro: true,
         default_bindings_module: "proxmcp_sdk::bindings",
     });
@@ -72,7 +73,7 @@ pub use bindings::proxmcp::plugin::types::{
 
 /// The contract version this SDK builds plugins for. The host refuses a
 /// plugin whose manifest names a version it does not support.
-pub const CONTRACT_VERSION: &str = "0.1.0";
+pub const CONTRACT_VERSION: &str = "0.1.1";
 
 /// Behaviour hints shown to MCP clients as tool annotations. The host never
 /// trusts them for safety; they help the client and the model.
@@ -277,6 +278,19 @@ pub trait Plugin {
     fn tools() -> Vec<ToolDef>;
     /// Runs tool `name` with `args` (always a JSON object).
     fn call(name: &str, args: Value) -> Result<Output, ToolError>;
+    /// The plugin's resources and templates (see [`resources`]); none by
+    /// default. Must not make requests.
+    fn resources() -> Vec<resources::ResourceDef> {
+        Vec::new()
+    }
+    /// Reads resource `uri`.
+    fn read(uri: &str) -> Result<resources::Contents, ToolError> {
+        Err(resources::unknown_resource(uri))
+    }
+    /// Values of template variable `argument` that start with `value`.
+    fn complete(_argument: &str, _value: &str) -> Result<Vec<String>, ToolError> {
+        Ok(Vec::new())
+    }
 }
 
 /// Logging into the host's log (stderr), tagged with the plugin's name.
@@ -300,238 +314,9 @@ pub mod log {
         raw::log(raw::Level::Error, message);
     }
 }
-
 #[doc(hidden)]
-pub mod __private {
-    //! Glue used by [`plugin!`](crate::plugin); not a stable API.
-    use super::*;
-    use crate::bindings::exports::proxmcp::plugin::tools as wit;
-
-    pub use crate::bindings::exports::proxmcp::plugin::tools::Guest as ToolsGuest;
-    pub use serde_json::Value;
-
-    /// `list-tools` for plugin `P`.
-    pub fn list_tools<P: Plugin>() -> Vec<wit::Tool> {
-        P::tools()
-            .into_iter()
-            .map(|t| wit::Tool {
-                name: t.name,
-                title: t.title,
-                description: t.description,
-                input_schema: t.input_schema.to_string(),
-                output_schema: t.output_schema.map(|s| s.to_string()),
-                hints: wit::Hints {
-                    read_only: t.hints.read_only,
-                    destructive: t.hints.destructive,
-                    idempotent: t.hints.idempotent,
-                    open_world: t.hints.open_world,
-                },
-            })
-            .collect()
-    }
-
-    /// `call-tool` for plugin `P`.
-    pub fn call_tool<P: Plugin>(name: &str, arguments: &str) -> Result<wit::Output, wit::ToolError> {
-        let args: Value = if arguments.trim().is_empty() {
-            Value::Object(Default::default())
-        } else {
-            serde_json::from_str(arguments)
-                .map_err(|e| wit::ToolError::InvalidArguments(format!("arguments are not JSON: {e}")))?
-        };
-        match P::call(name, args) {
-            Ok(out) => Ok(wit::Output { structured: out.structured.map(|v| v.to_string()), text: out.text }),
-            Err(ToolError::InvalidArguments(m)) => Err(wit::ToolError::InvalidArguments(m)),
-            Err(ToolError::UnknownTool(m)) => Err(wit::ToolError::UnknownTool(m)),
-            Err(ToolError::Api(e)) => Err(wit::ToolError::Api(e)),
-            Err(ToolError::Other(m)) => Err(wit::ToolError::Other(m)),
-        }
-    }
-
-    /// The manifest's length in bytes (see [`manifest`]).
-    pub const fn manifest_len(name: &str, version: &str, description: &str, grants: &[&[&str]]) -> usize {
-        render::<0>(name, version, description, grants).1
-    }
-
-    /// The manifest JSON (contract version, name, version, description and
-    /// grants, the lists joined), written at compile time into an array so
-    /// it can live in a `#[link_section]` static. `N` is [`manifest_len`].
-    pub const fn manifest<const N: usize>(name: &str, version: &str, description: &str, grants: &[&[&str]]) -> [u8; N] {
-        render::<N>(name, version, description, grants).0
-    }
-
-    /// Writes the manifest into `[u8; N]` as far as it fits and returns
-    /// the full length, so `N = 0` measures it.
-    const fn render<const N: usize>(
-        name: &str,
-        version: &str,
-        description: &str,
-        grants: &[&[&str]],
-    ) -> ([u8; N], usize) {
-        let mut out = [0u8; N];
-        let mut at = put(&mut out, 0, b"{\"contract\":", false);
-        at = put(&mut out, at, CONTRACT_VERSION.as_bytes(), true);
-        at = put(&mut out, at, b",\"name\":", false);
-        at = put(&mut out, at, name.as_bytes(), true);
-        at = put(&mut out, at, b",\"version\":", false);
-        at = put(&mut out, at, version.as_bytes(), true);
-        at = put(&mut out, at, b",\"description\":", false);
-        at = put(&mut out, at, description.as_bytes(), true);
-        at = put(&mut out, at, b",\"grants\":[", false);
-        let mut first = true;
-        let mut l = 0;
-        while l < grants.len() {
-            let mut g = 0;
-            while g < grants[l].len() {
-                if seen_before(grants, l, g) {
-                    g += 1;
-                    continue;
-                }
-                if !first {
-                    at = put(&mut out, at, b",", false);
-                }
-                first = false;
-                at = put(&mut out, at, grants[l][g].as_bytes(), true);
-                g += 1;
-            }
-            l += 1;
-        }
-        at = put(&mut out, at, b"]}", false);
-        (out, at)
-    }
-
-    /// Whether grant `g` of list `l` came earlier (lists may share one).
-    const fn seen_before(grants: &[&[&str]], l: usize, g: usize) -> bool {
-        let this = grants[l][g].as_bytes();
-        let (mut i, mut j) = (0, 0);
-        while i < l || (i == l && j < g) {
-            if j >= grants[i].len() {
-                i += 1;
-                j = 0;
-                continue;
-            }
-            let other = grants[i][j].as_bytes();
-            if other.len() == this.len() {
-                let mut k = 0;
-                while k < this.len() && this[k] == other[k] {
-                    k += 1;
-                }
-                if k == this.len() {
-                    return true;
-                }
-            }
-            j += 1;
-        }
-        false
-    }
-
-    /// Puts `s` at `at` (quoted and escaped as a JSON string if `string`);
-    /// returns where the next part goes. Bytes past the array are counted,
-    /// not written.
-    const fn put<const N: usize>(out: &mut [u8; N], mut at: usize, s: &[u8], string: bool) -> usize {
-        if string {
-            at = put(out, at, b"\"", false);
-        }
-        let mut i = 0;
-        while i < s.len() {
-            let escape = string && (s[i] == b'"' || s[i] == b'\\');
-            if escape {
-                if at < N {
-                    out[at] = b'\\';
-                }
-                at += 1;
-            }
-            if at < N {
-                out[at] = s[i];
-            }
-            at += 1;
-            i += 1;
-        }
-        if string {
-            at = put(out, at, b"\"", false);
-        }
-        at
-    }
-}
-
-/// Declares a plugin: exports its tools and embeds its manifest.
-///
-/// - `plugin`: the type implementing [`Plugin`]; or instead
-///   `router`: a function returning the plugin's
-///   [`Router`](router::Router) (feature `schema`), which lists and runs the
-///   tools;
-/// - `name`: the plugin's name (lowercase, `-` allowed), unique per host;
-/// - `description`: one line for `proxmcp plugins list`;
-/// - `grants`: the requests the plugin needs, each `"METHOD /path/pattern"`,
-///   where `*` matches one path segment and a final `**` any rest; or
-///   instead `grant_lists`: constants of type `&[&str]`, so each file of a
-///   plugin can keep its grants beside its tools. The operator's config may
-///   narrow or widen them; the host enforces the result on every request.
-#[macro_export]
-macro_rules! plugin {
-    (router: $router:path, name: $name:literal, description: $description:literal,
-     grants: [$($grant:literal),* $(,)?] $(,)?) => {
-        $crate::plugin!(@router $router, $name, $description, &[&[$($grant),*]]);
-    };
-    (router: $router:path, name: $name:literal, description: $description:literal,
-     grant_lists: [$($list:expr),* $(,)?] $(,)?) => {
-        $crate::plugin!(@router $router, $name, $description, &[$($list),*]);
-    };
-    (plugin: $plugin:ty, name: $name:literal, description: $description:literal,
-     grants: [$($grant:literal),* $(,)?] $(,)?) => {
-        $crate::plugin!(@export $plugin, $name, $description, &[&[$($grant),*]]);
-    };
-    (plugin: $plugin:ty, name: $name:literal, description: $description:literal,
-     grant_lists: [$($list:expr),* $(,)?] $(,)?) => {
-        $crate::plugin!(@export $plugin, $name, $description, &[$($list),*]);
-    };
-    (@router $router:path, $name:literal, $description:literal, $grants:expr) => {
-        struct __ProxmcpRouted;
-
-        impl $crate::Plugin for __ProxmcpRouted {
-            fn tools() -> ::std::vec::Vec<$crate::ToolDef> {
-                $router().tools()
-            }
-            fn call(name: &str, args: $crate::__private::Value) -> ::std::result::Result<$crate::Output, $crate::ToolError> {
-                $router().call(name, args)
-            }
-        }
-
-        $crate::plugin!(@export __ProxmcpRouted, $name, $description, $grants);
-    };
-    (@export $plugin:ty, $name:literal, $description:literal, $grants:expr) => {
-        struct __ProxmcpExports;
-
-        impl $crate::__private::ToolsGuest for __ProxmcpExports {
-            fn list_tools() -> ::std::vec::Vec<$crate::bindings::exports::proxmcp::plugin::tools::Tool> {
-                $crate::__private::list_tools::<$plugin>()
-            }
-            fn call_tool(
-                name: ::std::string::String,
-                arguments: ::std::string::String,
-            ) -> ::std::result::Result<
-                $crate::bindings::exports::proxmcp::plugin::tools::Output,
-                $crate::bindings::exports::proxmcp::plugin::tools::ToolError,
-            > {
-                $crate::__private::call_tool::<$plugin>(&name, &arguments)
-            }
-        }
-
-        $crate::bindings::export!(__ProxmcpExports with_types_in $crate::bindings);
-
-        const __PROXMCP_GRANTS: &[&[&str]] = $grants;
-        const __PROXMCP_MANIFEST_LEN: usize =
-            $crate::__private::manifest_len($name, env!("CARGO_PKG_VERSION"), $description, __PROXMCP_GRANTS);
-
-        #[cfg_attr(target_arch = "wasm32", unsafe(link_section = "proxmcp-manifest"))]
-        #[used]
-        static __PROXMCP_MANIFEST: [u8; __PROXMCP_MANIFEST_LEN] = $crate::__private::manifest(
-            $name,
-            env!("CARGO_PKG_VERSION"),
-            $description,
-            __PROXMCP_GRANTS,
-        );
-    };
-}
+#[path = "glue.rs"]
+pub mod __private;
 
 #[cfg(test)]
 mod tests {

@@ -24,6 +24,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
+use crate::resources::{Contents, ResourceDef, Vars, unknown_resource};
 use crate::write::Writes;
 use crate::{Answer, Hints, Output, ToolDef, ToolError, invalid_arguments, take_write_flags};
 
@@ -44,11 +45,23 @@ struct Route {
     run: Handler,
 }
 
-/// The tools of a plugin (or of one of its files), each declared once.
+/// How a resource is read: by one of the router's tools, given the URI's
+/// variables as arguments, or by a function of its own.
+enum Source {
+    Tool(&'static str),
+    Function(Box<dyn Fn(Vars) -> Result<Value, ToolError>>),
+}
+
+/// The tools of a plugin (or of one of its files), each declared once, and
+/// the resources and completions it offers.
 #[derive(Default)]
 pub struct Router {
     routes: Vec<Route>,
+    resources: Vec<(ResourceDef, Source)>,
+    completions: Vec<(&'static str, Completer)>,
 }
+
+type Completer = Box<dyn Fn(&str) -> Result<Vec<String>, ToolError>>;
 
 impl Router {
     /// An empty router.
@@ -114,10 +127,87 @@ impl Router {
         self
     }
 
-    /// This router's tools followed by `other`'s.
+    /// This router's tools, resources and completions followed by
+    /// `other`'s.
     pub fn merge(mut self, other: Router) -> Self {
         self.routes.extend(other.routes);
+        self.resources.extend(other.resources);
+        self.completions.extend(other.completions);
         self
+    }
+
+    /// A resource (or template) read by calling this router's tool `tool`
+    /// with the URI's variables as arguments; its contents are the tool's
+    /// structured answer as JSON. A resource costs no `tools/list` bytes, so
+    /// a tool that serves one may be listed anyway or kept for resources.
+    pub fn resource(mut self, def: ResourceDef, tool: &'static str) -> Self {
+        self.resources.push((def, Source::Tool(tool)));
+        self
+    }
+
+    /// A resource (or template) read by `read`, given the URI's variables.
+    pub fn resource_with<F>(mut self, def: ResourceDef, read: F) -> Self
+    where
+        F: Fn(Vars) -> Result<Value, ToolError> + 'static,
+    {
+        self.resources.push((def, Source::Function(Box::new(read))));
+        self
+    }
+
+    /// Completion of template variable `argument`: `complete` gets the
+    /// typed prefix and answers matching values, best first.
+    pub fn completion<F>(mut self, argument: &'static str, complete: F) -> Self
+    where
+        F: Fn(&str) -> Result<Vec<String>, ToolError> + 'static,
+    {
+        self.completions.push((argument, Box::new(complete)));
+        self
+    }
+
+    /// The resources' and templates' definitions.
+    pub fn resources(&self) -> Vec<ResourceDef> {
+        self.resources.iter().map(|(def, _)| def.clone()).collect()
+    }
+
+    /// Reads resource `uri`.
+    pub fn read_resource(&self, uri: &str) -> Result<Contents, ToolError> {
+        let Some((vars, source)) = self.resources.iter().find_map(|(def, s)| def.capture(uri).map(|v| (v, s))) else {
+            return Err(unknown_resource(uri));
+        };
+        let value = match source {
+            Source::Tool(tool) => {
+                self.check_vars(tool, uri, &vars)?;
+                self.call(tool, vars.into_args())?.structured.unwrap_or(Value::Null)
+            }
+            Source::Function(read) => read(vars)?,
+        };
+        Ok(Contents::json(&value))
+    }
+
+    /// A variable the serving tool takes as a number must read as one: the
+    /// error names the variable and the URI, not the tool's arguments.
+    fn check_vars(&self, tool: &str, uri: &str, vars: &Vars) -> Result<(), ToolError> {
+        let Some(route) = self.routes.iter().find(|r| r.name == tool) else { return Ok(()) };
+        let schema = (route.input)();
+        for (name, value) in &vars.0 {
+            let kind = schema.pointer(&format!("/properties/{name}/type")).and_then(Value::as_str);
+            let text = value.as_str().unwrap_or_default();
+            if matches!(kind, Some("integer")) && text.parse::<u64>().is_err() {
+                return Err(ToolError::InvalidArguments(format!(
+                    "{name} in {uri:?} must be a whole number, not {text:?}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Values for template variable `argument` starting with `value`; none
+    /// for a variable without a completion.
+    pub fn complete(&self, argument: &str, value: &str) -> Result<Vec<String>, ToolError> {
+        match self.completions.iter().find(|(name, _)| *name == argument) {
+            Some((_, complete)) => complete(value),
+            None => Ok(Vec::new()),
+        }
     }
 
     /// The tools' definitions, schemas derived now (listing only).

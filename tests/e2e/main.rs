@@ -22,6 +22,7 @@ mod protection;
 mod provisioning;
 mod pve_client;
 pub mod python_client;
+mod resources;
 mod sandbox;
 mod secrets;
 mod simulator;

@@ -45,6 +45,16 @@ pub(crate) async fn plugins_list(config: &Config, json: bool) -> Result<()> {
         println!("  grants: {}", if m.grants.is_empty() { "none".to_string() } else { m.grants.join(", ") });
         let tools: Vec<&str> = p.tools.iter().map(|t| t.name.as_str()).collect();
         println!("  tools:  {}", tools.join(", "));
+        let offered = &p.resources;
+        let uris: Vec<&str> = offered
+            .resources
+            .iter()
+            .map(|r| r.uri.as_str())
+            .chain(offered.templates.iter().map(|t| t.uri_template.as_str()))
+            .collect();
+        if !uris.is_empty() {
+            println!("  resources: {}", uris.join(", "));
+        }
         println!("  tools/list share: {} bytes", share(p));
     }
     println!("tools/list: {total} bytes for {} tools", offered.len());
@@ -79,6 +89,12 @@ pub(crate) async fn plugins_inspect(config: &Config, file: &std::path::Path) -> 
         if let Some(out) = &t.output_schema {
             println!("  output: {}", serde_json::Value::Object(out.clone()));
         }
+    }
+    for r in &plugin.resources.resources {
+        println!("resource {} — {} [{}, fresh {} ms]", r.uri, r.description, r.mime_type, r.ttl_ms);
+    }
+    for t in &plugin.resources.templates {
+        println!("resource template {} — {} [{}, fresh {} ms]", t.uri_template, t.description, t.mime_type, t.ttl_ms);
     }
     let policy = policy(config);
     let verdict = match proxmcp::gate::admit(&policy, &source, m) {

@@ -96,6 +96,16 @@ pub enum BuildError {
         /// Second plugin.
         second: String,
     },
+    /// Two plugins offer the same resource URI or template.
+    #[error("resource {uri:?} is offered by both plugin {first:?} and plugin {second:?}; remove one of the plugins")]
+    DuplicateResource {
+        /// The URI or template.
+        uri: String,
+        /// First plugin.
+        first: String,
+        /// Second plugin.
+        second: String,
+    },
     /// The system's random source failed (approval states need a key).
     #[error("the system's random source failed: {0}; proxmcp cannot seal approval states without it")]
     Random(String),
@@ -157,6 +167,21 @@ impl Gate {
                     });
                 }
                 tools.insert(tool.name.clone(), (i, tool.clone()));
+            }
+        }
+        let mut uris: BTreeMap<&str, &str> = BTreeMap::new();
+        for entry in &entries {
+            let offered = &entry.plugin.resources;
+            let all = offered.resources.iter().map(|r| r.uri.as_str());
+            for uri in all.chain(offered.templates.iter().map(|t| t.uri_template.as_str())) {
+                let plugin = entry.plugin.manifest.name.as_str();
+                if let Some(first) = uris.insert(uri, plugin) {
+                    return Err(BuildError::DuplicateResource {
+                        uri: uri.to_string(),
+                        first: first.to_string(),
+                        second: plugin.to_string(),
+                    });
+                }
             }
         }
         let configured: Vec<&str> = entries

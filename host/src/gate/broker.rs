@@ -26,6 +26,8 @@ pub(crate) struct CallBroker {
     pub tool: String,
     pub grants: std::sync::Arc<[Grant]>,
     pub read_only: bool,
+    /// A resource read or completion: only reads, whatever the policy.
+    pub reads_only: bool,
     /// The caller's role (its tools and whether it may only read).
     pub role: std::sync::Arc<Role>,
     pub tools: ToolSelection,
@@ -122,6 +124,12 @@ impl CallBroker {
         if self.read_only && method.is_write() {
             return Err(ApiError::DeniedByPolicy(format!(
                 "read-only mode refuses {method} {shown}; nothing was sent (an operator can turn off PROXMCP_READ_ONLY)"
+            )));
+        }
+        if self.reads_only && method.is_write() {
+            return Err(ApiError::DeniedByPolicy(format!(
+                "{} only reads, so {method} {shown} was refused; nothing was sent",
+                self.tool
             )));
         }
         if self.role.read_only && method.is_write() {
@@ -273,6 +281,7 @@ mod tests {
             tool: "raw".into(),
             grants: vec![Grant::parse(grant).unwrap()].into(),
             read_only: false,
+            reads_only: false,
             role: std::sync::Arc::new(Role { name: "admin".into(), tools: vec!["*".into()], read_only: false }),
             tools: ToolSelection::default(),
             approval: Mutex::new(Approval::None),

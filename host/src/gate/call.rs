@@ -179,6 +179,7 @@ impl Gate {
             tool: name.to_string(),
             grants: entry.grants.clone(),
             read_only: self.policy.read_only,
+            reads_only: false,
             role: caller.role.clone(),
             tools: self.policy.tools.clone(),
             approval: std::sync::Mutex::new(approval),
@@ -206,15 +207,7 @@ impl Gate {
         gate_refused: bool,
     ) -> Result<ToolOutput, GateError> {
         let Invocation { entry, name, arguments, caller, started, .. } = *call;
-        let refused = gate_refused || requests.iter().any(|r| r.status == 0);
-        let wrote = requests.iter().any(is_sent_write);
-        let outcome = match &result {
-            Err(CallError::Tool(_)) | Ok(_) if refused && !wrote => Outcome::Denied,
-            Err(CallError::Tool(_)) => Outcome::Error,
-            Err(_) => Outcome::Trapped,
-            Ok(_) if requests.iter().any(|r| r.status >= 400) => Outcome::Error,
-            Ok(_) => Outcome::Ok,
-        };
+        let outcome = outcome(result.as_ref().err(), &requests, gate_refused);
         let record = audit::Call {
             caller,
             plugin: &entry.plugin.manifest.name,
@@ -231,7 +224,7 @@ impl Gate {
 
     /// Audits a call refused before any plugin ran (rate limit, role,
     /// unknown tool), compactly.
-    fn audit_refused(
+    pub(super) fn audit_refused(
         &self,
         caller: &Caller,
         plugin: &str,
@@ -254,7 +247,7 @@ impl Gate {
 
     /// Writes the call's audit line; fails the call when that is impossible
     /// unless the log is configured to fail open.
-    fn audit(&self, call: audit::Call<'_>) -> Result<(), GateError> {
+    pub(super) fn audit(&self, call: audit::Call<'_>) -> Result<(), GateError> {
         let Some(a) = &self.auditing else {
             return Ok(());
         };
@@ -292,6 +285,20 @@ struct Invocation<'a> {
     caller: &'a Caller,
     ctx: &'a CallContext,
     started: Instant,
+}
+
+/// A call's outcome for the audit, from what the gates refused and what
+/// Proxmox answered, not from the plugin's word.
+pub(super) fn outcome(error: Option<&CallError>, requests: &[RequestRecord], gate_refused: bool) -> Outcome {
+    let refused = gate_refused || requests.iter().any(|r| r.status == 0);
+    let wrote = requests.iter().any(is_sent_write);
+    match error {
+        Some(CallError::Tool(_)) | None if refused && !wrote => Outcome::Denied,
+        Some(CallError::Tool(_)) => Outcome::Error,
+        Some(_) => Outcome::Trapped,
+        None if requests.iter().any(|r| r.status >= 400) => Outcome::Error,
+        None => Outcome::Ok,
+    }
 }
 
 /// Whether a request record is a write that Proxmox accepted.

@@ -12,7 +12,8 @@
 //! `access` (roles, tokens, tool patterns), `ratelimit`, `call` (one call's
 //! way through the gate), `approval` (dry-run plans and the question to the
 //! user), `broker` (the gates each Proxmox request passes), `protect`
-//! (protected guests) and `audit`.
+//! (protected guests), `resources` (resource reads and completions) and
+//! `audit`.
 
 pub mod access;
 mod admission;
@@ -23,6 +24,7 @@ mod call;
 pub mod grants;
 pub mod protect;
 pub mod ratelimit;
+mod resources;
 mod retry;
 
 use std::collections::BTreeMap;
@@ -38,6 +40,7 @@ pub use audit::{AuditLog, Outcome, Record, RequestRecord};
 pub use grants::{Grant, GrantError};
 pub use protect::{Protection, UnknownWrites};
 pub use ratelimit::RateLimits;
+pub use resources::CompletionRef;
 use retry::Sealer;
 pub use retry::{Retry, StateError};
 
@@ -118,6 +121,22 @@ pub enum GateError {
     NotAllowed {
         /// The tool.
         tool: String,
+        /// The principal.
+        principal: String,
+        /// Its role.
+        role: String,
+    },
+    /// No loaded plugin serves the resource.
+    #[error("{0}")]
+    UnknownResource(String),
+    /// The caller's role may call none of the resource's plugin's read
+    /// tools.
+    #[error(
+        "resource {uri:?} is not available to {principal:?} (role {role:?}); ask an operator to add a read tool of its plugin to the role's tools"
+    )]
+    ResourceNotAllowed {
+        /// The resource.
+        uri: String,
         /// The principal.
         principal: String,
         /// Its role.

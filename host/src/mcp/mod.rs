@@ -4,6 +4,7 @@
 
 pub mod http;
 mod prompts;
+mod resources;
 
 use std::sync::Arc;
 
@@ -16,9 +17,9 @@ use rmcp::service::{Peer, RequestContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, ServiceExt};
 use serde_json::{Map, Value, json};
 
-use crate::gate::{CallContext, Caller, Confirmer, Gate, GateError, ProgressSink, Retry};
+use crate::gate::{CallContext, Caller, CompletionRef, Confirmer, Gate, GateError, ProgressSink, Retry};
 use crate::pve::TaskProgress;
-use crate::runtime::ToolSpec;
+use crate::runtime::{CallError, ToolFailure, ToolSpec};
 
 /// The MCP server over a [`Gate`].
 #[derive(Clone)]
@@ -99,6 +100,18 @@ impl ProxmcpServer {
     fn offered(&self, context: &RequestContext<RoleServer>) -> std::collections::BTreeSet<String> {
         let caller = self.caller(context);
         self.gate.tools_for(caller.as_ref()).map(|t| t.name.clone()).collect()
+    }
+
+    /// While draining, new work is refused with its own code.
+    fn refuse_when_draining(&self) -> Result<(), McpError> {
+        if self.drain.draining.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(McpError::new(
+                rmcp::model::ErrorCode(SHUTTING_DOWN),
+                "proxmcp is shutting down and takes no new calls; retry once it is back",
+                None,
+            ));
+        }
+        Ok(())
     }
 
     fn tools_for(&self, caller: Option<&Caller>) -> Vec<Tool> {
@@ -271,6 +284,31 @@ fn input_required(question: String, state: String) -> CallToolResponse {
     InputRequiredResult::new(Some(asked), Some(state)).into()
 }
 
+/// A refusal of the gate as a JSON-RPC error: unknown or not allowed is
+/// the caller's mistake (invalid params), over the rate limit has its own
+/// code with the wait; anything else is an internal error with the reason.
+fn gate_error(what: &str, e: GateError) -> McpError {
+    match e {
+        GateError::RateLimited { retry_after, .. } => {
+            tracing::info!(what, "rate limited");
+            McpError::new(
+                rmcp::model::ErrorCode(RATE_LIMITED),
+                e.to_string(),
+                Some(json!({"retryAfterSeconds": retry_after.as_secs_f64()})),
+            )
+        }
+        GateError::UnknownResource(_) => McpError::resource_not_found(e.to_string(), None),
+        GateError::UnknownTool(_)
+        | GateError::NotAllowed { .. }
+        | GateError::ResourceNotAllowed { .. }
+        | GateError::ArgumentsNotObject => McpError::invalid_params(e.to_string(), None),
+        GateError::Call(CallError::Tool(ToolFailure::InvalidArguments(_) | ToolFailure::UnknownTool(_))) => {
+            McpError::invalid_params(e.to_string(), None)
+        }
+        other => McpError::internal_error(other.to_string(), None),
+    }
+}
+
 fn error_result(message: String) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(message)])
 }
@@ -285,7 +323,12 @@ impl ServerHandler for ProxmcpServer {
     }
 
     fn get_info(&self) -> InitializeResult {
-        let mut caps = ServerCapabilities::builder().enable_tools().enable_prompts().build();
+        let mut caps = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_prompts()
+            .enable_resources()
+            .enable_completions()
+            .build();
         if let Some(tools) = caps.tools.as_mut() {
             tools.list_changed = Some(false);
         }
@@ -327,6 +370,59 @@ impl ServerHandler for ProxmcpServer {
         }
     }
 
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListResourcesResult, McpError> {
+        let caller = self.caller(&context);
+        let listed = self.gate.resources_for(caller.as_ref()).into_iter().map(resources::to_mcp).collect();
+        Ok(resources::listing(rmcp::model::ListResourcesResult::with_all_items(listed)))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListResourceTemplatesResult, McpError> {
+        let caller = self.caller(&context);
+        let listed = self.gate.templates_for(caller.as_ref()).into_iter().map(resources::template_to_mcp).collect();
+        Ok(resources::listing_templates(rmcp::model::ListResourceTemplatesResult::with_all_items(listed)))
+    }
+
+    async fn read_resource(
+        &self,
+        request: rmcp::model::ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ReadResourceResponse, McpError> {
+        self.refuse_when_draining()?;
+        let _inflight = self.drain.inflight.token();
+        let caller = self.caller(&context);
+        let ttl = resources::ttl_of(&self.gate, caller.as_ref(), &request.uri);
+        let ctx = CallContext { cancel: context.ct.clone(), caller, ..CallContext::default() };
+        match self.gate.read_resource(&request.uri, ctx).await {
+            Ok(contents) => Ok(resources::contents(&request.uri, contents, ttl).into()),
+            Err(e) => Err(gate_error(&request.uri, e)),
+        }
+    }
+
+    async fn complete(
+        &self,
+        request: rmcp::model::CompleteRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::CompleteResult, McpError> {
+        let reference = match &request.r#ref {
+            rmcp::model::Reference::Resource(r) => CompletionRef::Template(&r.uri),
+            rmcp::model::Reference::Prompt(_) => CompletionRef::Prompt,
+            _ => return Ok(resources::completion(Vec::new())),
+        };
+        let ctx = CallContext { cancel: context.ct.clone(), caller: self.caller(&context), ..CallContext::default() };
+        match self.gate.complete(reference, &request.argument.name, &request.argument.value, ctx).await {
+            Ok(values) => Ok(resources::completion(values)),
+            Err(e) => Err(gate_error(&request.argument.name, e)),
+        }
+    }
+
     fn get_tool(&self, name: &str) -> Option<Tool> {
         self.tools_for(self.session_caller.as_ref()).into_iter().find(|t| t.name == name)
     }
@@ -336,13 +432,7 @@ impl ServerHandler for ProxmcpServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
-        if self.drain.draining.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(McpError::new(
-                rmcp::model::ErrorCode(SHUTTING_DOWN),
-                "proxmcp is shutting down and takes no new calls; retry once it is back",
-                None,
-            ));
-        }
+        self.refuse_when_draining()?;
         let _inflight = self.drain.inflight.token();
         let retry = retry(&context, &request);
         let args = Value::Object(request.arguments.unwrap_or_default());
@@ -388,15 +478,8 @@ impl ServerHandler for ProxmcpServer {
                 tracing::info!(tool = %request.name, elapsed_ms, "asking the user by retry");
                 return Ok(input_required(question, state));
             }
-            Err(GateError::UnknownTool(msg)) => return Err(McpError::invalid_params(msg, None)),
-            Err(e @ GateError::NotAllowed { .. }) => return Err(McpError::invalid_params(e.to_string(), None)),
-            Err(ref e @ GateError::RateLimited { retry_after, .. }) => {
-                tracing::info!(tool = %request.name, "rate limited");
-                return Err(McpError::new(
-                    rmcp::model::ErrorCode(RATE_LIMITED),
-                    e.to_string(),
-                    Some(json!({"retryAfterSeconds": retry_after.as_secs_f64()})),
-                ));
+            Err(e @ (GateError::UnknownTool(_) | GateError::NotAllowed { .. } | GateError::RateLimited { .. })) => {
+                return Err(gate_error(&request.name, e));
             }
             Err(e) => {
                 tracing::info!(tool = %request.name, elapsed_ms, error = %e, "tool call failed");

@@ -15,12 +15,43 @@ use crate::pve::{self, ApiError, GuestInfo, Method, TaskOutcome};
 
 wasmtime::component::bindgen!({
     path: "../wit",
-    world: "plugin",
+    world: "plugin-with-resources",
     imports: { default: async | trappable },
     exports: { default: async },
 });
 
 use self::proxmcp::plugin::types as wit;
+pub use exports::proxmcp::plugin::resources as wit_resources;
+pub use exports::proxmcp::plugin::tools as wit_tools;
+
+/// The name under which a plugin exports resources (contract 0.1.1); the
+/// component model finds a plugin's export of any 0.1.x by it.
+const RESOURCES_EXPORT: &str = "proxmcp:plugin/resources@0.1.1";
+
+/// A plugin linked and ready to instantiate per call: its `tools` export,
+/// and its `resources` export when it has one (contract 0.1.1; plugins
+/// built for 0.1.0 have none).
+pub struct Pre {
+    /// The linked component.
+    pub instance: wasmtime::component::InstancePre<CallState>,
+    /// Where `tools` lives in it.
+    pub tools: wit_tools::GuestIndices,
+    /// Where `resources` lives in it, if exported.
+    pub resources: Option<wit_resources::GuestIndices>,
+}
+
+impl Pre {
+    /// Finds the exports; a plugin without `tools`, or with a `resources`
+    /// export of the wrong shape, is refused.
+    pub fn new(instance: wasmtime::component::InstancePre<CallState>) -> wasmtime::Result<Self> {
+        let tools = wit_tools::GuestIndices::new(&instance)?;
+        let resources = match instance.component().get_export_index(None, RESOURCES_EXPORT) {
+            Some(_) => Some(wit_resources::GuestIndices::new(&instance)?),
+            None => None,
+        };
+        Ok(Pre { instance, tools, resources })
+    }
+}
 
 /// What the runtime asks of the layer above for each Proxmox request a
 /// plugin makes. The gate layer implements it per call: it checks grants,
@@ -148,7 +179,7 @@ impl WasiView for CallState {
 pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<CallState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-    Plugin::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)?;
+    PluginWithResources::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)?;
     Ok(linker)
 }
 

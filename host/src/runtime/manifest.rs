@@ -14,7 +14,9 @@ use super::LoadError;
 pub const MANIFEST_SECTION: &str = "proxmcp-manifest";
 
 /// Contract versions (`proxmcp:plugin@X`) this host can load.
-pub const SUPPORTED_CONTRACTS: &[&str] = &["0.1.0"];
+/// 0.1.1 added the optional `resources` export; 0.1.0 plugins load as they
+/// are.
+pub const SUPPORTED_CONTRACTS: &[&str] = &["0.1.0", "0.1.1"];
 
 /// WASI interfaces a plugin may import: what a language runtime needs for
 /// stdio, clocks, randomness, environment and exit. All of them are inert

@@ -14,6 +14,7 @@ mod engine;
 pub mod guest_io;
 mod limits;
 pub mod manifest;
+pub mod resources;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -214,7 +215,9 @@ pub struct LoadedPlugin {
     pub tools: Vec<ToolSpec>,
     /// Whether the compiled code came from the cache.
     pub from_cache: bool,
-    pre: bindings::PluginPre<CallState>,
+    /// Its resources and templates (contract 0.1.1; none for 0.1.0).
+    pub resources: resources::Offered,
+    pre: bindings::Pre,
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -283,15 +286,17 @@ impl Runtime {
         let compile_err = |reason: String| LoadError::Compile { plugin: name.clone(), reason };
         let (component, from_cache) = self.compile(source).await.map_err(compile_err)?;
         let instance_pre = self.linker.instantiate_pre(&component).map_err(|e| compile_err(format!("{e:#}")))?;
-        let pre = bindings::PluginPre::new(instance_pre).map_err(|e| compile_err(format!("{e:#}")))?;
+        let pre = bindings::Pre::new(instance_pre).map_err(|e| compile_err(format!("{e:#}")))?;
         let mut plugin = LoadedPlugin {
             manifest: inspection.manifest,
             origin: source.origin.clone(),
             tools: Vec::new(),
+            resources: resources::Offered::default(),
             from_cache,
             pre,
         };
         plugin.tools = self.list_tools(&plugin).await?;
+        plugin.resources = self.list_resources(&plugin).await?;
         Ok(plugin)
     }
 
@@ -332,8 +337,8 @@ impl Runtime {
     async fn list_tools(&self, plugin: &LoadedPlugin) -> Result<Vec<ToolSpec>, LoadError> {
         let bad = |reason: String| LoadError::BadTools { plugin: plugin.manifest.name.clone(), reason };
         let raw = self
-            .run(plugin, Arc::new(bindings::NoRequests), |exports, store| {
-                Box::pin(async move { exports.proxmcp_plugin_tools().call_list_tools(store).await })
+            .run(plugin, Arc::new(bindings::NoRequests), |pre, instance, store| {
+                Box::pin(async move { pre.tools.load(&mut *store, instance)?.call_list_tools(store).await })
             })
             .await
             .map_err(|e| bad(e.to_string()))?;
@@ -381,8 +386,10 @@ impl Runtime {
         let args = arguments.to_string();
         let name = tool.to_string();
         let result = self
-            .run(plugin, broker, move |exports, store| {
-                Box::pin(async move { exports.proxmcp_plugin_tools().call_call_tool(store, &name, &args).await })
+            .run(plugin, broker, move |pre, instance, store| {
+                Box::pin(
+                    async move { pre.tools.load(&mut *store, instance)?.call_call_tool(store, &name, &args).await },
+                )
             })
             .await?;
         let output = match result {
@@ -408,7 +415,8 @@ impl Runtime {
     async fn run<R, F>(&self, plugin: &LoadedPlugin, broker: Arc<dyn Broker>, f: F) -> Result<R, CallError>
     where
         F: for<'a> FnOnce(
-            &'a bindings::Plugin,
+            &'a bindings::Pre,
+            &'a wasmtime::component::Instance,
             &'a mut Store<CallState>,
         )
             -> std::pin::Pin<Box<dyn std::future::Future<Output = wasmtime::Result<R>> + Send + 'a>>,
@@ -427,8 +435,8 @@ impl Runtime {
             }
         });
         let work = async {
-            let exports = plugin.pre.instantiate_async(&mut store).await?;
-            f(&exports, &mut store).await
+            let instance = plugin.pre.instance.instantiate_async(&mut store).await?;
+            f(&plugin.pre, &instance, &mut store).await
         };
         // The epoch callback stops wasm code; this outer timeout also covers
         // time spent in host calls (a slow Proxmox answer).

@@ -4,23 +4,25 @@
 //! Outputs are whitelisted fields, never raw API dumps; byte counts and
 //! durations gain `*_human` companions; lists take `limit` and say
 //! `truncated`. Guest-controlled text (names, notes, tags) stays in the
-//! structured data, never in the summary line.
+//! structured data, never in the summary line. The main views are also
+//! MCP resources (`pve://nodes`, `pve://guest/{vmid}/config`, ...).
 
 mod cluster;
 mod common;
 mod guests;
+mod resources;
 mod storage;
 mod tasks;
 
 use proxmcp_sdk::Router;
 
 fn router() -> Router {
-    cluster::router().merge(guests::router()).merge(storage::router()).merge(tasks::router())
+    cluster::router().merge(guests::router()).merge(storage::router()).merge(tasks::router()).merge(resources::router())
 }
 
 proxmcp_sdk::plugin! {
     router: router,
     name: "inventory",
     description: "Read-only inventory: cluster, nodes, guests, storage, backups, tasks, pools",
-    grant_lists: [cluster::GRANTS, guests::GRANTS, storage::GRANTS, tasks::GRANTS],
+    grant_lists: [cluster::GRANTS, guests::GRANTS, storage::GRANTS, tasks::GRANTS, resources::GRANTS],
 }

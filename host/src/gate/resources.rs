@@ -1,0 +1,206 @@
+//! Resource reads and completions through the gate: the same rate limit,
+//! roles, grants and audit as tool calls, and never a write.
+//!
+//! A caller may read a plugin's resources when its role may call at least
+//! one read-only tool of that plugin: resources show what those tools show,
+//! so no role gains a view it did not have.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::{Value, json};
+
+use super::approval::Approval;
+use super::audit;
+use super::broker::CallBroker;
+use super::call::outcome;
+use super::{CallContext, Caller, Entry, Gate, GateError, may_call};
+use crate::runtime::resources::{Contents, ResourceSpec, TemplateSpec};
+use crate::runtime::{CallError, ToolFailure};
+
+/// The audit's tool name for a resource read.
+const READ: &str = "resources/read";
+/// The audit's tool name for a completion.
+const COMPLETE: &str = "completion/complete";
+
+/// What a completion request refers to.
+#[derive(Debug, Clone, Copy)]
+pub enum CompletionRef<'a> {
+    /// A resource template, by its URI template.
+    Template(&'a str),
+    /// A prompt argument (routed to a plugin whose templates have a
+    /// variable of the same name).
+    Prompt,
+}
+
+impl Gate {
+    /// Whether `caller`'s role may read the resources of `entry`.
+    fn may_read(&self, caller: &Caller, entry: &Entry) -> bool {
+        self.tools.values().any(|(_, t)| {
+            t.hints.read_only && may_call(&caller.role, t) && entry.plugin.tools.iter().any(|p| p.name == t.name)
+        })
+    }
+
+    fn readable<'a>(&'a self, caller: &'a Caller) -> impl Iterator<Item = &'a Entry> + 'a {
+        self.entries.iter().filter(move |e| self.may_read(caller, e))
+    }
+
+    fn caller_of(&self, ctx: &CallContext) -> Caller {
+        ctx.caller.clone().unwrap_or_else(|| self.rbac.local().clone())
+    }
+
+    /// The fixed resources `caller` may read.
+    pub fn resources_for(&self, caller: Option<&Caller>) -> Vec<&ResourceSpec> {
+        let caller = caller.unwrap_or(self.rbac.local());
+        let readable = self.entries.iter().filter(|e| self.may_read(caller, e));
+        readable.flat_map(|e| e.plugin.resources.resources.iter()).collect()
+    }
+
+    /// The resource templates `caller` may read.
+    pub fn templates_for(&self, caller: Option<&Caller>) -> Vec<&TemplateSpec> {
+        let caller = caller.unwrap_or(self.rbac.local());
+        let readable = self.entries.iter().filter(|e| self.may_read(caller, e));
+        readable.flat_map(|e| e.plugin.resources.templates.iter()).collect()
+    }
+
+    /// Reads resource `uri` for the call's caller.
+    pub async fn read_resource(&self, uri: &str, ctx: CallContext) -> Result<Contents, GateError> {
+        let caller = self.caller_of(&ctx);
+        let started = Instant::now();
+        let arguments = json!({"uri": uri});
+        let owner = self.entries.iter().find(|e| e.plugin.resources.serves(uri));
+        let plugin = owner.map_or("", |e| e.plugin.manifest.name.as_str());
+        self.admit_read(&caller, plugin, READ, &arguments, started)?;
+        let Some(entry) = owner.filter(|e| self.may_read(&caller, e)) else {
+            self.audit_refused(&caller, plugin, READ, &arguments, started)?;
+            if owner.is_some() {
+                return Err(GateError::ResourceNotAllowed {
+                    uri: uri.to_string(),
+                    principal: caller.principal.clone(),
+                    role: caller.role.name.clone(),
+                });
+            }
+            return Err(GateError::UnknownResource(format!(
+                "no resource {uri:?}; call resources/list and resources/templates/list for the available ones"
+            )));
+        };
+        let broker = self.reading_broker(entry, READ, &caller, &ctx, started);
+        let result = self.runtime.read_resource(&entry.plugin, uri, broker.clone()).await;
+        self.audit_read(entry, READ, &arguments, &caller, started, &broker, result.as_ref().err())?;
+        Ok(result?)
+    }
+
+    /// Values for `argument` starting with `value`, from the plugin whose
+    /// template `reference` names (or, for a prompt, whose templates have a
+    /// variable `argument`). Nothing to offer is an empty list, not an
+    /// error.
+    pub async fn complete(
+        &self,
+        reference: CompletionRef<'_>,
+        argument: &str,
+        value: &str,
+        ctx: CallContext,
+    ) -> Result<Vec<String>, GateError> {
+        let caller = self.caller_of(&ctx);
+        let started = Instant::now();
+        let has_variable = |e: &&Entry| {
+            e.plugin.resources.templates.iter().any(|t| {
+                let named = match reference {
+                    CompletionRef::Template(uri) => t.uri_template == uri,
+                    CompletionRef::Prompt => true,
+                };
+                named && t.variables().any(|v| v == argument)
+            })
+        };
+        let Some(entry) = self.readable(&caller).find(has_variable) else {
+            return Ok(Vec::new());
+        };
+        let arguments = json!({"argument": argument, "value": value});
+        self.admit_read(&caller, &entry.plugin.manifest.name, COMPLETE, &arguments, started)?;
+        let broker = self.reading_broker(entry, COMPLETE, &caller, &ctx, started);
+        let result = self.runtime.complete(&entry.plugin, argument, value, broker.clone()).await;
+        self.audit_read(entry, COMPLETE, &arguments, &caller, started, &broker, result.as_ref().err())?;
+        Ok(result?)
+    }
+
+    /// The rate limit, as for tool calls.
+    fn admit_read(
+        &self,
+        caller: &Caller,
+        plugin: &str,
+        what: &str,
+        arguments: &Value,
+        started: Instant,
+    ) -> Result<(), GateError> {
+        if let Some(rate) = &self.rate
+            && let Err(retry_after) = rate.check(&caller.principal)
+        {
+            self.audit_refused(caller, plugin, what, arguments, started)?;
+            return Err(GateError::RateLimited {
+                principal: caller.principal.clone(),
+                limit: rate.describe(),
+                retry_after,
+            });
+        }
+        Ok(())
+    }
+
+    /// A broker that lets only reads through the plugin's grant.
+    fn reading_broker(
+        &self,
+        entry: &Entry,
+        what: &str,
+        caller: &Caller,
+        ctx: &CallContext,
+        started: Instant,
+    ) -> Arc<CallBroker> {
+        Arc::new(CallBroker {
+            plugin: entry.plugin.manifest.name.clone(),
+            tool: what.to_string(),
+            grants: entry.grants.clone(),
+            read_only: self.policy.read_only,
+            reads_only: true,
+            role: caller.role.clone(),
+            tools: self.policy.tools.clone(),
+            approval: std::sync::Mutex::new(Approval::None),
+            dry_run: false,
+            protection: self.policy.protection.clone(),
+            pve: self.pve.clone(),
+            task_wait: self.policy.task_wait,
+            deadline: started + self.runtime.limits().call_timeout,
+            ctx: CallContext { progress: None, confirmer: None, retry: None, ..ctx.clone() },
+            requests: std::sync::Mutex::new(Vec::new()),
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn audit_read(
+        &self,
+        entry: &Entry,
+        what: &str,
+        arguments: &Value,
+        caller: &Caller,
+        started: Instant,
+        broker: &CallBroker,
+        error: Option<&CallError>,
+    ) -> Result<(), GateError> {
+        let requests = broker.requests.lock().map(|r| r.clone()).unwrap_or_default();
+        self.audit(audit::Call {
+            caller,
+            plugin: &entry.plugin.manifest.name,
+            tool: what,
+            arguments,
+            outcome: outcome(error, &requests, false),
+            started,
+            requests,
+            approved_by: None,
+        })
+    }
+}
+
+/// A resource's failure as the tool error it is.
+impl From<ToolFailure> for GateError {
+    fn from(f: ToolFailure) -> Self {
+        GateError::Call(CallError::Tool(f))
+    }
+}
