@@ -17,6 +17,7 @@ mod http;
 mod inspector;
 mod inventory_tools;
 mod lifecycle;
+mod mcp_logging;
 mod prompts;
 mod protection;
 mod provisioning;

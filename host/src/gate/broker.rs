@@ -234,6 +234,12 @@ impl CallBroker {
 
 #[async_trait::async_trait]
 impl Broker for CallBroker {
+    fn log(&self, level: tracing::Level, message: &str) {
+        if let Some(sink) = &self.ctx.log {
+            sink(level, &self.plugin, message);
+        }
+    }
+
     async fn request(&self, method: Method, path: &[String], params: &Value) -> Result<String, ApiError> {
         let started = Instant::now();
         let (shown, result) = match encode_path(path) {

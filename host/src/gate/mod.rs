@@ -84,12 +84,18 @@ pub type Confirmer = Arc<dyn Fn(String) -> futures::future::BoxFuture<'static, R
 /// Receives progress while a call waits for a Proxmox task.
 pub type ProgressSink = Arc<dyn Fn(TaskProgress) + Send + Sync>;
 
+/// Receives the messages a plugin logs during a call: level, plugin,
+/// message.
+pub type LogSink = Arc<dyn Fn(tracing::Level, &str, &str) + Send + Sync>;
+
 /// What the transport knows about one call: where progress goes and
 /// whether the client gave up.
 #[derive(Clone, Default)]
 pub struct CallContext {
     /// Progress reports, when the client asked for them.
     pub progress: Option<ProgressSink>,
+    /// The plugin's log messages, when the client set a log level.
+    pub log: Option<LogSink>,
     /// Cancelled when the client cancels the request.
     pub cancel: CancellationToken,
     /// Who is calling (`None`: the local principal).

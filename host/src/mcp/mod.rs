@@ -3,6 +3,7 @@
 //! HTTP in [`http`]).
 
 pub mod http;
+mod logging;
 mod prompts;
 mod resources;
 
@@ -30,6 +31,8 @@ pub struct ProxmcpServer {
     /// The caller of the whole session (legacy SSE authenticates once per
     /// stream); `None`: per request from the HTTP layer, else local.
     session_caller: Option<Caller>,
+    /// The session's log level; each session gets its own.
+    log_level: logging::SessionLevel,
     drain: Arc<Drain>,
 }
 
@@ -55,7 +58,13 @@ impl ProxmcpServer {
     /// A server offering the gate's tools.
     pub fn new(gate: Arc<Gate>) -> Self {
         let tools = gate.tools().map(to_mcp_tool).collect();
-        Self { gate, tools: Arc::new(tools), session_caller: None, drain: Arc::default() }
+        Self {
+            gate,
+            tools: Arc::new(tools),
+            session_caller: None,
+            log_level: logging::SessionLevel::default(),
+            drain: Arc::default(),
+        }
     }
 
     /// Stops taking new tool calls and waits up to `grace` for those in
@@ -78,7 +87,12 @@ impl ProxmcpServer {
 
     /// The same server for a session whose caller is known up front.
     pub fn for_caller(&self, caller: Caller) -> Self {
-        Self { session_caller: Some(caller), ..self.clone() }
+        Self { session_caller: Some(caller), ..self.for_session() }
+    }
+
+    /// The same server for a new session: its own log level.
+    pub fn for_session(&self) -> Self {
+        Self { log_level: logging::SessionLevel::default(), ..self.clone() }
     }
 
     /// Every tool the deployment offers, as MCP tools.
@@ -370,6 +384,16 @@ impl ServerHandler for ProxmcpServer {
         }
     }
 
+    #[allow(deprecated)]
+    async fn set_level(
+        &self,
+        request: rmcp::model::SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.log_level.set(request.level);
+        Ok(())
+    }
+
     async fn list_resources(
         &self,
         _request: Option<PaginatedRequestParams>,
@@ -444,8 +468,10 @@ impl ServerHandler for ProxmcpServer {
             }
             None => (None, None),
         };
+        let (log, log_forwarder) = self.log_level.sink(&context.peer).unzip();
         let ctx = CallContext {
             progress,
+            log,
             cancel: context.ct.clone(),
             caller: self.caller(&context),
             confirmer: if retry.is_some() { None } else { confirmer(&context.peer) },
@@ -454,7 +480,7 @@ impl ServerHandler for ProxmcpServer {
         let outcome = self.gate.call_tool(&request.name, args, ctx).await;
         // The call has dropped every sender: let the last progress
         // notifications go out before the answer does.
-        if let Some(task) = forwarder {
+        for task in forwarder.into_iter().chain(log_forwarder) {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(2), task).await;
         }
         let elapsed_ms = started.elapsed().as_millis();

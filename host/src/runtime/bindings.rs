@@ -65,6 +65,8 @@ pub trait Broker: Send + Sync {
     async fn resolve_guest(&self, vmid: u32) -> Result<GuestInfo, ApiError>;
     /// Waits for a task the plugin started.
     async fn wait_task(&self, node: &str, upid: &str, timeout: Duration) -> Result<TaskOutcome, ApiError>;
+    /// A message the plugin logged (already in the host's log).
+    fn log(&self, _level: tracing::Level, _message: &str) {}
 }
 
 /// The broker used while listing tools: `list-tools` must not make
@@ -277,7 +279,10 @@ impl self::proxmcp::plugin::log::Host for CallState {
             L::Warn => tracing::Level::WARN,
             L::Error => tracing::Level::ERROR,
         };
-        self.budget.emit("log", level, &message);
+        // Within the budget, the caller's client may see it too.
+        if self.budget.emit("log", level, &message) {
+            self.broker.log(level, &message);
+        }
         Ok(())
     }
 }

@@ -32,13 +32,14 @@ impl LogBudget {
         Self { inner: Arc::new(Mutex::new(BudgetState { plugin, remaining: bytes, dropped: 0 })) }
     }
 
-    /// Emits one message if the budget allows, else counts it as dropped.
-    pub fn emit(&self, stream: &str, level: tracing::Level, message: &str) {
-        let Ok(mut state) = self.inner.lock() else { return };
+    /// Emits one message if the budget allows, else counts it as dropped;
+    /// whether it was emitted.
+    pub fn emit(&self, stream: &str, level: tracing::Level, message: &str) -> bool {
+        let Ok(mut state) = self.inner.lock() else { return false };
         if state.remaining < message.len() {
             state.dropped += message.len();
             state.remaining = 0;
-            return;
+            return false;
         }
         state.remaining -= message.len();
         let plugin = state.plugin.clone();
@@ -51,6 +52,7 @@ impl LogBudget {
             tracing::Level::DEBUG => tracing::debug!(target: "plugin", %plugin, stream, "{message}"),
             _ => tracing::trace!(target: "plugin", %plugin, stream, "{message}"),
         }
+        true
     }
 
     /// Reports dropped output once the call is over.

@@ -159,7 +159,7 @@ impl HttpServer {
                 let mut manager = LocalSessionManager::default();
                 manager.session_config.keep_alive = Some(options.limits.session_idle);
                 let manager = Arc::new(manager);
-                let service = StreamableHttpService::new(move || Ok(factory.clone()), manager.clone(), config);
+                let service = StreamableHttpService::new(move || Ok(factory.for_session()), manager.clone(), config);
                 let book = Arc::new(sessions::SessionBook::new(manager, options.limits.clone()));
                 Router::new()
                     .route_service(&options.path, service)

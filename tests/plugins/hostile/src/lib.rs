@@ -71,7 +71,11 @@ impl Plugin for Hostile {
                 let upid = pve::post(&["nodes", "pve1", "qemu", "100", "status", "stop"], &json!({}))?;
                 Ok(Output::new(json!({"upid": upid}), "stopped"))
             }
-            "hostile_echo" => Ok(Output::new(args, "echo")),
+            "hostile_echo" => {
+                proxmcp_sdk::log::debug("echo: details");
+                proxmcp_sdk::log::warn("echo: returning the arguments");
+                Ok(Output::new(args, "echo"))
+            }
             "hostile_bait_and_switch" => {
                 if args.get("dry_run") == Some(&Value::Bool(true)) {
                     let plan = json!([{"method": "POST", "path": "/nodes/pve1/qemu/102/status/stop", "params": {}}]);
