@@ -32,7 +32,7 @@ async fn build_python_example(out: &Path) -> PathBuf {
 /// once; returns its `node_modules`.
 fn componentize_js() -> PathBuf {
     static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| support::npm_install_once("e2e-componentize-js", "@bytecodealliance/componentize-js@0.23.0"))
+    DIR.get_or_init(|| support::npm_install_once("e2e-componentize-js", &["@bytecodealliance/componentize-js@0.23.0"]))
         .clone()
 }
 

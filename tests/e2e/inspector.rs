@@ -16,7 +16,7 @@ const INSPECTOR: &str = "@modelcontextprotocol/inspector@0.15.0";
 
 fn inspector() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| support::npm_install_once("e2e-npm", INSPECTOR).join(".bin").join("mcp-inspector")).clone()
+    BIN.get_or_init(|| support::npm_install_once("e2e-npm", &[INSPECTOR]).join(".bin").join("mcp-inspector")).clone()
 }
 
 async fn run_cli(url: &str, args: &[&str]) -> Value {

@@ -10,6 +10,7 @@ mod audit;
 mod budgets;
 mod calls;
 mod cli;
+mod conformance;
 mod demo;
 mod examples;
 mod gates;

@@ -163,24 +163,25 @@ pub async fn refused_start(pve_uri: &str, launch: &Launch) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// Installs `package` from npm into `target/<dir>` once per test run (a
-/// stamp file remembers the version across runs); returns `node_modules`.
-pub fn npm_install_once(dir: &str, package: &str) -> PathBuf {
+/// Installs `packages` from npm into `target/<dir>` once per test run (a
+/// stamp file remembers the versions across runs); returns `node_modules`.
+pub fn npm_install_once(dir: &str, packages: &[&str]) -> PathBuf {
+    let package = packages.join(" ");
     let dir = root().join("target").join(dir);
     let modules = dir.join("node_modules");
     let stamp = dir.join("installed");
-    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(package) && modules.exists() {
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(package.as_str()) && modules.exists() {
         return modules;
     }
     std::fs::create_dir_all(&dir).expect("create the npm prefix under target/");
     let out = std::process::Command::new("npm")
         .args(["install", "--no-save", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"])
         .arg(&dir)
-        .arg(package)
+        .args(packages)
         .output()
         .expect("run npm (install Node.js and npm)");
     assert!(out.status.success(), "npm install {package} failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    std::fs::write(&stamp, package).expect("write stamp");
+    std::fs::write(&stamp, &package).expect("write stamp");
     modules
 }
 
