@@ -63,15 +63,52 @@ pub fn router() -> Router {
 struct ListVmsArgs {
     node: Option<String>,
     #[serde(rename = "type")]
-    #[schemars(extend("enum" = ["qemu", "lxc"]))]
-    kind: Option<String>,
-    /// running, stopped, paused, ...
-    status: Option<String>,
+    kind: Option<GuestType>,
+    status: Option<GuestStatus>,
     name: Option<String>,
     tag: Option<String>,
     pool: Option<String>,
     #[schemars(range(min = 1, max = 1000))]
     limit: Option<usize>,
+}
+
+/// The filters are enums, so a typo is refused with the valid values
+/// instead of matching nothing.
+#[derive(Deserialize, JsonSchema, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum GuestType {
+    Qemu,
+    Lxc,
+}
+
+/// `unknown`: the guest's node is offline.
+#[derive(Deserialize, JsonSchema, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum GuestStatus {
+    Running,
+    Stopped,
+    Paused,
+    Unknown,
+}
+
+impl GuestType {
+    fn as_str(self) -> &'static str {
+        match self {
+            GuestType::Qemu => "qemu",
+            GuestType::Lxc => "lxc",
+        }
+    }
+}
+
+impl GuestStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            GuestStatus::Running => "running",
+            GuestStatus::Stopped => "stopped",
+            GuestStatus::Paused => "paused",
+            GuestStatus::Unknown => "unknown",
+        }
+    }
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -114,12 +151,8 @@ fn vm_entry(r: &Value) -> Vm {
 
 fn list_vms(a: ListVmsArgs) -> Result<Answer<Vms>, ToolError> {
     let limit = limit(a.limit, 100)?;
-    if let Some(kind) = &a.kind
-        && kind != "qemu"
-        && kind != "lxc"
-    {
-        return Err(ToolError::InvalidArguments(format!("type {kind:?} is not a guest type; use \"qemu\" or \"lxc\"")));
-    }
+    let kind = a.kind.map(GuestType::as_str);
+    let status = a.status.map(GuestStatus::as_str);
     let data = pve::get(&["cluster", "resources"], &json!({"type": "vm"}))?;
     let name_filter = a.name.as_deref().map(str::to_lowercase);
     let same = |want: &Option<String>, have: Option<&str>| want.as_deref().is_none_or(|w| have == Some(w));
@@ -129,8 +162,8 @@ fn list_vms(a: ListVmsArgs) -> Result<Answer<Vms>, ToolError> {
         .map(vm_entry)
         .filter(|vm| {
             same(&a.node, Some(&vm.node))
-                && same(&a.kind, vm.kind.as_deref())
-                && same(&a.status, Some(&vm.status))
+                && kind.is_none_or(|k| vm.kind.as_deref() == Some(k))
+                && status.is_none_or(|st| vm.status == st)
                 && same(&a.pool, vm.pool.as_deref())
                 && a.tag.as_deref().is_none_or(|t| vm.tags.iter().any(|x| x == t))
                 && name_filter
