@@ -19,6 +19,7 @@ mod inspector;
 mod inventory_tools;
 mod lifecycle;
 mod mcp_logging;
+mod mcp_tasks;
 mod prompts;
 mod protection;
 mod provisioning;

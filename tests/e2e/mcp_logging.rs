@@ -55,6 +55,8 @@ async fn plugin_log_messages_reach_a_client_that_set_a_level() {
         client.call_tool(params).await.expect("hostile_echo")
     };
 
+    let caps = &client.peer_info().expect("server info").capabilities;
+    assert!(caps.logging.is_some(), "logging is not declared: {caps:?}");
     // No level set: nothing is sent.
     echo().await;
     assert!(seen.0.lock().unwrap().is_empty());

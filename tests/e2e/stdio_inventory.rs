@@ -92,7 +92,7 @@ async fn bad_arguments_get_errors_that_say_what_to_fix() {
 
     let r = session.call("pve_list_vms", json!({"type": "vm"})).await;
     assert!(is_error(&r));
-    assert!(text(&r).contains("\"qemu\" or \"lxc\""), "{}", text(&r));
+    assert!(text(&r).contains("unknown variant `vm`, expected `qemu` or `lxc`"), "{}", text(&r));
 
     let r = session.call("pve_list_vms", json!({"colour": "red"})).await;
     assert!(is_error(&r));

@@ -101,8 +101,14 @@ fn excerpt<'a>(text: &'a str, secret: &str) -> &'a str {
 /// The embedded simulator on 127.0.0.1 over plain HTTP, tasks instant,
 /// with the test tokens and password.
 pub async fn sim() -> Simulator {
+    sim_at(0.0).await
+}
+
+/// The simulator with tasks taking `time_scale` real seconds per simulated
+/// second.
+pub async fn sim_at(time_scale: f64) -> Simulator {
     let mut options = SimOptions::demo();
-    options.time_scale = 0.0;
+    options.time_scale = time_scale;
     options.tokens = vec![
         SimToken { id: TOKEN_ID.into(), secret: Secret::new(TOKEN_SECRET), read_only: false },
         SimToken { id: READONLY_TOKEN_ID.into(), secret: Secret::new(READONLY_TOKEN_SECRET), read_only: true },

@@ -219,6 +219,9 @@ impl CallBroker {
     async fn wait(&self, node: &str, upid: &str, timeout: Duration) -> Result<TaskOutcome, ApiError> {
         let left = self.deadline.saturating_duration_since(Instant::now()).saturating_sub(ANSWER_MARGIN);
         let timeout = timeout.min(self.task_wait).min(left);
+        if let Some(sink) = &self.ctx.on_task {
+            sink(node, upid);
+        }
         let progress = self.ctx.progress.clone();
         let wait = self.client()?.wait_task(node, upid, timeout, move |p| {
             if let Some(sink) = &progress {

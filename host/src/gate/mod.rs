@@ -26,6 +26,7 @@ pub mod protect;
 pub mod ratelimit;
 mod resources;
 mod retry;
+mod tasks;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -88,6 +89,9 @@ pub type ProgressSink = Arc<dyn Fn(TaskProgress) + Send + Sync>;
 /// message.
 pub type LogSink = Arc<dyn Fn(tracing::Level, &str, &str) + Send + Sync>;
 
+/// Receives the node and UPID of a Proxmox task a call waits for.
+pub type TaskSink = Arc<dyn Fn(&str, &str) + Send + Sync>;
+
 /// What the transport knows about one call: where progress goes and
 /// whether the client gave up.
 #[derive(Clone, Default)]
@@ -96,6 +100,8 @@ pub struct CallContext {
     pub progress: Option<ProgressSink>,
     /// The plugin's log messages, when the client set a log level.
     pub log: Option<LogSink>,
+    /// Told (node, UPID) of each Proxmox task the call waits for.
+    pub on_task: Option<TaskSink>,
     /// Cancelled when the client cancels the request.
     pub cancel: CancellationToken,
     /// Who is calling (`None`: the local principal).
@@ -232,6 +238,11 @@ impl Gate {
     /// Plugins that were not loaded, and why.
     pub fn skipped(&self) -> &[Skipped] {
         &self.skipped
+    }
+
+    /// The plugin that offers `tool`.
+    pub fn plugin_of(&self, tool: &str) -> Option<&str> {
+        self.tools.get(tool).map(|(i, _)| self.entries[*i].plugin.manifest.name.as_str())
     }
 
     /// The tools clients may call, sorted by name.

@@ -18,7 +18,8 @@ use super::{CallContext, Caller, Entry, Gate, GateError, may_call};
 use crate::runtime::resources::{Contents, ResourceSpec, TemplateSpec};
 use crate::runtime::{CallError, ToolFailure};
 
-/// The audit's tool name for a resource read.
+/// The audit's tool name for a resource read (and, for the same lines,
+/// what a gate's refusal names).
 const READ: &str = "resources/read";
 /// The audit's tool name for a completion.
 const COMPLETE: &str = "completion/complete";
@@ -86,7 +87,15 @@ impl Gate {
         };
         let broker = self.reading_broker(entry, READ, &caller, &ctx, started);
         let result = self.runtime.read_resource(&entry.plugin, uri, broker.clone()).await;
-        self.audit_read(entry, READ, &arguments, &caller, started, &broker, result.as_ref().err())?;
+        self.audit_read(
+            &entry.plugin.manifest.name,
+            READ,
+            &arguments,
+            &caller,
+            started,
+            &broker,
+            result.as_ref().err(),
+        )?;
         Ok(result?)
     }
 
@@ -119,12 +128,20 @@ impl Gate {
         self.admit_read(&caller, &entry.plugin.manifest.name, COMPLETE, &arguments, started)?;
         let broker = self.reading_broker(entry, COMPLETE, &caller, &ctx, started);
         let result = self.runtime.complete(&entry.plugin, argument, value, broker.clone()).await;
-        self.audit_read(entry, COMPLETE, &arguments, &caller, started, &broker, result.as_ref().err())?;
+        self.audit_read(
+            &entry.plugin.manifest.name,
+            COMPLETE,
+            &arguments,
+            &caller,
+            started,
+            &broker,
+            result.as_ref().err(),
+        )?;
         Ok(result?)
     }
 
     /// The rate limit, as for tool calls.
-    fn admit_read(
+    pub(super) fn admit_read(
         &self,
         caller: &Caller,
         plugin: &str,
@@ -174,9 +191,9 @@ impl Gate {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn audit_read(
+    pub(super) fn audit_read(
         &self,
-        entry: &Entry,
+        plugin: &str,
         what: &str,
         arguments: &Value,
         caller: &Caller,
@@ -187,7 +204,7 @@ impl Gate {
         let requests = broker.requests.lock().map(|r| r.clone()).unwrap_or_default();
         self.audit(audit::Call {
             caller,
-            plugin: &entry.plugin.manifest.name,
+            plugin,
             tool: what,
             arguments,
             outcome: outcome(error, &requests, false),

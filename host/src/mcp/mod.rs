@@ -6,6 +6,7 @@ pub mod http;
 mod logging;
 mod prompts;
 mod resources;
+mod tasks;
 
 use std::sync::Arc;
 
@@ -33,6 +34,8 @@ pub struct ProxmcpServer {
     session_caller: Option<Caller>,
     /// The session's log level; each session gets its own.
     log_level: logging::SessionLevel,
+    /// Calls running as MCP tasks, shared by every session.
+    tasks: Arc<tasks::TaskBook>,
     drain: Arc<Drain>,
 }
 
@@ -63,6 +66,7 @@ impl ProxmcpServer {
             tools: Arc::new(tools),
             session_caller: None,
             log_level: logging::SessionLevel::default(),
+            tasks: Arc::default(),
             drain: Arc::default(),
         }
     }
@@ -114,6 +118,55 @@ impl ProxmcpServer {
     fn offered(&self, context: &RequestContext<RoleServer>) -> std::collections::BTreeSet<String> {
         let caller = self.caller(context);
         self.gate.tools_for(caller.as_ref()).map(|t| t.name.clone()).collect()
+    }
+
+    /// A confirmed write from a client that declared the tasks extension
+    /// runs as an MCP task: the answer is the task, the call goes on.
+    fn start_as_task(
+        &self,
+        request: &CallToolRequestParams,
+        context: &RequestContext<RoleServer>,
+    ) -> Option<CallToolResponse> {
+        let declared = context.client_capabilities().is_some_and(|c| c.supports_tasks());
+        let args = request.arguments.as_ref()?;
+        let confirmed =
+            args.get("confirm") == Some(&Value::Bool(true)) && args.get("dry_run") != Some(&Value::Bool(true));
+        let caller = self.caller(context).unwrap_or_else(|| self.gate.rbac().local().clone());
+        let writes = self.gate.tools_for(Some(&caller)).any(|t| t.name == request.name && !t.hints.read_only);
+        if !(declared && confirmed && writes) {
+            return None;
+        }
+        let plugin = self.gate.plugin_of(&request.name)?;
+        let (started, created) = self.tasks.start(&caller, plugin)?;
+        let ctx = CallContext {
+            progress: Some(started.on_progress),
+            on_task: Some(started.on_task),
+            cancel: started.cancel,
+            caller: Some(caller),
+            ..CallContext::default()
+        };
+        let (gate, book, id) = (self.gate.clone(), self.tasks.clone(), started.id);
+        let (name, args) = (request.name.to_string(), Value::Object(args.clone()));
+        let inflight = self.drain.inflight.token();
+        tracing::info!(tool = %name, task = %id, "running as an MCP task");
+        let began = std::time::Instant::now();
+        tokio::spawn(async move {
+            let _inflight = inflight;
+            let outcome = gate.call_tool(&name, args, ctx).await;
+            let as_object = |v: Result<Value, serde_json::Error>| match v {
+                Ok(Value::Object(map)) => map,
+                _ => Map::new(),
+            };
+            let end = match answer(&name, outcome, began) {
+                Ok(CallToolResponse::Complete(result)) => Ok(as_object(serde_json::to_value(result))),
+                Ok(_) => {
+                    Err(as_object(Ok(json!({"code": -32603, "message": "the call asked a question inside a task"}))))
+                }
+                Err(e) => Err(as_object(serde_json::to_value(e))),
+            };
+            book.finish(&id, end);
+        });
+        Some(CallToolResponse::Task(created))
     }
 
     /// While draining, new work is refused with its own code.
@@ -337,11 +390,15 @@ impl ServerHandler for ProxmcpServer {
     }
 
     fn get_info(&self) -> InitializeResult {
+        // The builder's typestate wants its fields' order.
+        #[allow(deprecated)]
         let mut caps = ServerCapabilities::builder()
-            .enable_tools()
+            .enable_tasks()
+            .enable_logging()
+            .enable_completions()
             .enable_prompts()
             .enable_resources()
-            .enable_completions()
+            .enable_tools()
             .build();
         if let Some(tools) = caps.tools.as_mut() {
             tools.list_changed = Some(false);
@@ -447,6 +504,24 @@ impl ServerHandler for ProxmcpServer {
         }
     }
 
+    async fn get_task(
+        &self,
+        request: rmcp::model::GetTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::GetTaskResult, McpError> {
+        let caller = self.caller(&context).unwrap_or_else(|| self.gate.rbac().local().clone());
+        self.tasks.get(&self.gate, &caller, &request.task_id).await
+    }
+
+    async fn cancel_task(
+        &self,
+        request: rmcp::model::CancelTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let caller = self.caller(&context).unwrap_or_else(|| self.gate.rbac().local().clone());
+        self.tasks.cancel(&self.gate, &caller, &request.task_id).await
+    }
+
     fn get_tool(&self, name: &str) -> Option<Tool> {
         self.tools_for(self.session_caller.as_ref()).into_iter().find(|t| t.name == name)
     }
@@ -458,6 +533,9 @@ impl ServerHandler for ProxmcpServer {
     ) -> Result<CallToolResponse, McpError> {
         self.refuse_when_draining()?;
         let _inflight = self.drain.inflight.token();
+        if let Some(created) = self.start_as_task(&request, &context) {
+            return Ok(created);
+        }
         let retry = retry(&context, &request);
         let args = Value::Object(request.arguments.unwrap_or_default());
         let started = std::time::Instant::now();
@@ -476,6 +554,7 @@ impl ServerHandler for ProxmcpServer {
             caller: self.caller(&context),
             confirmer: if retry.is_some() { None } else { confirmer(&context.peer) },
             retry,
+            on_task: None,
         };
         let outcome = self.gate.call_tool(&request.name, args, ctx).await;
         // The call has dropped every sender: let the last progress
@@ -483,10 +562,22 @@ impl ServerHandler for ProxmcpServer {
         for task in forwarder.into_iter().chain(log_forwarder) {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(2), task).await;
         }
+        answer(&request.name, outcome, started)
+    }
+}
+
+/// A call's outcome as MCP answers it: the result (summary line, then the
+/// data as compact JSON), a question to ask, or a JSON-RPC error.
+fn answer(
+    name: &str,
+    outcome: Result<crate::runtime::ToolOutput, GateError>,
+    started: std::time::Instant,
+) -> Result<CallToolResponse, McpError> {
+    {
         let elapsed_ms = started.elapsed().as_millis();
         let result = match outcome {
             Ok(out) => {
-                tracing::info!(tool = %request.name, elapsed_ms, "tool call ok");
+                tracing::info!(tool = %name, elapsed_ms, "tool call ok");
                 // The summary line first; then the data as compact JSON, for
                 // clients that show the model only `content`.
                 let mut content = vec![ContentBlock::text(out.text)];
@@ -501,14 +592,14 @@ impl ServerHandler for ProxmcpServer {
                 result
             }
             Err(GateError::InputRequired { question, state }) => {
-                tracing::info!(tool = %request.name, elapsed_ms, "asking the user by retry");
+                tracing::info!(tool = %name, elapsed_ms, "asking the user by retry");
                 return Ok(input_required(question, state));
             }
             Err(e @ (GateError::UnknownTool(_) | GateError::NotAllowed { .. } | GateError::RateLimited { .. })) => {
-                return Err(gate_error(&request.name, e));
+                return Err(gate_error(name, e));
             }
             Err(e) => {
-                tracing::info!(tool = %request.name, elapsed_ms, error = %e, "tool call failed");
+                tracing::info!(tool = %name, elapsed_ms, error = %e, "tool call failed");
                 error_result(e.to_string())
             }
         };

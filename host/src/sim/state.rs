@@ -219,13 +219,40 @@ impl World {
         tokio::spawn(async move {
             for (secs, line) in spec.steps {
                 tokio::time::sleep(Duration::from_secs_f64((secs * world.time_scale).max(0.0))).await;
-                append_log(&mut world.lock(), &task_upid, line);
+                let mut cluster = world.lock();
+                if stopped(&cluster, &task_upid) {
+                    return;
+                }
+                append_log(&mut cluster, &task_upid, line);
             }
             let mut cluster = world.lock();
+            // Stopped by DELETE .../tasks/{upid}: no effect.
+            if stopped(&cluster, &task_upid) {
+                return;
+            }
             let result = (spec.effect)(&mut cluster);
             finish(&mut cluster, &task_upid, spec.lock.map(|l| l.0), result);
         });
         upid
+    }
+}
+
+fn stopped(cluster: &Cluster, upid: &str) -> bool {
+    cluster.tasks.iter().any(|t| t.upid == upid && t.endtime.is_some())
+}
+
+/// Stops running task `upid` as PVE does: it ends with "interrupted by
+/// signal" and releases its guest's lock; its effect never happens. A
+/// finished task stays as it was.
+pub fn stop_task(cluster: &mut Cluster, upid: &str) {
+    let Some(t) = cluster.tasks.iter_mut().find(|t| t.upid == upid && t.endtime.is_none()) else { return };
+    t.endtime = Some(now().max(t.starttime));
+    t.log.push("received interrupt".into());
+    t.log.push("TASK ERROR: interrupted by signal".into());
+    t.exitstatus = Some("interrupted by signal".into());
+    let vmid = t.id.parse::<u32>().ok();
+    if let Some(g) = vmid.and_then(|v| cluster.guests.get_mut(&v)) {
+        g.lock = None;
     }
 }
 

@@ -12,6 +12,7 @@ pub(super) static ROUTES: &[Route] = &[
     ("GET", "/nodes/{node}/tasks", tasks),
     ("GET", "/nodes/{node}/tasks/{upid}/status", task_status),
     ("GET", "/nodes/{node}/tasks/{upid}/log", log),
+    ("DELETE", "/nodes/{node}/tasks/{upid}", stop_task),
     ("GET", "/nodes/{node}/rrddata", rrddata),
     ("GET", "/nodes/{node}/storage", storage),
     ("GET", "/nodes/{node}/storage/{storage}/content", content),
@@ -24,6 +25,13 @@ fn status(x: &mut Ctx<'_>) -> R {
 
 fn tasks(x: &mut Ctx<'_>) -> R {
     node_tasks(x.c, x.var("node"), x.params)
+}
+
+fn stop_task(x: &mut Ctx<'_>) -> R {
+    check(x.params, &[])?;
+    let upid = find_task(x.c, x.var("node"), x.var("upid"))?.upid.clone();
+    crate::sim::state::stop_task(x.c, &upid);
+    Ok(Value::Null.into())
 }
 
 fn task_status(x: &mut Ctx<'_>) -> R {

@@ -1,0 +1,64 @@
+//! Stopping the Proxmox task of a long call run as an MCP task
+//! (`tasks/cancel`): the same gates as any write (read-only mode, the
+//! caller's role, protection), rate-limited and audited.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::json;
+
+use super::approval::Approval;
+use super::broker::CallBroker;
+use super::{CallContext, Caller, Gate, GateError, Grant};
+use crate::pve::{ApiError, Method};
+use crate::runtime::Broker;
+
+/// The audit's tool name for a cancellation.
+const CANCEL: &str = "tasks/cancel";
+
+impl Gate {
+    /// Proxmox's status of task `upid` on `node` (a read that needs no
+    /// grant, as waiting for a task needs none).
+    pub async fn task_status(&self, node: &str, upid: &str) -> Result<serde_json::Value, ApiError> {
+        let pve = self.pve.as_ref().ok_or_else(|| ApiError::Other("no Proxmox connection is configured".into()))?;
+        pve.request(Method::Get, &["nodes", node, "tasks", upid, "status"], &serde_json::Value::Null).await
+    }
+
+    /// Stops task `upid` on `node`, started by a call of `plugin` for
+    /// `caller`.
+    pub async fn stop_task(&self, caller: &Caller, plugin: &str, node: &str, upid: &str) -> Result<(), GateError> {
+        let started = Instant::now();
+        let arguments = json!({"node": node, "upid": upid});
+        self.admit_read(caller, plugin, CANCEL, &arguments, started)?;
+        let grant = Grant::parse("DELETE /nodes/*/tasks/*").map_err(|e| GateError::UnknownTool(e.to_string()))?;
+        let broker = Arc::new(CallBroker {
+            plugin: plugin.to_string(),
+            tool: CANCEL.to_string(),
+            grants: vec![grant].into(),
+            read_only: self.policy.read_only,
+            reads_only: false,
+            role: caller.role.clone(),
+            tools: self.policy.tools.clone(),
+            // The caller asked for it by cancelling its own task.
+            approval: std::sync::Mutex::new(Approval::Confirmed),
+            dry_run: false,
+            protection: self.policy.protection.clone(),
+            pve: self.pve.clone(),
+            task_wait: self.policy.task_wait,
+            deadline: started + self.runtime.limits().call_timeout,
+            ctx: CallContext { caller: Some(caller.clone()), ..CallContext::default() },
+            requests: std::sync::Mutex::new(Vec::new()),
+        });
+        let path = ["nodes".to_string(), node.to_string(), "tasks".to_string(), upid.to_string()];
+        let result = broker.request(Method::Delete, &path, &json!({})).await;
+        let error = result
+            .as_ref()
+            .err()
+            .map(|e: &ApiError| crate::runtime::CallError::Tool(crate::runtime::ToolFailure::Api(e.clone())));
+        self.audit_read(plugin, CANCEL, &arguments, caller, started, &broker, error.as_ref())?;
+        match error {
+            Some(e) => Err(GateError::Call(e)),
+            None => Ok(()),
+        }
+    }
+}
