@@ -154,6 +154,8 @@ async fn resources_work_over_streamable_http() {
     let data = json_of(&status);
     assert_eq!((data["vmid"].as_u64(), data["status"].as_str()), (Some(200), Some("running")), "{data}");
     assert_eq!(status.ttl_ms, Some(5_000));
+    let config = json_of(&client.read_resource(read_params("pve://guest/100/config")).await.expect("config"));
+    assert_eq!(config["config"]["name"], "web-01", "{config}");
     let guests = json_of(&client.read_resource(read_params("pve://guests")).await.expect("guests"));
     assert!(guests["vms"].as_array().is_some_and(|v| v.len() >= 10), "{guests}");
     let _ = client.cancel().await;
