@@ -46,6 +46,9 @@ async fn runbooks_are_offered_filled_in_and_checked_over_stdio_and_http() {
 
     let server = crate::http::HttpProxmcp::start(&pve.base_url(), "streamable-http", Launch::default()).await;
     let client = server.client(None).await;
+    let safe = client.get_prompt(params("safe-change", json!({"vmid": "101", "change": "2 cores"}))).await;
+    let text = serde_json::to_string(&safe.expect("prompts/get over HTTP").messages).unwrap();
+    assert!(text.contains("guest 101 safely: 2 cores"), "{text}");
     let audit = client.get_prompt(params("backup-audit", json!({"max_age_hours": "48"}))).await.expect("prompts/get");
     let text = serde_json::to_string(&audit.messages).unwrap();
     assert!(text.contains("newer than 48 hours") && text.contains("pve_list_backups"), "{text}");
