@@ -50,7 +50,7 @@ pub(crate) async fn plugins_list(config: &Config, json: bool) -> Result<()> {
             .resources
             .iter()
             .map(|r| r.uri.as_str())
-            .chain(offered.templates.iter().map(|t| t.uri_template.as_str()))
+            .chain(offered.templates.iter().map(|t| t.uri.as_str()))
             .collect();
         if !uris.is_empty() {
             println!("  resources: {}", uris.join(", "));
@@ -94,7 +94,7 @@ pub(crate) async fn plugins_inspect(config: &Config, file: &std::path::Path) -> 
         println!("resource {} — {} [{}, fresh {} ms]", r.uri, r.description, r.mime_type, r.ttl_ms);
     }
     for t in &plugin.resources.templates {
-        println!("resource template {} — {} [{}, fresh {} ms]", t.uri_template, t.description, t.mime_type, t.ttl_ms);
+        println!("resource template {} — {} [{}, fresh {} ms]", t.uri, t.description, t.mime_type, t.ttl_ms);
     }
     let policy = policy(config);
     let verdict = match proxmcp::gate::admit(&policy, &source, m) {

@@ -173,7 +173,7 @@ impl Gate {
         for entry in &entries {
             let offered = &entry.plugin.resources;
             let all = offered.resources.iter().map(|r| r.uri.as_str());
-            for uri in all.chain(offered.templates.iter().map(|t| t.uri_template.as_str())) {
+            for uri in all.chain(offered.templates.iter().map(|t| t.uri.as_str())) {
                 let plugin = entry.plugin.manifest.name.as_str();
                 if let Some(first) = uris.insert(uri, plugin) {
                     return Err(BuildError::DuplicateResource {

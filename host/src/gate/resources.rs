@@ -15,7 +15,7 @@ use super::audit;
 use super::broker::CallBroker;
 use super::call::outcome;
 use super::{CallContext, Caller, Entry, Gate, GateError, may_call};
-use crate::runtime::resources::{Contents, ResourceSpec, TemplateSpec};
+use crate::runtime::resources::{Contents, ResourceSpec};
 use crate::runtime::{CallError, ToolFailure};
 
 /// The audit's tool name for a resource read (and, for the same lines,
@@ -58,7 +58,7 @@ impl Gate {
     }
 
     /// The resource templates `caller` may read.
-    pub fn templates_for(&self, caller: Option<&Caller>) -> Vec<&TemplateSpec> {
+    pub fn templates_for(&self, caller: Option<&Caller>) -> Vec<&ResourceSpec> {
         let caller = caller.unwrap_or(self.rbac.local());
         let readable = self.entries.iter().filter(|e| self.may_read(caller, e));
         readable.flat_map(|e| e.plugin.resources.templates.iter()).collect()
@@ -71,7 +71,8 @@ impl Gate {
         let arguments = json!({"uri": uri});
         let owner = self.entries.iter().find(|e| e.plugin.resources.serves(uri));
         let plugin = owner.map_or("", |e| e.plugin.manifest.name.as_str());
-        self.admit_read(&caller, plugin, READ, &arguments, started)?;
+        let read = Reading { plugin, what: READ, arguments: &arguments, caller: &caller, started };
+        self.admit_read(&read)?;
         let Some(entry) = owner.filter(|e| self.may_read(&caller, e)) else {
             self.audit_refused(&caller, plugin, READ, &arguments, started)?;
             if owner.is_some() {
@@ -85,17 +86,9 @@ impl Gate {
                 "no resource {uri:?}; call resources/list and resources/templates/list for the available ones"
             )));
         };
-        let broker = self.reading_broker(entry, READ, &caller, &ctx, started);
+        let broker = self.reading_broker(entry, &read, &ctx);
         let result = self.runtime.read_resource(&entry.plugin, uri, broker.clone()).await;
-        self.audit_read(
-            &entry.plugin.manifest.name,
-            READ,
-            &arguments,
-            &caller,
-            started,
-            &broker,
-            result.as_ref().err(),
-        )?;
+        self.audit_read(&read, &broker, result.as_ref().err())?;
         Ok(result?)
     }
 
@@ -115,7 +108,7 @@ impl Gate {
         let has_variable = |e: &&Entry| {
             e.plugin.resources.templates.iter().any(|t| {
                 let named = match reference {
-                    CompletionRef::Template(uri) => t.uri_template == uri,
+                    CompletionRef::Template(uri) => t.uri == uri,
                     CompletionRef::Prompt => true,
                 };
                 named && t.variables().any(|v| v == argument)
@@ -125,36 +118,23 @@ impl Gate {
             return Ok(Vec::new());
         };
         let arguments = json!({"argument": argument, "value": value});
-        self.admit_read(&caller, &entry.plugin.manifest.name, COMPLETE, &arguments, started)?;
-        let broker = self.reading_broker(entry, COMPLETE, &caller, &ctx, started);
+        let plugin = &entry.plugin.manifest.name;
+        let read = Reading { plugin, what: COMPLETE, arguments: &arguments, caller: &caller, started };
+        self.admit_read(&read)?;
+        let broker = self.reading_broker(entry, &read, &ctx);
         let result = self.runtime.complete(&entry.plugin, argument, value, broker.clone()).await;
-        self.audit_read(
-            &entry.plugin.manifest.name,
-            COMPLETE,
-            &arguments,
-            &caller,
-            started,
-            &broker,
-            result.as_ref().err(),
-        )?;
+        self.audit_read(&read, &broker, result.as_ref().err())?;
         Ok(result?)
     }
 
     /// The rate limit, as for tool calls.
-    pub(super) fn admit_read(
-        &self,
-        caller: &Caller,
-        plugin: &str,
-        what: &str,
-        arguments: &Value,
-        started: Instant,
-    ) -> Result<(), GateError> {
+    pub(super) fn admit_read(&self, read: &Reading<'_>) -> Result<(), GateError> {
         if let Some(rate) = &self.rate
-            && let Err(retry_after) = rate.check(&caller.principal)
+            && let Err(retry_after) = rate.check(&read.caller.principal)
         {
-            self.audit_refused(caller, plugin, what, arguments, started)?;
+            self.audit_refused(read.caller, read.plugin, read.what, read.arguments, read.started)?;
             return Err(GateError::RateLimited {
-                principal: caller.principal.clone(),
+                principal: read.caller.principal.clone(),
                 limit: rate.describe(),
                 retry_after,
             });
@@ -163,56 +143,55 @@ impl Gate {
     }
 
     /// A broker that lets only reads through the plugin's grant.
-    fn reading_broker(
-        &self,
-        entry: &Entry,
-        what: &str,
-        caller: &Caller,
-        ctx: &CallContext,
-        started: Instant,
-    ) -> Arc<CallBroker> {
+    fn reading_broker(&self, entry: &Entry, read: &Reading<'_>, ctx: &CallContext) -> Arc<CallBroker> {
         Arc::new(CallBroker {
             plugin: entry.plugin.manifest.name.clone(),
-            tool: what.to_string(),
+            tool: read.what.to_string(),
             grants: entry.grants.clone(),
             read_only: self.policy.read_only,
             reads_only: true,
-            role: caller.role.clone(),
+            role: read.caller.role.clone(),
             tools: self.policy.tools.clone(),
             approval: std::sync::Mutex::new(Approval::None),
             dry_run: false,
             protection: self.policy.protection.clone(),
             pve: self.pve.clone(),
             task_wait: self.policy.task_wait,
-            deadline: started + self.runtime.limits().call_timeout,
+            deadline: read.started + self.runtime.limits().call_timeout,
             ctx: CallContext { progress: None, confirmer: None, retry: None, ..ctx.clone() },
             requests: std::sync::Mutex::new(Vec::new()),
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Audits a read (or cancellation) with the requests `broker` made.
     pub(super) fn audit_read(
         &self,
-        plugin: &str,
-        what: &str,
-        arguments: &Value,
-        caller: &Caller,
-        started: Instant,
+        read: &Reading<'_>,
         broker: &CallBroker,
         error: Option<&CallError>,
     ) -> Result<(), GateError> {
         let requests = broker.requests.lock().map(|r| r.clone()).unwrap_or_default();
         self.audit(audit::Call {
-            caller,
-            plugin,
-            tool: what,
-            arguments,
+            caller: read.caller,
+            plugin: read.plugin,
+            tool: read.what,
+            arguments: read.arguments,
             outcome: outcome(error, &requests, false),
-            started,
+            started: read.started,
             requests,
             approved_by: None,
         })
     }
+}
+
+/// What an audit line of a read names: plugin, what was done (the audit's
+/// tool), its arguments, caller and start.
+pub(super) struct Reading<'a> {
+    pub plugin: &'a str,
+    pub what: &'a str,
+    pub arguments: &'a Value,
+    pub caller: &'a Caller,
+    pub started: Instant,
 }
 
 /// A resource's failure as the tool error it is.

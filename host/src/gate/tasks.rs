@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::approval::Approval;
 use super::broker::CallBroker;
+use super::resources::Reading;
 use super::{CallContext, Caller, Gate, GateError, Grant};
 use crate::pve::{ApiError, Method};
 use crate::runtime::Broker;
@@ -29,12 +30,14 @@ impl Gate {
     pub async fn stop_task(&self, caller: &Caller, plugin: &str, node: &str, upid: &str) -> Result<(), GateError> {
         let started = Instant::now();
         let arguments = json!({"node": node, "upid": upid});
-        self.admit_read(caller, plugin, CANCEL, &arguments, started)?;
-        let grant = Grant::parse("DELETE /nodes/*/tasks/*").map_err(|e| GateError::UnknownTool(e.to_string()))?;
+        let read = Reading { plugin, what: CANCEL, arguments: &arguments, caller, started };
+        self.admit_read(&read)?;
+        // The one request a cancellation may make.
+        let grant: Vec<Grant> = Grant::parse("DELETE /nodes/*/tasks/*").into_iter().collect();
         let broker = Arc::new(CallBroker {
             plugin: plugin.to_string(),
             tool: CANCEL.to_string(),
-            grants: vec![grant].into(),
+            grants: grant.into(),
             read_only: self.policy.read_only,
             reads_only: false,
             role: caller.role.clone(),
@@ -55,7 +58,7 @@ impl Gate {
             .as_ref()
             .err()
             .map(|e: &ApiError| crate::runtime::CallError::Tool(crate::runtime::ToolFailure::Api(e.clone())));
-        self.audit_read(plugin, CANCEL, &arguments, caller, started, &broker, error.as_ref())?;
+        self.audit_read(&read, &broker, error.as_ref())?;
         match error {
             Some(e) => Err(GateError::Call(e)),
             None => Ok(()),

@@ -10,7 +10,7 @@ use rmcp::model::{
 };
 
 use crate::gate::{Caller, Gate};
-use crate::runtime::resources::{Contents, ResourceSpec, TemplateSpec};
+use crate::runtime::resources::{Contents, ResourceSpec};
 
 /// The lists change only with the deployment (a restart).
 const LIST_TTL_MS: u64 = 300_000;
@@ -24,9 +24,8 @@ pub fn to_mcp(r: &ResourceSpec) -> Resource {
     out
 }
 
-pub fn template_to_mcp(t: &TemplateSpec) -> ResourceTemplate {
-    let mut out =
-        ResourceTemplate::new(&t.uri_template, &t.name).with_description(&t.description).with_mime_type(&t.mime_type);
+pub fn template_to_mcp(t: &ResourceSpec) -> ResourceTemplate {
+    let mut out = ResourceTemplate::new(&t.uri, &t.name).with_description(&t.description).with_mime_type(&t.mime_type);
     out.title = t.title.clone();
     out
 }

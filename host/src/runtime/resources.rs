@@ -9,10 +9,11 @@ use std::sync::Arc;
 use super::bindings::{self, wit_resources};
 use super::{Broker, CallError, LoadError, LoadedPlugin, Runtime};
 
-/// A fixed resource.
+/// A fixed resource, or a template of a family of them (`{name}` stands
+/// for one URI path segment).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ResourceSpec {
-    /// Its URI.
+    /// Its URI, or the template, e.g. `pve://guest/{vmid}/config`.
     pub uri: String,
     /// Short machine name.
     pub name: String,
@@ -26,27 +27,10 @@ pub struct ResourceSpec {
     pub ttl_ms: u32,
 }
 
-/// A family of resources: `{name}` stands for one URI path segment.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct TemplateSpec {
-    /// The template, e.g. `pve://guest/{vmid}/config`.
-    pub uri_template: String,
-    /// Short machine name.
-    pub name: String,
-    /// Human title.
-    pub title: Option<String>,
-    /// What each resource holds.
-    pub description: String,
-    /// MIME type.
-    pub mime_type: String,
-    /// Freshness for clients, in milliseconds.
-    pub ttl_ms: u32,
-}
-
-impl TemplateSpec {
+impl ResourceSpec {
     /// The template's variable names, in order.
     pub fn variables(&self) -> impl Iterator<Item = &str> {
-        parts(&self.uri_template).filter_map(|p| match p {
+        parts(&self.uri).filter_map(|p| match p {
             Part::Var(v) => Some(v),
             Part::Lit(_) => None,
         })
@@ -56,7 +40,7 @@ impl TemplateSpec {
     /// takes one non-empty segment without `/`.
     pub fn matches(&self, uri: &str) -> bool {
         let mut rest = uri;
-        let mut parts = parts(&self.uri_template).peekable();
+        let mut parts = parts(&self.uri).peekable();
         while let Some(part) = parts.next() {
             match part {
                 Part::Lit(lit) => match rest.strip_prefix(lit) {
@@ -89,7 +73,7 @@ pub struct Offered {
     /// Fixed resources.
     pub resources: Vec<ResourceSpec>,
     /// Templates.
-    pub templates: Vec<TemplateSpec>,
+    pub templates: Vec<ResourceSpec>,
 }
 
 impl Offered {
@@ -199,34 +183,27 @@ impl Runtime {
             })
             .await
             .map_err(|e| bad(format!("resources: {e}")))?;
+        let spec = |uri, name, title, description, mime_type, ttl_ms| ResourceSpec {
+            uri,
+            name,
+            title,
+            description,
+            mime_type,
+            ttl_ms,
+        };
         let mut offered = Offered::default();
         for r in resources {
             check_uri(&r.uri).map_err(|e| bad(format!("resource {e}")))?;
-            if offered.resources.iter().any(|o| o.uri == r.uri) {
-                return Err(bad(format!("resource {:?} is listed twice", r.uri)));
-            }
-            offered.resources.push(ResourceSpec {
-                uri: r.uri,
-                name: r.name,
-                title: r.title,
-                description: r.description,
-                mime_type: r.mime_type,
-                ttl_ms: r.ttl_ms,
-            });
+            offered.resources.push(spec(r.uri, r.name, r.title, r.description, r.mime_type, r.ttl_ms));
         }
         for t in templates {
             check_template(&t.uri_template).map_err(|e| bad(format!("resource template {e}")))?;
-            if offered.templates.iter().any(|o| o.uri_template == t.uri_template) {
-                return Err(bad(format!("resource template {:?} is listed twice", t.uri_template)));
-            }
-            offered.templates.push(TemplateSpec {
-                uri_template: t.uri_template,
-                name: t.name,
-                title: t.title,
-                description: t.description,
-                mime_type: t.mime_type,
-                ttl_ms: t.ttl_ms,
-            });
+            offered.templates.push(spec(t.uri_template, t.name, t.title, t.description, t.mime_type, t.ttl_ms));
+        }
+        let all = offered.resources.iter().chain(&offered.templates);
+        let mut seen = std::collections::HashSet::new();
+        if let Some(twice) = all.map(|r| r.uri.as_str()).find(|uri| !seen.insert(*uri)) {
+            return Err(bad(format!("resource {twice:?} is listed twice")));
         }
         Ok(offered)
     }
@@ -290,9 +267,9 @@ fn resources_of(
 mod tests {
     use super::*;
 
-    fn template(t: &str) -> TemplateSpec {
-        TemplateSpec {
-            uri_template: t.into(),
+    fn template(t: &str) -> ResourceSpec {
+        ResourceSpec {
+            uri: t.into(),
             name: "t".into(),
             title: None,
             description: String::new(),
