@@ -16,6 +16,12 @@
 //! clients, the server's RSS idle and under that load, and the size of
 //! `tools/list` for the full set and in read-only mode.
 //!
+//! Floors: a minimal rmcp server (`noop.rs`) over stdio and streamable
+//! HTTP, whose `noop` tool is the transport's own cost and whose `version`
+//! tool makes the same simulator request with reqwest alone; the server's
+//! CPU per call comes from its `/proc/PID/stat` over the timed calls. The
+//! targets of issue #19 are printed as ratios within the run.
+//!
 //! These are figures to compare, not pass/fail tests.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
@@ -40,6 +46,10 @@ const TOKEN_ID: &str = "root@pam!bench";
 const TOKEN_SECRET: &str = "bench-secret";
 const CALLS: usize = 300;
 const WARMUP: usize = 20;
+/// Calls over which a server's CPU time is read (its clock ticks are 10 ms).
+const CPU_CALLS: usize = 1000;
+
+mod noop;
 
 mod bare {
     //! The baseline: bare wasmtime with the contract's imports and nothing
@@ -106,7 +116,7 @@ mod bare {
 struct Stats {
     mean: Duration,
     p50: Duration,
-    p95: Duration,
+    p99: Duration,
 }
 
 fn stats(mut samples: Vec<Duration>) -> Stats {
@@ -115,7 +125,7 @@ fn stats(mut samples: Vec<Duration>) -> Stats {
     Stats {
         mean: total / samples.len() as u32,
         p50: samples[samples.len() / 2],
-        p95: samples[samples.len() * 95 / 100],
+        p99: samples[samples.len() * 99 / 100],
     }
 }
 
@@ -142,12 +152,57 @@ fn us(d: Duration) -> f64 {
 
 fn row(name: &str, s: &Stats, base: &Stats) {
     println!(
-        "  {name:<28} mean {:>8.1} us  p50 {:>8.1} us  p95 {:>8.1} us  x{:.2} of direct",
+        "  {name:<30} mean {:>8.1} us  p50 {:>8.1} us  p99 {:>8.1} us  x{:.2} of direct",
         us(s.mean),
         us(s.p50),
-        us(s.p95),
+        us(s.p99),
         s.mean.as_secs_f64() / base.mean.as_secs_f64()
     );
+}
+
+/// User + system CPU time of process `pid` so far (all threads).
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<u64> = rest.split_whitespace().map(|f| f.parse().unwrap_or(0)).collect();
+    // utime and stime are fields 14 and 15 of the line, in USER_HZ (100) ticks.
+    let ticks = fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+/// The server's CPU time per call of `f` over `CPU_CALLS` calls.
+async fn cpu_per_call<F, Fut>(pid: u32, mut f: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let before = cpu_time(pid);
+    for _ in 0..CPU_CALLS {
+        f().await;
+    }
+    (cpu_time(pid) - before) / CPU_CALLS as u32
+}
+
+/// The no-op rmcp server as a child process (this very binary).
+fn noop_command(uri: &str, transport: &str) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(std::env::current_exe().unwrap());
+    cmd.env_clear()
+        .env(noop::ENV, transport)
+        .env("PVE_BASE_URL", uri)
+        .env("PVE_API_TOKEN_ID", TOKEN_ID)
+        .env("PVE_API_TOKEN_SECRET", TOKEN_SECRET)
+        .kill_on_drop(true);
+    cmd
+}
+
+/// Starts the no-op server over streamable HTTP; its URL and process.
+async fn noop_http(uri: &str) -> (String, tokio::process::Child) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut child = noop_command(uri, "http").stdin(Stdio::null()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = lines.next_line().await.unwrap().expect("the no-op server printed no URL");
+    (url, child)
 }
 
 async fn simulator() -> Simulator {
@@ -204,6 +259,10 @@ async fn start_to_initialize(uri: &str, work: &Path, cache: Option<&Path>) -> Du
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    if let Ok(transport) = std::env::var(noop::ENV) {
+        noop::serve(&transport).await;
+        return;
+    }
     let pve = simulator().await;
     let uri = pve.base_url();
     let auth = format!("PVEAPIToken={TOKEN_ID}={TOKEN_SECRET}");
@@ -221,6 +280,21 @@ async fn main() {
         }
     })
     .await;
+
+    // Floors: the no-op rmcp server's `noop` tool over stdio and HTTP.
+    let (transport, _) = TokioChildProcess::builder(noop_command(&uri, "stdio")).stderr(Stdio::null()).spawn().unwrap();
+    let noop_pid = transport.id().unwrap();
+    let floor = Arc::new(().serve(transport).await.unwrap());
+    let call = |c: Arc<rmcp::service::RunningService<rmcp::RoleClient, ()>>, tool: &'static str| async move {
+        let r = c.call_tool(CallToolRequestParams::new(tool)).await.unwrap();
+        assert_ne!(r.is_error, Some(true));
+    };
+    let noop_stdio = measure(|| call(floor.clone(), "noop")).await;
+    let noop_stdio_cpu = cpu_per_call(noop_pid, || call(floor.clone(), "noop")).await;
+    let (noop_url, _noop_child) = noop_http(&uri).await;
+    let floor_http =
+        Arc::new(().serve(rmcp::transport::StreamableHttpClientTransport::from_uri(noop_url.clone())).await.unwrap());
+    let noop_http_stats = measure(|| call(floor_http.clone(), "noop")).await;
 
     // 2. Bare wasmtime, same component, fresh store per call.
     let engine = wasmtime::Engine::default();
@@ -283,21 +357,30 @@ async fn main() {
         .env("PROXMCP_LOG", "error")
         .arg("serve");
     let (transport, _) = TokioChildProcess::builder(cmd).stderr(Stdio::null()).spawn().unwrap();
+    let stdio_pid = transport.id().unwrap();
     let mcp = Arc::new(().serve(transport).await.unwrap());
-    let stdio = measure(|| {
-        let mcp = mcp.clone();
-        async move {
-            let r = mcp.call_tool(CallToolRequestParams::new("pve_get_version")).await.unwrap();
-            assert_eq!(r.is_error, Some(false));
-        }
-    })
-    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (default_idle, _) = rss_mib(stdio_pid);
+    let default_list = serde_json::to_vec(&mcp.list_all_tools().await.unwrap()).unwrap().len();
+    let stdio = measure(|| call(mcp.clone(), "pve_get_version")).await;
+    let stdio_cpu = cpu_per_call(stdio_pid, || call(mcp.clone(), "pve_get_version")).await;
 
-    println!("\nper-call latency (engine: {kind:?})");
+    println!("\nfloors: a minimal rmcp server (no-op tool), and the request itself");
     row("direct reqwest", &direct, &direct);
+    row("no-op rmcp tool over stdio", &noop_stdio, &direct);
+    row("no-op rmcp tool over HTTP", &noop_http_stats, &direct);
+    let floor_stdio = direct.p50 + noop_stdio.p50;
+    println!(
+        "  direct + no-op stdio = {:.1} us p50; direct + no-op HTTP = {:.1} us p50; no-op server CPU {:.1} us/call",
+        us(floor_stdio),
+        us(direct.p50 + noop_http_stats.p50),
+        us(noop_stdio_cpu)
+    );
+    println!("\nper read call, pve_get_version (engine: {kind:?})");
     row("bare wasmtime + reqwest", &bare_stats, &direct);
     row("proxmcp in-process (gate)", &in_process, &direct);
     row("proxmcp over stdio (rmcp)", &stdio, &direct);
+    println!("  proxmcp server CPU over stdio: {:.1} us per call ({CPU_CALLS} calls)", us(stdio_cpu));
     let ratio = |a: &Stats, b: &Stats| a.mean.as_secs_f64() / b.mean.as_secs_f64();
     println!(
         "  ratios: in-process / bare wasmtime = {:.2}, stdio / bare wasmtime = {:.2}, stdio / direct = {:.2}",
@@ -330,7 +413,38 @@ async fn main() {
     println!("  ratio cold / warm = {:.2}", cold.p50.as_secs_f64() / warm.p50.as_secs_f64());
 
     // 6. Throughput and memory over streamable HTTP, and tools/list sizes.
-    http_figures(&uri, work.path(), &cache).await;
+    let http = http_figures(&uri, work.path(), &cache, &noop_url).await;
+
+    let stdio_ratio = stdio.p50.as_secs_f64() / floor_stdio.as_secs_f64();
+    println!("\ntargets (issue #19), within this run");
+    let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
+    println!(
+        "  server CPU per read call over stdio    {:>8.1} us   target <= 250 us          {}",
+        us(stdio_cpu),
+        verdict(stdio_cpu <= Duration::from_micros(250))
+    );
+    println!(
+        "  stdio / (direct + no-op stdio), p50    {stdio_ratio:>8.2} x    target <= 1.25 x          {}",
+        verdict(stdio_ratio <= 1.25)
+    );
+    println!(
+        "  32-client HTTP throughput / no-op      {:>8.2} x    target >= 0.70 x          {}",
+        http.throughput_ratio_32,
+        verdict(http.throughput_ratio_32 >= 0.7)
+    );
+    println!(
+        "  RSS idle, default plugins              {default_idle:>8.1} MiB  target <= 30 MB (28.6 MiB) {}",
+        verdict(default_idle * 1024.0 * 1024.0 <= 30e6)
+    );
+    println!(
+        "  default tools/list                     {default_list:>8} B    target <= 40 KB (40960 B)  {}",
+        verdict(default_list <= 40 * 1024)
+    );
+}
+
+/// What the HTTP figures feed into the targets.
+struct HttpFigures {
+    throughput_ratio_32: f64,
 }
 
 /// VmRSS and VmHWM of a process, in MiB.
@@ -347,7 +461,45 @@ fn rss_mib(pid: u32) -> (f64, f64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-async fn http_figures(uri: &str, work: &Path, cache: &Path) {
+/// Calls per second of `tool` with `clients` concurrent sessions at `url`
+/// for 3 s, and the latencies.
+async fn throughput(url: &str, tool: &'static str, clients: usize) -> (f64, Stats) {
+    use rmcp::transport::StreamableHttpClientTransport;
+    let mut sessions = Vec::new();
+    for _ in 0..clients {
+        sessions.push(Arc::new(().serve(StreamableHttpClientTransport::from_uri(url.to_string())).await.unwrap()));
+    }
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for s in &sessions {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                let r = s.call_tool(CallToolRequestParams::new(tool)).await.unwrap();
+                assert_ne!(r.is_error, Some(true));
+                lat.push(t.elapsed());
+            }
+            lat
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let n = all.len();
+    for s in sessions {
+        if let Ok(s) = Arc::try_unwrap(s) {
+            let _ = s.cancel().await;
+        }
+    }
+    (n as f64 / secs, stats(all))
+}
+
+async fn http_figures(uri: &str, work: &Path, cache: &Path, noop_url: &str) -> HttpFigures {
     use rmcp::transport::StreamableHttpClientTransport;
     use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -379,47 +531,40 @@ async fn http_figures(uri: &str, work: &Path, cache: &Path) {
     let full_count = tools.len();
     let _ = full.cancel().await;
 
-    println!("\nthroughput over streamable HTTP (pve_get_version, each client its own session, 3 s per step)");
+    // One client: latency and the server's CPU per call.
+    let one = Arc::new(().serve(StreamableHttpClientTransport::from_uri(url.clone())).await.unwrap());
+    let call = || {
+        let one = one.clone();
+        async move {
+            let r = one.call_tool(CallToolRequestParams::new("pve_get_version")).await.unwrap();
+            assert_eq!(r.is_error, Some(false));
+        }
+    };
+    let single = measure(call).await;
+    let cpu = cpu_per_call(pid, call).await;
+    println!(
+        "\nproxmcp over streamable HTTP, one client: p50 {:.1} us  p99 {:.1} us  server CPU {:.1} us per call",
+        us(single.p50),
+        us(single.p99),
+        us(cpu)
+    );
+    if let Ok(one) = Arc::try_unwrap(one) {
+        let _ = one.cancel().await;
+    }
+
+    println!("\nthroughput over streamable HTTP (each client its own session, 3 s per step)");
+    println!("  proxmcp pve_get_version vs the no-op rmcp server's `version` (the same simulator request)");
+    let mut ratio_32 = f64::NAN;
     for clients in [1usize, 8, 32] {
-        let mut sessions = Vec::new();
-        for _ in 0..clients {
-            sessions.push(Arc::new(().serve(StreamableHttpClientTransport::from_uri(url.clone())).await.unwrap()));
-        }
-        let deadline = Instant::now() + Duration::from_secs(3);
-        let started = Instant::now();
-        let mut tasks = Vec::new();
-        for s in &sessions {
-            let s = s.clone();
-            tasks.push(tokio::spawn(async move {
-                let mut lat = Vec::new();
-                while Instant::now() < deadline {
-                    let t = Instant::now();
-                    let r = s.call_tool(CallToolRequestParams::new("pve_get_version")).await.unwrap();
-                    assert_eq!(r.is_error, Some(false));
-                    lat.push(t.elapsed());
-                }
-                lat
-            }));
-        }
-        let mut all = Vec::new();
-        for t in tasks {
-            all.extend(t.await.unwrap());
-        }
-        let secs = started.elapsed().as_secs_f64();
-        let n = all.len();
-        let st = stats(all);
+        let (ours, st) = throughput(&url, "pve_get_version", clients).await;
+        let (floor, _) = throughput(noop_url, "version", clients).await;
         let (rss, hwm) = rss_mib(pid);
+        ratio_32 = ours / floor;
         println!(
-            "  {clients:>2} clients  {:>7.0} calls/s  p50 {:>7.1} us  p95 {:>7.1} us  RSS {rss:.1} MiB (peak {hwm:.1})",
-            n as f64 / secs,
+            "  {clients:>2} clients  proxmcp {ours:>7.0} calls/s (p50 {:>7.1} us, p99 {:>7.1} us)  no-op {floor:>7.0} calls/s  ratio {ratio_32:.2}  RSS {rss:.1} MiB (peak {hwm:.1})",
             us(st.p50),
-            us(st.p95)
+            us(st.p99),
         );
-        for s in sessions {
-            if let Ok(s) = Arc::try_unwrap(s) {
-                let _ = s.cancel().await;
-            }
-        }
     }
     let (_, peak) = rss_mib(pid);
     println!("  RSS idle {idle:.1} MiB, peak under load {peak:.1} MiB");
@@ -436,4 +581,5 @@ async fn http_figures(uri: &str, work: &Path, cache: &Path) {
     println!("\ntools/list size");
     println!("  all 5 built-in plugins  {full_count:>3} tools  {full_bytes:>7} bytes");
     println!("  read-only mode          {:>3} tools  {ro_bytes:>7} bytes", ro_tools.len());
+    HttpFigures { throughput_ratio_32: ratio_32 }
 }
