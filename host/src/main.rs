@@ -170,14 +170,30 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging(matches!(cli.command, Command::Serve { .. } | Command::Demo { .. } | Command::Sim(_)));
     read_dotenv(cli.config.as_deref());
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let config = match load_config(&cli) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    // One stdio session: a current-thread runtime keeps each call on one
+    // thread, without the hand-offs between workers (`just bench`: less
+    // server CPU per call). HTTP serves many clients at once on every core.
+    let stdio_session = matches!(cli.command, Command::Serve { .. }) && config.transport() == "stdio";
+    let mut builder = if stdio_session {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli, config)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -186,14 +202,18 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<()> {
+/// The configuration: file < environment < the command line's flags.
+fn load_config(cli: &Cli) -> Result<Config> {
     let transport = match &cli.command {
         Command::Serve { transport } | Command::Demo { transport, .. } => transport.clone(),
         _ => None,
     };
     let overrides =
         Overrides { read_only: cli.read_only, plugin_files: cli.plugins.clone(), no_cache: cli.no_cache, transport };
-    let config = Config::load(cli.config.as_deref(), &env_var, &overrides)?;
+    Ok(Config::load(cli.config.as_deref(), &env_var, &overrides)?)
+}
+
+async fn run(cli: Cli, config: Config) -> Result<()> {
     if let Some(warning) = cli.config.as_deref().and_then(proxmcp::config::secret_file_warning) {
         tracing::warn!("{warning}");
     }
