@@ -22,7 +22,7 @@ impl Gate {
     /// dry run; the user approves that exact set of requests, and the call
     /// then runs with only those writes allowed.
     pub async fn call_tool(&self, name: &str, arguments: Value, ctx: CallContext) -> Result<ToolOutput, GateError> {
-        let caller = ctx.caller.clone().unwrap_or_else(|| self.rbac.local().clone());
+        let caller = self.caller_of(&ctx);
         let started = Instant::now();
         let plugin = self.tools.get(name).map_or("", |(i, _)| self.entries[*i].plugin.manifest.name.as_str());
         if let Some(rate) = &self.rate

@@ -240,6 +240,11 @@ impl Gate {
         &self.skipped
     }
 
+    /// The caller of a call: the transport's, else the local principal.
+    pub fn caller_of(&self, ctx: &CallContext) -> Caller {
+        ctx.caller.clone().unwrap_or_else(|| self.rbac.local().clone())
+    }
+
     /// The plugin that offers `tool`.
     pub fn plugin_of(&self, tool: &str) -> Option<&str> {
         self.tools.get(tool).map(|(i, _)| self.entries[*i].plugin.manifest.name.as_str())

@@ -35,19 +35,15 @@ pub enum CompletionRef<'a> {
 }
 
 impl Gate {
-    /// Whether `caller`'s role may read the resources of `entry`.
+    /// Whether `caller`'s role may read the resources of `entry`: it may
+    /// call one of the entry's read-only tools that the deployment offers.
     fn may_read(&self, caller: &Caller, entry: &Entry) -> bool {
-        self.tools.values().any(|(_, t)| {
-            t.hints.read_only && may_call(&caller.role, t) && entry.plugin.tools.iter().any(|p| p.name == t.name)
-        })
+        let offered = |t: &&crate::runtime::ToolSpec| self.tools.contains_key(&t.name);
+        entry.plugin.tools.iter().filter(offered).any(|t| t.hints.read_only && may_call(&caller.role, t))
     }
 
     fn readable<'a>(&'a self, caller: &'a Caller) -> impl Iterator<Item = &'a Entry> + 'a {
         self.entries.iter().filter(move |e| self.may_read(caller, e))
-    }
-
-    fn caller_of(&self, ctx: &CallContext) -> Caller {
-        ctx.caller.clone().unwrap_or_else(|| self.rbac.local().clone())
     }
 
     /// The fixed resources `caller` may read.
@@ -64,12 +60,14 @@ impl Gate {
         readable.flat_map(|e| e.plugin.resources.templates.iter()).collect()
     }
 
-    /// Reads resource `uri` for the call's caller.
-    pub async fn read_resource(&self, uri: &str, ctx: CallContext) -> Result<Contents, GateError> {
+    /// Reads resource `uri` for the call's caller; the contents and how
+    /// long they stay fresh (ms), as the resource declares.
+    pub async fn read_resource(&self, uri: &str, ctx: CallContext) -> Result<(Contents, u32), GateError> {
         let caller = self.caller_of(&ctx);
         let started = Instant::now();
         let arguments = json!({"uri": uri});
-        let owner = self.entries.iter().find(|e| e.plugin.resources.serves(uri));
+        let found = self.entries.iter().find_map(|e| e.plugin.resources.find(uri).map(|spec| (e, spec.ttl_ms)));
+        let owner = found.map(|(e, _)| e);
         let plugin = owner.map_or("", |e| e.plugin.manifest.name.as_str());
         let read = Reading { plugin, what: READ, arguments: &arguments, caller: &caller, started };
         self.admit_read(&read)?;
@@ -89,7 +87,7 @@ impl Gate {
         let broker = self.reading_broker(entry, &read, &ctx);
         let result = self.runtime.read_resource(&entry.plugin, uri, broker.clone()).await;
         self.audit_read(&read, &broker, result.as_ref().err())?;
-        Ok(result?)
+        Ok((result?, found.map_or(0, |(_, ttl)| ttl)))
     }
 
     /// Values for `argument` starting with `value`, from the plugin whose

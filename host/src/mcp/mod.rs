@@ -114,6 +114,11 @@ impl ProxmcpServer {
             .or_else(|| self.session_caller.clone())
     }
 
+    /// The caller of a request, the local principal when there is none.
+    fn caller_or_local(&self, context: &RequestContext<RoleServer>) -> Caller {
+        self.caller(context).unwrap_or_else(|| self.gate.rbac().local().clone())
+    }
+
     /// The names of the tools this request's caller may call.
     fn offered(&self, context: &RequestContext<RoleServer>) -> std::collections::BTreeSet<String> {
         let caller = self.caller(context);
@@ -131,7 +136,7 @@ impl ProxmcpServer {
         let args = request.arguments.as_ref()?;
         let confirmed =
             args.get("confirm") == Some(&Value::Bool(true)) && args.get("dry_run") != Some(&Value::Bool(true));
-        let caller = self.caller(context).unwrap_or_else(|| self.gate.rbac().local().clone());
+        let caller = self.caller_or_local(context);
         let writes = self.gate.tools_for(Some(&caller)).any(|t| t.name == request.name && !t.hints.read_only);
         if !(declared && confirmed && writes) {
             return None;
@@ -153,15 +158,17 @@ impl ProxmcpServer {
         tokio::spawn(async move {
             let _inflight = inflight;
             let outcome = gate.call_tool(&name, args, ctx).await;
+            // A confirmed call never asks, so only a result or an error ends it.
             let as_object = |v: Result<Value, serde_json::Error>| match v {
                 Ok(Value::Object(map)) => map,
                 _ => Map::new(),
             };
             let end = match answer(&name, outcome, began) {
                 Ok(CallToolResponse::Complete(result)) => Ok(as_object(serde_json::to_value(result))),
-                Ok(_) => {
-                    Err(as_object(Ok(json!({"code": -32603, "message": "the call asked a question inside a task"}))))
-                }
+                Ok(_) => Err(as_object(serde_json::to_value(McpError::internal_error(
+                    "the call asked a question inside a task",
+                    None,
+                )))),
                 Err(e) => Err(as_object(serde_json::to_value(e))),
             };
             book.finish(&id, end);
@@ -478,11 +485,9 @@ impl ServerHandler for ProxmcpServer {
     ) -> Result<rmcp::model::ReadResourceResponse, McpError> {
         self.refuse_when_draining()?;
         let _inflight = self.drain.inflight.token();
-        let caller = self.caller(&context);
-        let ttl = resources::ttl_of(&self.gate, caller.as_ref(), &request.uri);
-        let ctx = CallContext { cancel: context.ct.clone(), caller, ..CallContext::default() };
+        let ctx = CallContext { cancel: context.ct.clone(), caller: self.caller(&context), ..CallContext::default() };
         match self.gate.read_resource(&request.uri, ctx).await {
-            Ok(contents) => Ok(resources::contents(&request.uri, contents, ttl).into()),
+            Ok((contents, ttl)) => Ok(resources::contents(&request.uri, contents, ttl).into()),
             Err(e) => Err(gate_error(&request.uri, e)),
         }
     }
@@ -509,8 +514,7 @@ impl ServerHandler for ProxmcpServer {
         request: rmcp::model::GetTaskParams,
         context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::GetTaskResult, McpError> {
-        let caller = self.caller(&context).unwrap_or_else(|| self.gate.rbac().local().clone());
-        self.tasks.get(&self.gate, &caller, &request.task_id).await
+        self.tasks.get(&self.gate, &self.caller_or_local(&context), &request.task_id).await
     }
 
     async fn cancel_task(
@@ -518,8 +522,7 @@ impl ServerHandler for ProxmcpServer {
         request: rmcp::model::CancelTaskParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
-        let caller = self.caller(&context).unwrap_or_else(|| self.gate.rbac().local().clone());
-        self.tasks.cancel(&self.gate, &caller, &request.task_id).await
+        self.tasks.cancel(&self.gate, &self.caller_or_local(&context), &request.task_id).await
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
@@ -573,36 +576,34 @@ fn answer(
     outcome: Result<crate::runtime::ToolOutput, GateError>,
     started: std::time::Instant,
 ) -> Result<CallToolResponse, McpError> {
-    {
-        let elapsed_ms = started.elapsed().as_millis();
-        let result = match outcome {
-            Ok(out) => {
-                tracing::info!(tool = %name, elapsed_ms, "tool call ok");
-                // The summary line first; then the data as compact JSON, for
-                // clients that show the model only `content`.
-                let mut content = vec![ContentBlock::text(out.text)];
-                let mut result = match out.structured {
-                    Some(v) => {
-                        content.push(ContentBlock::text(v.to_string()));
-                        CallToolResult::structured(v)
-                    }
-                    None => CallToolResult::success(vec![]),
-                };
-                result.content = content;
-                result
-            }
-            Err(GateError::InputRequired { question, state }) => {
-                tracing::info!(tool = %name, elapsed_ms, "asking the user by retry");
-                return Ok(input_required(question, state));
-            }
-            Err(e @ (GateError::UnknownTool(_) | GateError::NotAllowed { .. } | GateError::RateLimited { .. })) => {
-                return Err(gate_error(name, e));
-            }
-            Err(e) => {
-                tracing::info!(tool = %name, elapsed_ms, error = %e, "tool call failed");
-                error_result(e.to_string())
-            }
-        };
-        Ok(result.into())
-    }
+    let elapsed_ms = started.elapsed().as_millis();
+    let result = match outcome {
+        Ok(out) => {
+            tracing::info!(tool = %name, elapsed_ms, "tool call ok");
+            // The summary line first; then the data as compact JSON, for
+            // clients that show the model only `content`.
+            let mut content = vec![ContentBlock::text(out.text)];
+            let mut result = match out.structured {
+                Some(v) => {
+                    content.push(ContentBlock::text(v.to_string()));
+                    CallToolResult::structured(v)
+                }
+                None => CallToolResult::success(vec![]),
+            };
+            result.content = content;
+            result
+        }
+        Err(GateError::InputRequired { question, state }) => {
+            tracing::info!(tool = %name, elapsed_ms, "asking the user by retry");
+            return Ok(input_required(question, state));
+        }
+        Err(e @ (GateError::UnknownTool(_) | GateError::NotAllowed { .. } | GateError::RateLimited { .. })) => {
+            return Err(gate_error(name, e));
+        }
+        Err(e) => {
+            tracing::info!(tool = %name, elapsed_ms, error = %e, "tool call failed");
+            error_result(e.to_string())
+        }
+    };
+    Ok(result.into())
 }

@@ -9,14 +9,10 @@ use rmcp::model::{
     Resource, ResourceContents, ResourceTemplate,
 };
 
-use crate::gate::{Caller, Gate};
 use crate::runtime::resources::{Contents, ResourceSpec};
 
 /// The lists change only with the deployment (a restart).
 const LIST_TTL_MS: u64 = 300_000;
-
-/// Freshness of a read when no resource declares it.
-const DEFAULT_TTL_MS: u32 = 5_000;
 
 pub fn to_mcp(r: &ResourceSpec) -> Resource {
     let mut out = Resource::new(&r.uri, &r.name).with_description(&r.description).with_mime_type(&r.mime_type);
@@ -38,14 +34,6 @@ pub fn listing_templates(list: ListResourceTemplatesResult) -> ListResourceTempl
     list.with_ttl_ms(LIST_TTL_MS).with_cache_scope(CacheScope::Private)
 }
 
-/// How long a read of `uri` stays fresh, as its plugin declared.
-pub fn ttl_of(gate: &Gate, caller: Option<&Caller>, uri: &str) -> u32 {
-    let fixed = gate.resources_for(caller).into_iter().find(|r| r.uri == uri).map(|r| r.ttl_ms);
-    fixed
-        .or_else(|| gate.templates_for(caller).into_iter().find(|t| t.matches(uri)).map(|t| t.ttl_ms))
-        .unwrap_or(DEFAULT_TTL_MS)
-}
-
 pub fn contents(uri: &str, contents: Contents, ttl_ms: u32) -> ReadResourceResult {
     let mut text = ResourceContents::text(contents.text, uri);
     if let ResourceContents::TextResourceContents { mime_type, .. } = &mut text {
@@ -54,8 +42,8 @@ pub fn contents(uri: &str, contents: Contents, ttl_ms: u32) -> ReadResourceResul
     ReadResourceResult::new(vec![text]).with_ttl_ms(u64::from(ttl_ms)).with_cache_scope(CacheScope::Private)
 }
 
-pub fn completion(mut values: Vec<String>) -> CompleteResult {
-    values.truncate(CompletionInfo::MAX_VALUES);
+/// The runtime already keeps at most 100 values (`CompletionInfo::MAX_VALUES`).
+pub fn completion(values: Vec<String>) -> CompleteResult {
     let total = u32::try_from(values.len()).ok();
     let mut info = CompletionInfo::default();
     info.values = values;

@@ -77,9 +77,9 @@ pub struct Offered {
 }
 
 impl Offered {
-    /// Whether `uri` is one of these resources (fixed or by template).
-    pub fn serves(&self, uri: &str) -> bool {
-        self.resources.iter().any(|r| r.uri == uri) || self.templates.iter().any(|t| t.matches(uri))
+    /// The resource or template `uri` is one of, if any.
+    pub fn find(&self, uri: &str) -> Option<&ResourceSpec> {
+        self.resources.iter().find(|r| r.uri == uri).or_else(|| self.templates.iter().find(|t| t.matches(uri)))
     }
 }
 
