@@ -4,11 +4,13 @@
 //! The layers depend downward only:
 //! [`mcp`] (transports, tool registry) -> [`gate`] (grants, read-only,
 //! confirmation) -> [`runtime`] (wasmtime, limits, compile cache) ->
-//! [`pve`] (the Proxmox client). [`config`] feeds all of them; [`plugins`]
+//! [`pve`] (the Proxmox client). [`config`] feeds all of them; [`cache`] is
+//! the private on-disk cache both compiled plugins and API schemas use; [`plugins`]
 //! says where components come from. [`sim`] is an embedded Proxmox
 //! simulator, reached only from the CLI and tests; [`testkit`] runs a
 //! plugin against it for plugin authors.
 
+pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod defaults;

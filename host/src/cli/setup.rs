@@ -21,7 +21,17 @@ pub(crate) fn compile_cache(config: &Config) -> Result<Option<CompileCache>> {
 
 pub(crate) fn make_client(config: &Config) -> Result<Option<PveClient>> {
     match config.pve()? {
-        Some(pve_config) => Ok(Some(PveClient::new(pve_config)?)),
+        Some(mut pve_config) => {
+            // The API schema is cached beside compiled plugins; a cache that
+            // cannot be used only means fetching it again next start.
+            pve_config.schema_cache = config.cache_dir(&env_var).and_then(|dir| {
+                CompileCache::open(&dir.join("api-schema"))
+                    .map_err(|e| tracing::warn!("the API schema will not be cached on disk: {e}"))
+                    .ok()
+                    .map(std::sync::Arc::new)
+            });
+            Ok(Some(PveClient::new(pve_config)?))
+        }
         None => Ok(None),
     }
 }

@@ -5,6 +5,7 @@
 //! encoding of paths and parameters, and the translation of PVE's answers
 //! into [`ApiError`]s that say what to do.
 
+pub mod apischema;
 pub mod auth;
 mod client;
 pub mod endpoints;

@@ -9,7 +9,6 @@
 //! gate layer supplies for the call.
 
 mod bindings;
-pub mod cache;
 mod engine;
 pub mod guest_io;
 mod limits;
@@ -23,8 +22,8 @@ use serde_json::Value;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store};
 
+pub use crate::cache::{CacheError, CompileCache};
 pub use bindings::{Broker, CallState};
-pub use cache::{CacheError, CompileCache};
 pub use engine::EngineKind;
 pub use limits::Limits;
 pub use manifest::{Inspection, Manifest, SUPPORTED_CONTRACTS};

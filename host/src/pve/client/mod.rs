@@ -7,6 +7,8 @@ use serde_json::Value;
 use tokio::sync::{Mutex, Semaphore};
 use url::Url;
 
+use super::apischema::ApiSchema;
+use super::apischema::source::SchemaSource;
 use super::auth::{Clock, SystemClock, Ticket};
 use super::error::{ApiError, ConfigError};
 use super::guests::{self, GuestInfo};
@@ -58,6 +60,8 @@ pub struct PveConfig {
     pub retries: u32,
     /// Time source for ticket renewal.
     pub clock: Arc<dyn Clock>,
+    /// Where the cluster's API schema is cached on disk (none: memory only).
+    pub schema_cache: Option<Arc<crate::cache::CompileCache>>,
 }
 
 impl PveConfig {
@@ -73,6 +77,7 @@ impl PveConfig {
             max_concurrency: crate::defaults::PVE_MAX_CONCURRENCY,
             retries: crate::defaults::PVE_RETRIES,
             clock: Arc::new(SystemClock),
+            schema_cache: None,
         }
     }
 }
@@ -101,6 +106,7 @@ struct Inner {
     limit: Semaphore,
     clock: Arc<dyn Clock>,
     guests: Mutex<Option<(Instant, Vec<GuestInfo>)>>,
+    schema: SchemaSource,
 }
 
 /// One attempt's result: status, reason phrase and body, or a transport error.
@@ -192,6 +198,7 @@ impl PveClient {
                 limit: Semaphore::new(config.max_concurrency.max(1)),
                 clock: config.clock,
                 guests: Mutex::new(None),
+                schema: SchemaSource::new(config.schema_cache),
             }),
         })
     }
@@ -271,6 +278,35 @@ impl PveClient {
             attempt += 1;
             tokio::time::sleep(backoff(attempt)).await;
         }
+    }
+
+    /// The cluster's own API schema, fetched on first use (see
+    /// [`SchemaSource`]); `Err` says why it cannot be had.
+    pub async fn api_schema(&self) -> Result<Arc<ApiSchema>, String> {
+        self.inner.schema.get(self).await
+    }
+
+    /// Fetches a file the node serves outside the API (its API viewer's
+    /// `apidoc.js`), with the same TLS trust and credentials, as text.
+    /// `path` is absolute on the node, e.g. `/pve-docs/api-viewer/apidoc.js`.
+    pub async fn fetch_document(&self, path: &str) -> Result<String, ApiError> {
+        let origin = self.inner.api_root.trim_end_matches("api2/json");
+        let url = format!("{}{}", origin.trim_end_matches('/'), path);
+        let mut req = self.inner.http.get(&url);
+        req = match &self.inner.credentials {
+            Credentials::Token(header) => req.header("Authorization", header.expose()),
+            Credentials::Password { .. } => {
+                let ticket = self.ticket().await?;
+                req.header("Cookie", format!("PVEAuthCookie={}", ticket.ticket.expose()))
+            }
+        };
+        let resp = req.send().await.map_err(|e| self.transport_error(Method::Get, path, &e))?;
+        let status = resp.status().as_u16();
+        let body = read_capped(resp).await.map_err(|e| self.transport_error(Method::Get, path, &e))?;
+        if status != 200 {
+            return Err(ApiError::Upstream { status, message: format!("GET {path} answered HTTP {status}") });
+        }
+        String::from_utf8(body).map_err(|_| ApiError::Other(format!("GET {path} is not UTF-8 text")))
     }
 
     /// One HTTP exchange with the current credentials.

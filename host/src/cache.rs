@@ -1,4 +1,5 @@
-//! On-disk cache of compiled components.
+//! The private on-disk cache: compiled components, and the API schemas
+//! fetched from clusters (in an `api-schema` directory inside).
 //!
 //! Compiling a component with Cranelift takes far longer than loading its
 //! machine code, so each compiled component is stored under a key made of
@@ -129,13 +130,16 @@ impl CompileCache {
     /// Cached compiled bytes for `key`, if present and trustworthy: a
     /// regular file of the effective user that no one else can write.
     pub fn get(&self, key: &str) -> Option<Vec<u8>> {
-        let name = format!("{key}.cwasm");
-        let meta = self.dir.symlink_metadata(&name).ok()?;
+        self.read_private(&format!("{key}.cwasm"))
+    }
+
+    fn read_private(&self, name: &str) -> Option<Vec<u8>> {
+        let meta = self.dir.symlink_metadata(name).ok()?;
         #[cfg(unix)]
         {
             use cap_std::fs::{MetadataExt, PermissionsExt};
             if !meta.is_file() || meta.uid() != euid() || meta.permissions().mode() & 0o022 != 0 {
-                tracing::warn!(cache = %self.path.display(), entry = %name, "ignoring a cached plugin that is not a private regular file of this user; compiling afresh");
+                tracing::warn!(cache = %self.path.display(), entry = %name, "ignoring a cache entry that is not a private regular file of this user");
                 return None;
             }
         }
@@ -143,7 +147,7 @@ impl CompileCache {
         if !meta.is_file() {
             return None;
         }
-        self.dir.read(&name).ok()
+        self.dir.read(name).ok()
     }
 
     /// Stores compiled bytes under `key`, atomically (write then rename), so
@@ -161,6 +165,22 @@ impl CompileCache {
     /// Removes a corrupt entry so it is rebuilt next time.
     pub fn evict(&self, key: &str) {
         let _ = self.dir.remove_file(format!("{key}.cwasm"));
+    }
+
+    /// The file `name` (a plain file name), if present and trustworthy as
+    /// [`Self::get`] requires.
+    pub fn get_file(&self, name: &str) -> Option<Vec<u8>> {
+        self.read_private(name)
+    }
+
+    /// Stores the file `name` atomically, as [`Self::put`] does.
+    pub fn put_file(&self, name: &str, bytes: &[u8]) {
+        let tmp = format!("{name}.{}.tmp", std::process::id());
+        let result = self.write_private(&tmp, bytes).and_then(|()| self.dir.rename(&tmp, &self.dir, name));
+        if let Err(e) = result {
+            let _ = self.dir.remove_file(&tmp);
+            tracing::warn!(cache = %self.path.display(), "could not store {name}: {e}");
+        }
     }
 }
 
