@@ -148,6 +148,9 @@ struct Shared {
     tickets: Mutex<HashMap<String, Ticket>>,
     log_file: Option<Mutex<std::fs::File>>,
     requests: Mutex<Vec<Value>>,
+    /// The seed, for the API schema generated on first request.
+    seed: Seed,
+    apidoc: std::sync::OnceLock<String>,
 }
 
 /// A running simulator; stops when dropped.
@@ -187,6 +190,8 @@ impl Simulator {
             None => None,
         };
         let shared = Arc::new(Shared {
+            seed: options.seed.clone(),
+            apidoc: std::sync::OnceLock::new(),
             world: World::new(options.seed, options.time_scale),
             tokens: options.tokens,
             users: options.users,
@@ -423,6 +428,12 @@ async fn serve_request(
     body: Bytes,
 ) -> Response {
     let path = uri.path().to_string();
+    // The API viewer's data, as a node serves it (outside the API, so not
+    // in the request log).
+    if method == Method::GET && path == crate::pve::apischema::source::APIDOC_PATH {
+        let text = shared.apidoc.get_or_init(|| api::apidoc(shared.seed.clone()));
+        return (StatusCode::OK, [("content-type", "application/javascript")], text.clone()).into_response();
+    }
     let params = match parse_params(&uri, &headers, &body) {
         Ok(p) => p,
         Err(e) => return error(400, &e),

@@ -63,6 +63,8 @@ pub struct Cluster {
     /// Config collections (backup jobs, HA resources, ...): collection ->
     /// id -> option -> value, as PVE keeps them in its config files.
     pub collections: BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>>,
+    /// Firewall rules by scope (`vm/100`), in order; a rule is its options.
+    pub firewall: BTreeMap<String, Vec<BTreeMap<String, String>>>,
     next_pid: u32,
 }
 
@@ -94,6 +96,7 @@ impl Cluster {
             started,
             exec: BTreeMap::new(),
             collections: seed.collections,
+            firewall: BTreeMap::new(),
             next_pid: 0x1000,
         };
         let mut history = seed.tasks;

@@ -7,8 +7,18 @@ use crate::sim::params::{Params, Ty, first, opt, req};
 use crate::sim::state::Cluster;
 
 pub(super) static ROUTES: &[Route] = &[
-    ("POST", "/nodes/{node}/{kind:qemu}/{vmid}/agent/exec", exec),
-    ("GET", "/nodes/{node}/{kind:qemu}/{vmid}/agent/exec-status", exec_status),
+    (
+        "POST",
+        "/nodes/{node}/{kind:qemu}/{vmid}/agent/exec",
+        "Run a command inside the {kind} through its guest agent.",
+        exec,
+    ),
+    (
+        "GET",
+        "/nodes/{node}/{kind:qemu}/{vmid}/agent/exec-status",
+        "Output and exit code of a command run through the guest agent.",
+        exec_status,
+    ),
 ];
 
 fn exec(x: &mut Ctx<'_>) -> R {

@@ -8,7 +8,8 @@ use crate::sim::params::{Ty, first, opt};
 use crate::sim::seed::{GuestType, SimVolume};
 use crate::sim::state::{Cluster, TaskSpec, now};
 
-pub(super) static ROUTES: &[Route] = &[("POST", "/nodes/{node}/vzdump", vzdump)];
+pub(super) static ROUTES: &[Route] =
+    &[("POST", "/nodes/{node}/vzdump", "Back up guests now (vzdump) to a storage.", vzdump)];
 
 fn vzdump(x: &mut Ctx<'_>) -> R {
     let (world, c, node, _, _, params, caller) = x.parts();

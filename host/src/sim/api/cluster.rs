@@ -9,20 +9,26 @@ use crate::sim::seed::SimVolume;
 use crate::sim::state::Cluster;
 
 pub(super) static ROUTES: &[Route] = &[
-    ("GET", "/version", version),
-    ("GET", "/cluster/status", status),
-    ("GET", "/cluster/resources", resources_route),
-    ("GET", "/cluster/nextid", nextid_route),
-    ("GET", "/cluster/tasks", tasks),
-    ("GET", "/nodes", node_list),
-    ("GET", "/pools", pools_route),
-    ("GET", "/storage", storage_list),
+    ("GET", "/version", "The node's Proxmox VE version and release.", version),
+    ("GET", "/cluster/status", "Cluster name, quorum, and each node's membership.", status),
+    (
+        "GET",
+        "/cluster/resources",
+        "Every guest, node and storage of the cluster with its usage; filter by type.",
+        resources_route,
+    ),
+    ("GET", "/cluster/nextid", "The next free guest id, or whether a given id is free.", nextid_route),
+    ("GET", "/cluster/tasks", "Recent tasks of the whole cluster.", tasks),
+    ("GET", "/nodes", "The cluster's nodes, online or not, with CPU and memory.", node_list),
+    ("GET", "/pools", "Resource pools and their members.", pools_route),
+    ("GET", "/storage", "The datacenter's storage definitions.", storage_list),
 ];
 
 fn version(x: &mut Ctx<'_>) -> R {
     check(x.params, &[])?;
     let c = &x.c;
-    Ok(json!({"version": c.version, "release": release(&c.version), "repoid": "8a4c1e2f", "console": "html5"}).into())
+    Ok(json!({"version": c.version, "release": release(&c.version), "repoid": super::repoid(), "console": "html5"})
+        .into())
 }
 
 fn status(x: &mut Ctx<'_>) -> R {

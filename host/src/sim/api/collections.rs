@@ -149,17 +149,23 @@ pub(super) static COLLECTIONS: &[CollectionDef] = &[
 ];
 
 /// The five routes of every collection.
-pub(super) fn routes() -> Vec<(&'static str, String, Handler)> {
+pub(super) fn routes() -> Vec<(&'static str, String, String, Handler)> {
     COLLECTIONS
         .iter()
         .flat_map(|d| {
             let item = format!("{}/{{{}}}", d.path, d.id);
+            let w = d.what;
             [
-                ("GET", d.path.to_string(), list as Handler),
-                ("POST", d.path.to_string(), create as Handler),
-                ("GET", item.clone(), read as Handler),
-                ("PUT", item.clone(), update as Handler),
-                ("DELETE", item, remove as Handler),
+                ("GET", d.path.to_string(), format!("Every {w}."), list as Handler),
+                ("POST", d.path.to_string(), format!("Add a {w}."), create as Handler),
+                ("GET", item.clone(), format!("One {w}."), read as Handler),
+                (
+                    "PUT",
+                    item.clone(),
+                    format!("Change a {w}; digest guards against a concurrent change."),
+                    update as Handler,
+                ),
+                ("DELETE", item, format!("Remove a {w}."), remove as Handler),
             ]
         })
         .collect()

@@ -10,8 +10,13 @@ use crate::sim::seed::{GuestType, SimGuest};
 use crate::sim::state::Cluster;
 
 pub(super) static ROUTES: &[Route] = &[
-    ("PUT", "/nodes/{node}/{kind:qemu|lxc}/{vmid}/config", set),
-    ("POST", "/nodes/{node}/{kind:qemu}/{vmid}/config", set),
+    (
+        "PUT",
+        "/nodes/{node}/{kind:qemu|lxc}/{vmid}/config",
+        "Change the {kind}'s configuration; some changes wait for a restart.",
+        set,
+    ),
+    ("POST", "/nodes/{node}/{kind:qemu}/{vmid}/config", "Change the {kind}'s configuration as a task.", set),
 ];
 
 fn set(x: &mut Ctx<'_>) -> R {

@@ -7,7 +7,8 @@ use crate::sim::params::{Ty, VMID, first, opt, req, truthy};
 use crate::sim::seed::GuestType;
 use crate::sim::state::Cluster;
 
-pub(super) static ROUTES: &[Route] = &[("POST", "/nodes/{node}/{kind:qemu|lxc}", create)];
+pub(super) static ROUTES: &[Route] =
+    &[("POST", "/nodes/{node}/{kind:qemu|lxc}", "Create a {kind}, or restore one from a backup.", create)];
 
 /// `POST /nodes/{node}/qemu|lxc`: create, or restore from a backup.
 fn create(x: &mut Ctx<'_>) -> R {

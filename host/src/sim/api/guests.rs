@@ -10,16 +10,26 @@ use crate::sim::seed::{GuestType, SimGuest};
 use crate::sim::state::Cluster;
 
 pub(super) static ROUTES: &[Route] = &[
-    ("GET", "/nodes/{node}/{kind:qemu|lxc}", list),
-    ("GET", "/nodes/{node}/{kind:qemu|lxc}/{vmid}/status/current", current),
-    ("GET", "/nodes/{node}/{kind:qemu|lxc}/{vmid}/config", config),
-    ("GET", "/nodes/{node}/{kind:qemu|lxc}/{vmid}/pending", pending),
-    ("GET", "/nodes/{node}/{kind:qemu|lxc}/{vmid}/rrddata", rrddata),
-    ("DELETE", "/nodes/{node}/{kind:qemu|lxc}/{vmid}", delete),
-    ("PUT", "/nodes/{node}/{kind:qemu|lxc}/{vmid}/resize", resize_route),
-    ("GET", "/nodes/{node}/{kind:qemu}/{vmid}/migrate", migrate_check),
-    ("POST", "/nodes/{node}/{kind:qemu|lxc}/{vmid}/migrate", migrate_route),
-    ("POST", "/nodes/{node}/{kind:qemu|lxc}/{vmid}/clone", clone_route),
+    ("GET", "/nodes/{node}/{kind:qemu|lxc}", "The node's {kind}s.", list),
+    ("GET", "/nodes/{node}/{kind:qemu|lxc}/{vmid}/status/current", "The {kind}'s current state and usage.", current),
+    ("GET", "/nodes/{node}/{kind:qemu|lxc}/{vmid}/config", "The {kind}'s configuration.", config),
+    (
+        "GET",
+        "/nodes/{node}/{kind:qemu|lxc}/{vmid}/pending",
+        "The {kind}'s configuration, with changes that wait for a restart.",
+        pending,
+    ),
+    ("GET", "/nodes/{node}/{kind:qemu|lxc}/{vmid}/rrddata", "The {kind}'s usage over a timeframe.", rrddata),
+    ("DELETE", "/nodes/{node}/{kind:qemu|lxc}/{vmid}", "Destroy the {kind} and its disks.", delete),
+    ("PUT", "/nodes/{node}/{kind:qemu|lxc}/{vmid}/resize", "Grow a disk of the {kind}.", resize_route),
+    (
+        "GET",
+        "/nodes/{node}/{kind:qemu}/{vmid}/migrate",
+        "Whether the {kind} can move now, and where to.",
+        migrate_check,
+    ),
+    ("POST", "/nodes/{node}/{kind:qemu|lxc}/{vmid}/migrate", "Move the {kind} to another node.", migrate_route),
+    ("POST", "/nodes/{node}/{kind:qemu|lxc}/{vmid}/clone", "Copy the {kind} (or template) to a new id.", clone_route),
 ];
 
 fn list(x: &mut Ctx<'_>) -> R {

@@ -9,9 +9,11 @@ mod cluster;
 mod collections;
 mod config;
 mod create;
+mod firewall;
 mod guests;
 mod nodes;
 mod power;
+mod schema;
 mod snapshots;
 
 use std::collections::BTreeMap;
@@ -23,6 +25,8 @@ use sha2::{Digest, Sha256};
 use crate::sim::params::{P, Params, verify};
 use crate::sim::seed::{GuestType, SimGuest};
 use crate::sim::state::{Cluster, TaskSpec, World};
+
+pub use schema::apidoc;
 
 pub(super) const GIB: u64 = 1 << 30;
 
@@ -48,6 +52,9 @@ pub(super) fn bad_param(field: &str, message: impl Into<String>) -> ApiErr {
 }
 
 pub(super) fn check(params: &Params, spec: &[P]) -> Result<(), ApiErr> {
+    if schema::probed(spec) {
+        return Err(schema::probe_stop());
+    }
     verify(params, spec).map_err(|errors| ApiErr {
         status: 400,
         message: "Parameter verification failed.".into(),
@@ -130,8 +137,10 @@ impl<'a> Ctx<'a> {
 /// A handler: one context in, one answer out.
 pub(super) type Handler = fn(&mut Ctx<'_>) -> R;
 
-/// A route: method, path pattern (`{var}`, `{var:a|b}`) and handler.
-pub(super) type Route = (&'static str, &'static str, Handler);
+/// A route: method, path pattern (`{var}`, `{var:a|b}`), what it does
+/// (for the simulator's API schema; `{kind}` and other variables with
+/// alternatives are filled in) and handler.
+pub(super) type Route = (&'static str, &'static str, &'static str, Handler);
 
 enum Seg {
     Literal(String),
@@ -141,6 +150,7 @@ enum Seg {
 struct Compiled {
     method: &'static str,
     segs: Vec<Seg>,
+    text: String,
     handler: Handler,
 }
 
@@ -155,13 +165,20 @@ static ROUTES: LazyLock<Vec<Compiled>> = LazyLock::new(|| {
         config::ROUTES,
         snapshots::ROUTES,
         agent::ROUTES,
+        firewall::ROUTES,
     ]
     .into_iter()
     .flatten()
-    .map(|(method, path, handler)| Compiled { method, segs: compile(path), handler: *handler })
-    .chain(collections::routes().into_iter().map(|(method, path, handler)| Compiled {
+    .map(|(method, path, text, handler)| Compiled {
+        method,
+        segs: compile(path),
+        text: text.to_string(),
+        handler: *handler,
+    })
+    .chain(collections::routes().into_iter().map(|(method, path, text, handler)| Compiled {
         method,
         segs: compile(&path),
+        text,
         handler,
     }))
     .collect()
@@ -230,6 +247,13 @@ pub fn handle(world: &Arc<World>, method: &str, segs: &[&str], params: &Params, 
         existing(ctx.c, node, kind, vmid)?;
     }
     handler(&mut ctx)
+}
+
+/// The build id `/version` reports: a hash of the simulator's API schema,
+/// so a schema cached for one simulator build is not taken for another's.
+pub(super) fn repoid() -> &'static str {
+    static ID: LazyLock<String> = LazyLock::new(|| digest(&apidoc(crate::sim::seed::Seed::default()))[..8].to_string());
+    &ID
 }
 
 pub(super) fn release(version: &str) -> String {

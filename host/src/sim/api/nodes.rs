@@ -8,14 +8,19 @@ use crate::sim::params::{Params, Ty, VMID, first, opt, req, truthy};
 use crate::sim::state::{Cluster, now};
 
 pub(super) static ROUTES: &[Route] = &[
-    ("GET", "/nodes/{node}/status", status),
-    ("GET", "/nodes/{node}/tasks", tasks),
-    ("GET", "/nodes/{node}/tasks/{upid}/status", task_status),
-    ("GET", "/nodes/{node}/tasks/{upid}/log", log),
-    ("DELETE", "/nodes/{node}/tasks/{upid}", stop_task),
-    ("GET", "/nodes/{node}/rrddata", rrddata),
-    ("GET", "/nodes/{node}/storage", storage),
-    ("GET", "/nodes/{node}/storage/{storage}/content", content),
+    ("GET", "/nodes/{node}/status", "A node's load, CPU, memory, root disk and versions.", status),
+    ("GET", "/nodes/{node}/tasks", "One node's tasks, newest first.", tasks),
+    ("GET", "/nodes/{node}/tasks/{upid}/status", "A task's state and exit status.", task_status),
+    ("GET", "/nodes/{node}/tasks/{upid}/log", "A task's log lines.", log),
+    ("DELETE", "/nodes/{node}/tasks/{upid}", "Stop a running task.", stop_task),
+    ("GET", "/nodes/{node}/rrddata", "A node's usage over a timeframe.", rrddata),
+    ("GET", "/nodes/{node}/storage", "The storages a node can use, with their usage.", storage),
+    (
+        "GET",
+        "/nodes/{node}/storage/{storage}/content",
+        "What a storage holds: disk images, ISOs, templates, backups.",
+        content,
+    ),
 ];
 
 fn status(x: &mut Ctx<'_>) -> R {

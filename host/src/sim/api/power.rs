@@ -7,7 +7,12 @@ use crate::sim::params::{P, Ty, opt, truthy};
 use crate::sim::seed::GuestType;
 use crate::sim::state::Cluster;
 
-pub(super) static ROUTES: &[Route] = &[("POST", "/nodes/{node}/{kind:qemu|lxc}/{vmid}/status/{action}", status)];
+pub(super) static ROUTES: &[Route] = &[(
+    "POST",
+    "/nodes/{node}/{kind:qemu|lxc}/{vmid}/status/{action:start|stop|shutdown|reboot|reset|suspend|resume}",
+    "{action} the {kind} (a task).",
+    status,
+)];
 
 fn status(x: &mut Ctx<'_>) -> R {
     let qemu = x.kind() == GuestType::Qemu;

@@ -8,11 +8,16 @@ use crate::sim::seed::{GuestType, SimSnapshot};
 use crate::sim::state::{Cluster, TaskSpec, now};
 
 pub(super) static ROUTES: &[Route] = &[
-    ("GET", "/nodes/{node}/{kind:qemu|lxc}/{vmid}/snapshot", list),
-    ("POST", "/nodes/{node}/{kind:qemu|lxc}/{vmid}/snapshot", create),
-    ("GET", "/nodes/{node}/{kind:qemu|lxc}/{vmid}/snapshot/{snapname}", get),
-    ("DELETE", "/nodes/{node}/{kind:qemu|lxc}/{vmid}/snapshot/{snapname}", delete),
-    ("POST", "/nodes/{node}/{kind:qemu|lxc}/{vmid}/snapshot/{snapname}/rollback", rollback),
+    ("GET", "/nodes/{node}/{kind:qemu|lxc}/{vmid}/snapshot", "The {kind}'s snapshots.", list),
+    ("POST", "/nodes/{node}/{kind:qemu|lxc}/{vmid}/snapshot", "Take a snapshot of the {kind}.", create),
+    ("GET", "/nodes/{node}/{kind:qemu|lxc}/{vmid}/snapshot/{snapname}", "What one snapshot offers.", get),
+    ("DELETE", "/nodes/{node}/{kind:qemu|lxc}/{vmid}/snapshot/{snapname}", "Delete a snapshot of the {kind}.", delete),
+    (
+        "POST",
+        "/nodes/{node}/{kind:qemu|lxc}/{vmid}/snapshot/{snapname}/rollback",
+        "Put the {kind} back to a snapshot.",
+        rollback,
+    ),
 ];
 
 fn list(x: &mut Ctx<'_>) -> R {
