@@ -106,6 +106,42 @@ mod bare {
         }
     }
 
+    impl self::proxmcp::plugin::api_schema::Host for State {
+        async fn search(
+            &mut self,
+            _: String,
+            _: Option<wit::Method>,
+            _: u32,
+        ) -> wasmtime::Result<Result<String, wit::ApiError>> {
+            Ok(Err(wit::ApiError::Other("not in the baseline".into())))
+        }
+        async fn describe(
+            &mut self,
+            _: String,
+            _: Option<wit::Method>,
+            _: Option<String>,
+            _: u32,
+        ) -> wasmtime::Result<Result<String, wit::ApiError>> {
+            Ok(Err(wit::ApiError::Other("not in the baseline".into())))
+        }
+        async fn check(
+            &mut self,
+            _: wit::Method,
+            _: Vec<String>,
+            _: String,
+        ) -> wasmtime::Result<Result<self::proxmcp::plugin::api_schema::Checked, wit::ApiError>> {
+            Ok(Err(wit::ApiError::Other("not in the baseline".into())))
+        }
+        async fn request(
+            &mut self,
+            _: wit::Method,
+            _: Vec<String>,
+            _: String,
+        ) -> wasmtime::Result<Result<self::proxmcp::plugin::api_schema::Sent, wit::ApiError>> {
+            Ok(Err(wit::ApiError::Other("not in the baseline".into())))
+        }
+    }
+
     impl self::proxmcp::plugin::log::Host for State {
         async fn log(&mut self, _level: self::proxmcp::plugin::log::Level, _message: String) -> wasmtime::Result<()> {
             Ok(())

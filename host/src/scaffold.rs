@@ -15,11 +15,13 @@ const WIT: &[(&str, &str)] = &[
     ("log.wit", include_str!("../../wit/log.wit")),
     ("tools.wit", include_str!("../../wit/tools.wit")),
     ("resources.wit", include_str!("../../wit/resources.wit")),
+    ("api-schema.wit", include_str!("../../wit/api-schema.wit")),
     ("world.wit", include_str!("../../wit/world.wit")),
 ];
 
 const SDK_SOURCES: &[(&str, &str)] = &[
     ("lib.rs", include_str!("../../sdk/src/lib.rs")),
+    ("api_schema.rs", include_str!("../../sdk/src/api_schema.rs")),
     ("format.rs", include_str!("../../sdk/src/format.rs")),
     ("glue.rs", include_str!("../../sdk/src/glue.rs")),
     ("guest.rs", include_str!("../../sdk/src/guest.rs")),
@@ -195,7 +197,7 @@ fn readme(name: &str, tool: &str, lang: Lang) -> String {
         _ => format!("`{name}.proxmcp.json` (a sidecar: keep it next to the .wasm)"),
     };
     format!(
-        "# {name}\n\nA proxmcp plugin with one example tool, `{tool}`. Its manifest (contract version,\nname, grants) is {manifest}; `wit/` is the proxmcp:plugin@0.1.1 contract.\n\n## Build\n\n```sh\n{build}\n```\n\n## Test against the simulator\n\n```sh\nproxmcp plugin test {wasm} --calls calls.json\n```\n\n## Load it\n\nproxmcp loads a plugin only once the operator grants it. In the config:\n\n```toml\n[grants]\n{name} = [\"GET /...\"]   # what the manifest asks for; `proxmcp plugins inspect {wasm}` prints the line\n```\n\nthen `proxmcp --config proxmcp.toml --plugin {wasm} serve`.\n\nSee docs/plugin-authoring.md in the proxmcp repository for the grant model,\nlimits and errors.\n"
+        "# {name}\n\nA proxmcp plugin with one example tool, `{tool}`. Its manifest (contract version,\nname, grants) is {manifest}; `wit/` is the proxmcp:plugin@0.1.2 contract.\n\n## Build\n\n```sh\n{build}\n```\n\n## Test against the simulator\n\n```sh\nproxmcp plugin test {wasm} --calls calls.json\n```\n\n## Load it\n\nproxmcp loads a plugin only once the operator grants it. In the config:\n\n```toml\n[grants]\n{name} = [\"GET /...\"]   # what the manifest asks for; `proxmcp plugins inspect {wasm}` prints the line\n```\n\nthen `proxmcp --config proxmcp.toml --plugin {wasm} serve`.\n\nSee docs/plugin-authoring.md in the proxmcp repository for the grant model,\nlimits and errors.\n"
     )
 }
 

@@ -40,6 +40,7 @@
 //! the host enforces the grant, confirmation for writes and read-only mode on
 //! each request, whatever the plugin's hints say.
 
+pub mod api_schema;
 pub mod format;
 pub mod guest;
 pub mod pve;
@@ -73,7 +74,7 @@ pub use bindings::proxmcp::plugin::types::{
 
 /// The contract version this SDK builds plugins for. The host refuses a
 /// plugin whose manifest names a version it does not support.
-pub const CONTRACT_VERSION: &str = "0.1.1";
+pub const CONTRACT_VERSION: &str = "0.1.2";
 
 /// Behaviour hints shown to MCP clients as tool annotations. The host never
 /// trusts them for safety; they help the client and the model.

@@ -22,6 +22,11 @@ pub struct Writes {
 }
 
 impl Writes {
+    /// Whether this call is a dry run (writes are listed, not sent).
+    pub fn dry_run(&self) -> bool {
+        self.dry_run
+    }
+
     /// Reads `dry_run` from the call's arguments.
     pub fn from_args(args: &Value) -> Writes {
         Writes { dry_run: args.get("dry_run") == Some(&Value::Bool(true)), planned: Vec::new() }

@@ -12,6 +12,7 @@ use super::access::Role;
 use super::approval::{Approval, ask_user};
 use super::audit::RequestRecord;
 use super::{CallContext, Grant, Protection, ToolSelection};
+use crate::pve::apischema::{ApiSchema, Checked, check};
 use crate::pve::endpoints::{self, Matched};
 use crate::pve::{ApiError, GuestInfo, Method, PveClient, TaskOutcome, encode_path};
 use crate::runtime::Broker;
@@ -113,14 +114,17 @@ impl CallBroker {
         })
     }
 
-    /// The gates, then the request.
+    /// The gates, then the request; with `schema`, the request is checked
+    /// against the cluster's API schema after the policy gates and before
+    /// confirmation.
     async fn checked_request(
         &self,
         method: Method,
         path: &[String],
         shown: &str,
         params: &Value,
-    ) -> Result<String, ApiError> {
+        schema: bool,
+    ) -> Result<(String, Option<Checked>), ApiError> {
         if self.read_only && method.is_write() {
             return Err(ApiError::DeniedByPolicy(format!(
                 "read-only mode refuses {method} {shown}; nothing was sent (an operator can turn off PROXMCP_READ_ONLY)"
@@ -148,6 +152,7 @@ impl CallBroker {
             self.check_tool_of_endpoint(method, shown, path)?;
             self.protection.check(self.pve.as_ref(), method, path, params).await?;
         }
+        let checked = if schema { Some(self.check_schema(method, path, params).await?) } else { None };
         if method.is_write() && self.dry_run {
             return Err(ApiError::DeniedByPolicy(format!(
                 "dry run: this call would {}; nothing was sent",
@@ -161,6 +166,49 @@ impl CallBroker {
         let result = client.request_raw(method, path, params).await;
         if method.is_write() {
             client.invalidate_guests().await;
+        }
+        result.map(|data| (data, checked))
+    }
+
+    /// Nothing the cluster's own schema refuses is sent; without a schema
+    /// the request goes unchecked, and the answer says so.
+    async fn check_schema(&self, method: Method, path: &[String], params: &Value) -> Result<Checked, ApiError> {
+        match self.client()?.api_schema().await {
+            Ok(schema) => {
+                check::check(&schema, method, path, params)?;
+                Ok(Checked::Valid(schema.version.clone()))
+            }
+            Err(why) => Ok(Checked::Unchecked(why)),
+        }
+    }
+
+    /// One request through the gates, recorded for the audit line.
+    async fn send(
+        &self,
+        method: Method,
+        path: &[String],
+        params: &Value,
+        schema: bool,
+    ) -> Result<(String, Option<Checked>), ApiError> {
+        let started = Instant::now();
+        let (shown, result) = match encode_path(path) {
+            Ok(shown) => {
+                let result = self.checked_request(method, path, &shown, params, schema).await;
+                (shown, result)
+            }
+            Err(e) => ("(invalid path)".to_string(), Err(e)),
+        };
+        let status = match &result {
+            Ok(_) => 200,
+            Err(e) => audit_status(e),
+        };
+        if let Ok(mut log) = self.requests.lock() {
+            log.push(RequestRecord {
+                method: method.as_str().to_string(),
+                path: shown,
+                status,
+                ms: started.elapsed().as_millis() as u64,
+            });
         }
         result
     }
@@ -244,27 +292,18 @@ impl Broker for CallBroker {
     }
 
     async fn request(&self, method: Method, path: &[String], params: &Value) -> Result<String, ApiError> {
-        let started = Instant::now();
-        let (shown, result) = match encode_path(path) {
-            Ok(shown) => {
-                let result = self.checked_request(method, path, &shown, params).await;
-                (shown, result)
-            }
-            Err(e) => ("(invalid path)".to_string(), Err(e)),
-        };
-        let status = match &result {
-            Ok(_) => 200,
-            Err(e) => audit_status(e),
-        };
-        if let Ok(mut log) = self.requests.lock() {
-            log.push(RequestRecord {
-                method: method.as_str().to_string(),
-                path: shown,
-                status,
-                ms: started.elapsed().as_millis() as u64,
-            });
-        }
-        result
+        self.send(method, path, params, false).await.map(|(data, _)| data)
+    }
+
+    async fn schema_request(
+        &self,
+        method: Method,
+        path: &[String],
+        params: &Value,
+    ) -> Result<(String, Checked), ApiError> {
+        let (data, checked) = self.send(method, path, params, true).await?;
+        // `send` with the schema gate always says how the check went.
+        Ok((data, checked.unwrap_or_else(|| Checked::Unchecked("the schema gate did not run".into()))))
     }
 
     async fn resolve_guest(&self, vmid: u32) -> Result<GuestInfo, ApiError> {
@@ -273,6 +312,13 @@ impl Broker for CallBroker {
 
     async fn wait_task(&self, node: &str, upid: &str, timeout: Duration) -> Result<TaskOutcome, ApiError> {
         self.wait(node, upid, timeout).await
+    }
+
+    async fn api_schema(&self) -> Result<std::sync::Arc<ApiSchema>, String> {
+        match &self.pve {
+            Some(client) => client.api_schema().await,
+            None => Err("no Proxmox connection is configured".into()),
+        }
     }
 }
 

@@ -11,6 +11,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::Limits;
 use super::guest_io::{GuestStream, LogBudget};
+use crate::pve::apischema::{ApiSchema, Checked, check, describe};
 use crate::pve::{self, ApiError, GuestInfo, Method, TaskOutcome};
 
 wasmtime::component::bindgen!({
@@ -20,6 +21,7 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
+use self::proxmcp::plugin::api_schema;
 use self::proxmcp::plugin::types as wit;
 pub use exports::proxmcp::plugin::resources as wit_resources;
 pub use exports::proxmcp::plugin::tools as wit_tools;
@@ -67,6 +69,16 @@ pub trait Broker: Send + Sync {
     async fn wait_task(&self, node: &str, upid: &str, timeout: Duration) -> Result<TaskOutcome, ApiError>;
     /// A message the plugin logged (already in the host's log).
     fn log(&self, _level: tracing::Level, _message: &str) {}
+    /// The cluster's API schema, for the `api-schema` import; `Err` says
+    /// why there is none.
+    async fn api_schema(&self) -> Result<Arc<ApiSchema>, String> {
+        Err("this call has no Proxmox connection".into())
+    }
+    /// A request with the schema check as one of the gates
+    /// (`api-schema.request`).
+    async fn schema_request(&self, _: Method, _: &[String], _: &Value) -> Result<(String, Checked), ApiError> {
+        Err(ApiError::Other("this call has no Proxmox connection".into()))
+    }
 }
 
 /// The broker used while listing tools: `list-tools` must not make
@@ -187,6 +199,23 @@ pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<CallState>> {
 
 impl wit::Host for CallState {}
 
+fn method_of(method: wit::Method) -> Method {
+    match method {
+        wit::Method::Get => Method::Get,
+        wit::Method::Post => Method::Post,
+        wit::Method::Put => Method::Put,
+        wit::Method::Delete => Method::Delete,
+    }
+}
+
+/// A plugin's `params` text: a JSON value, or null when empty.
+fn params_of(params: &str) -> Result<Value, wit::ApiError> {
+    if params.trim().is_empty() {
+        return Ok(Value::Null);
+    }
+    serde_json::from_str(params).map_err(|e| wit::ApiError::InvalidRequest(format!("params are not JSON: {e}")))
+}
+
 impl self::proxmcp::plugin::pve::Host for CallState {
     async fn request(
         &mut self,
@@ -194,23 +223,11 @@ impl self::proxmcp::plugin::pve::Host for CallState {
         path: Vec<String>,
         params: String,
     ) -> wasmtime::Result<Result<String, wit::ApiError>> {
-        let method = match method {
-            wit::Method::Get => Method::Get,
-            wit::Method::Post => Method::Post,
-            wit::Method::Put => Method::Put,
-            wit::Method::Delete => Method::Delete,
+        let params = match params_of(&params) {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(e)),
         };
-        let params: Value = if params.trim().is_empty() {
-            Value::Null
-        } else {
-            match serde_json::from_str(&params) {
-                Ok(v) => v,
-                Err(e) => {
-                    return Ok(Err(wit::ApiError::InvalidRequest(format!("params are not JSON: {e}"))));
-                }
-            }
-        };
-        let result = self.broker.request(method, &path, &params).await;
+        let result = self.broker.request(method_of(method), &path, &params).await;
         Ok(result.map_err(to_wit))
     }
 
@@ -267,6 +284,81 @@ impl self::proxmcp::plugin::pve::Host for CallState {
             })
             .map_err(to_wit))
     }
+}
+
+impl self::proxmcp::plugin::api_schema::Host for CallState {
+    async fn search(
+        &mut self,
+        query: String,
+        method: Option<wit::Method>,
+        limit: u32,
+    ) -> wasmtime::Result<Result<String, wit::ApiError>> {
+        Ok(match self.broker.api_schema().await {
+            Ok(schema) => Ok(describe::search(&schema, &query, method.map(method_of), limit as usize).to_string()),
+            Err(why) => Err(unavailable(&why)),
+        })
+    }
+
+    async fn describe(
+        &mut self,
+        path: String,
+        method: Option<wit::Method>,
+        param: Option<String>,
+        page: u32,
+    ) -> wasmtime::Result<Result<String, wit::ApiError>> {
+        Ok(match self.broker.api_schema().await {
+            Ok(schema) => describe::describe(&schema, &path, method.map(method_of), param.as_deref(), page as usize)
+                .map(|v| v.to_string())
+                .map_err(to_wit),
+            Err(why) => Err(unavailable(&why)),
+        })
+    }
+
+    async fn check(
+        &mut self,
+        method: wit::Method,
+        path: Vec<String>,
+        params: String,
+    ) -> wasmtime::Result<Result<api_schema::Checked, wit::ApiError>> {
+        let params = match params_of(&params) {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(e)),
+        };
+        Ok(match self.broker.api_schema().await {
+            Ok(schema) => check::check(&schema, method_of(method), &path, &params)
+                .map(|_| api_schema::Checked::Valid(schema.version.clone()))
+                .map_err(to_wit),
+            Err(why) => Ok(api_schema::Checked::Unchecked(why)),
+        })
+    }
+
+    async fn request(
+        &mut self,
+        method: wit::Method,
+        path: Vec<String>,
+        params: String,
+    ) -> wasmtime::Result<Result<api_schema::Sent, wit::ApiError>> {
+        let params = match params_of(&params) {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(e)),
+        };
+        let result = self.broker.schema_request(method_of(method), &path, &params).await;
+        Ok(result
+            .map(|(data, checked)| api_schema::Sent {
+                data,
+                checked: match checked {
+                    Checked::Valid(v) => api_schema::Checked::Valid(v),
+                    Checked::Unchecked(why) => api_schema::Checked::Unchecked(why),
+                },
+            })
+            .map_err(to_wit))
+    }
+}
+
+fn unavailable(why: &str) -> wit::ApiError {
+    wit::ApiError::Other(format!(
+        "the cluster's API schema is not available ({why}); pve_api_request still works, unchecked"
+    ))
 }
 
 impl self::proxmcp::plugin::log::Host for CallState {

@@ -14,9 +14,9 @@ use super::LoadError;
 pub const MANIFEST_SECTION: &str = "proxmcp-manifest";
 
 /// Contract versions (`proxmcp:plugin@X`) this host can load.
-/// 0.1.1 added the optional `resources` export; 0.1.0 plugins load as they
-/// are.
-pub const SUPPORTED_CONTRACTS: &[&str] = &["0.1.0", "0.1.1"];
+/// 0.1.1 added the optional `resources` export, 0.1.2 the `api-schema`
+/// import; plugins built for earlier versions load as they are.
+pub const SUPPORTED_CONTRACTS: &[&str] = &["0.1.0", "0.1.1", "0.1.2"];
 
 /// WASI interfaces a plugin may import: what a language runtime needs for
 /// stdio, clocks, randomness, environment and exit. All of them are inert
@@ -44,7 +44,8 @@ pub const ALLOWED_WASI: &[&str] = &[
 ];
 
 /// The contract interfaces a plugin may import.
-const CONTRACT_IMPORTS: &[&str] = &["proxmcp:plugin/types", "proxmcp:plugin/pve", "proxmcp:plugin/log"];
+const CONTRACT_IMPORTS: &[&str] =
+    &["proxmcp:plugin/types", "proxmcp:plugin/pve", "proxmcp:plugin/log", "proxmcp:plugin/api-schema"];
 
 /// What a plugin says about itself, readable without running it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
