@@ -324,12 +324,8 @@ impl self::proxmcp::plugin::api_schema::Host for CallState {
             Ok(p) => p,
             Err(e) => return Ok(Err(e)),
         };
-        Ok(match self.broker.api_schema().await {
-            Ok(schema) => check::check(&schema, method_of(method), &path, &params)
-                .map(|_| api_schema::Checked::Valid(schema.version.clone()))
-                .map_err(to_wit),
-            Err(why) => Ok(api_schema::Checked::Unchecked(why)),
-        })
+        let verdict = check::verdict(self.broker.api_schema().await, method_of(method), &path, &params);
+        Ok(verdict.map(checked_to_wit).map_err(to_wit))
     }
 
     async fn request(
@@ -343,15 +339,14 @@ impl self::proxmcp::plugin::api_schema::Host for CallState {
             Err(e) => return Ok(Err(e)),
         };
         let result = self.broker.schema_request(method_of(method), &path, &params).await;
-        Ok(result
-            .map(|(data, checked)| api_schema::Sent {
-                data,
-                checked: match checked {
-                    Checked::Valid(v) => api_schema::Checked::Valid(v),
-                    Checked::Unchecked(why) => api_schema::Checked::Unchecked(why),
-                },
-            })
-            .map_err(to_wit))
+        Ok(result.map(|(data, checked)| api_schema::Sent { data, checked: checked_to_wit(checked) }).map_err(to_wit))
+    }
+}
+
+fn checked_to_wit(checked: Checked) -> api_schema::Checked {
+    match checked {
+        Checked::Valid(version) => api_schema::Checked::Valid(version),
+        Checked::Unchecked(why) => api_schema::Checked::Unchecked(why),
     }
 }
 

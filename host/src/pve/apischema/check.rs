@@ -80,6 +80,23 @@ pub fn check<S: AsRef<str>>(
     )))
 }
 
+/// How a request fares against a cluster's schema, or `Unchecked` (with
+/// the reason) when there is none; `Err` when the schema refuses it.
+pub fn verdict<S: AsRef<str>>(
+    schema: Result<std::sync::Arc<ApiSchema>, String>,
+    method: Method,
+    segments: &[S],
+    params: &Value,
+) -> Result<super::Checked, ApiError> {
+    match schema {
+        Ok(schema) => {
+            check(&schema, method, segments, params)?;
+            Ok(super::Checked::Valid(schema.version.clone()))
+        }
+        Err(why) => Ok(super::Checked::Unchecked(why)),
+    }
+}
+
 /// "unknown parameter", with the closest valid names.
 fn unknown(key: &str, params: &[Param], path_vars: &[&str]) -> String {
     let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).filter(|n| !path_vars.contains(n)).collect();

@@ -13,6 +13,8 @@ pub mod check;
 pub mod describe;
 pub mod source;
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value};
 
 use super::Method;
@@ -361,6 +363,41 @@ fn truthy(v: &Value) -> bool {
         Value::String(s) => s == "1" || s == "true",
         _ => false,
     }
+}
+
+/// The inverse of parsing: each path's `info` (method -> its schema) laid
+/// out as the API viewer's tree, paths nested by prefix (a path without
+/// methods of its own still holds its children).
+pub fn nest(infos: &BTreeMap<String, Map<String, Value>>) -> Vec<Value> {
+    let all: std::collections::BTreeSet<String> = infos
+        .keys()
+        .flat_map(|p| {
+            let parts: Vec<&str> = p.split('/').collect();
+            (2..=parts.len()).map(move |n| parts[..n].join("/"))
+        })
+        .collect();
+    fn node(
+        path: &str,
+        all: &std::collections::BTreeSet<String>,
+        infos: &BTreeMap<String, Map<String, Value>>,
+    ) -> Value {
+        let depth = path.matches('/').count();
+        let children: Vec<Value> = all
+            .iter()
+            .filter(|p| p.starts_with(&format!("{path}/")) && p.matches('/').count() == depth + 1)
+            .map(|p| node(p, all, infos))
+            .collect();
+        let mut n =
+            serde_json::json!({"path": path, "text": path.rsplit('/').next(), "leaf": u8::from(children.is_empty())});
+        if let Some(info) = infos.get(path) {
+            n["info"] = Value::Object(info.clone());
+        }
+        if !children.is_empty() {
+            n["children"] = Value::Array(children);
+        }
+        n
+    }
+    all.iter().filter(|p| p.matches('/').count() == 1).map(|p| node(p, &all, infos)).collect()
 }
 
 /// A scalar as PVE's form encoding writes it.

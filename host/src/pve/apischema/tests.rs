@@ -43,32 +43,7 @@ fn official_apidoc() -> Option<String> {
         info.insert("method".into(), json!(method));
         infos.entry(path.to_string()).or_default().insert(method.to_string(), Value::Object(info));
     }
-    // Paths without methods of their own still hold their children.
-    let all: std::collections::BTreeSet<String> = infos
-        .keys()
-        .flat_map(|p| (1..=p.matches('/').count()).map(|n| p.split('/').take(n + 1).collect::<Vec<_>>().join("/")))
-        .collect();
-    fn node(
-        path: &str,
-        all: &std::collections::BTreeSet<String>,
-        infos: &BTreeMap<String, Map<String, Value>>,
-    ) -> Value {
-        let depth = path.matches('/').count();
-        let children: Vec<Value> = all
-            .iter()
-            .filter(|p| p.starts_with(&format!("{path}/")) && p.matches('/').count() == depth + 1)
-            .map(|p| node(p, all, infos))
-            .collect();
-        let mut n = json!({"path": path, "text": path.rsplit('/').next(), "leaf": u8::from(children.is_empty())});
-        if let Some(info) = infos.get(path) {
-            n["info"] = Value::Object(info.clone());
-        }
-        if !children.is_empty() {
-            n["children"] = Value::Array(children);
-        }
-        n
-    }
-    let roots: Vec<Value> = all.iter().filter(|p| p.matches('/').count() == 1).map(|p| node(p, &all, &infos)).collect();
+    let roots = nest(&infos);
     let tree = serde_json::to_string_pretty(&roots).unwrap();
     Some(format!(
         "// generated\nconst apiSchema = {tree};\n\nExt.onReady(function() {{ var x = {{a: 1}}; x.b = [1, 2]; }});\n"

@@ -9,7 +9,7 @@
 //! checking. So the schema cannot drift from what the simulator accepts.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
@@ -72,7 +72,7 @@ pub fn apidoc(seed: Seed) -> String {
             infos.entry(doc_path).or_default().insert(route.method.to_string(), info);
         }
     }
-    let tree = serde_json::to_string_pretty(&tree(&infos)).unwrap_or_else(|_| "[]".into());
+    let tree = serde_json::to_string_pretty(&crate::pve::apischema::nest(&infos)).unwrap_or_else(|_| "[]".into());
     format!(
         "// The proxmcp simulator's API schema, generated from its route table.\nconst apiSchema = {tree};\n\nlet simulated = true;\n"
     )
@@ -220,34 +220,6 @@ fn privilege_of(method: &str, segs: &[&str]) -> &'static str {
         (_, ["nodes", _, "qemu" | "lxc", _, "firewall", ..]) => "VM.Config.Network",
         _ => privilege(segs),
     }
-}
-
-/// Paths nested by prefix, as the API viewer's tree holds them.
-fn tree(infos: &BTreeMap<String, Map<String, Value>>) -> Vec<Value> {
-    let all: BTreeSet<String> = infos
-        .keys()
-        .flat_map(|p| {
-            let parts: Vec<&str> = p.split('/').collect();
-            (2..=parts.len()).map(move |n| parts[..n].join("/"))
-        })
-        .collect();
-    fn node(path: &str, all: &BTreeSet<String>, infos: &BTreeMap<String, Map<String, Value>>) -> Value {
-        let depth = path.matches('/').count();
-        let children: Vec<Value> = all
-            .iter()
-            .filter(|p| p.starts_with(&format!("{path}/")) && p.matches('/').count() == depth + 1)
-            .map(|p| node(p, all, infos))
-            .collect();
-        let mut n = json!({"path": path, "text": path.rsplit('/').next(), "leaf": u8::from(children.is_empty())});
-        if let Some(info) = infos.get(path) {
-            n["info"] = Value::Object(info.clone());
-        }
-        if !children.is_empty() {
-            n["children"] = Value::Array(children);
-        }
-        n
-    }
-    all.iter().filter(|p| p.matches('/').count() == 1).map(|p| node(p, &all, infos)).collect()
 }
 
 #[cfg(test)]
