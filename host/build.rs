@@ -92,6 +92,16 @@ fn main() {
     }
     let out_dir = target_dir.join("wasm32-wasip2").join("release");
     for (_, var, file) in GUESTS {
-        println!("cargo::rustc-env={var}={}", out_dir.join(file).display());
+        let path = out_dir.join(file);
+        println!("cargo::rustc-env={var}={}", path.display());
+        // The compile cache's key: computed here so that a start with a warm
+        // cache never reads (and so never pages in) the embedded bytes.
+        if let Ok(bytes) = std::fs::read(&path) {
+            let hex: String = sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(&bytes))
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            println!("cargo::rustc-env={var}_SHA256={hex}");
+        }
     }
 }

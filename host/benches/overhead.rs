@@ -366,7 +366,8 @@ async fn main() {
     let kind = runtime.engine_kind();
     let source = PluginSource {
         origin: "builtin:inventory".into(),
-        bytes: Arc::from(inventory()),
+        bytes: bytes::Bytes::from_static(inventory()),
+        sha256: None,
         builtin: true,
         sidecar_manifest: None,
     };
@@ -380,19 +381,30 @@ async fn main() {
     })
     .await;
 
-    // 4. The real binary over stdio with rmcp's client.
+    // 4. The real binary over stdio with rmcp's client: a first start
+    // compiles the plugins into an empty cache; the measured one starts
+    // warm, as every later start of a deployment does.
     let work = tempfile::tempdir().unwrap();
     let cache = work.path().join("cache");
     private_dir(&cache);
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_proxmcp"));
-    cmd.env("PVE_BASE_URL", &uri)
-        .env("PVE_ALLOW_INSECURE_HTTP", "true")
-        .env("PVE_API_TOKEN_ID", TOKEN_ID)
-        .env("PVE_API_TOKEN_SECRET", TOKEN_SECRET)
-        .env("PROXMCP_CACHE_DIR", &cache)
-        .env("PROXMCP_LOG", "error")
-        .arg("serve");
-    let (transport, _) = TokioChildProcess::builder(cmd).stderr(Stdio::null()).spawn().unwrap();
+    let serve = || {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_proxmcp"));
+        cmd.env("PVE_BASE_URL", &uri)
+            .env("PVE_ALLOW_INSECURE_HTTP", "true")
+            .env("PVE_API_TOKEN_ID", TOKEN_ID)
+            .env("PVE_API_TOKEN_SECRET", TOKEN_SECRET)
+            .env("PROXMCP_CACHE_DIR", &cache)
+            .env("PROXMCP_LOG", "error")
+            .arg("serve");
+        TokioChildProcess::builder(cmd).stderr(Stdio::null()).spawn().unwrap().0
+    };
+    let first = serve();
+    let first_pid = first.id().unwrap();
+    let first = ().serve(first).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (cold_idle, _) = rss_mib(first_pid);
+    first.cancel().await.unwrap();
+    let transport = serve();
     let stdio_pid = transport.id().unwrap();
     let mcp = Arc::new(().serve(transport).await.unwrap());
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -472,6 +484,7 @@ async fn main() {
         "  RSS idle, default plugins              {default_idle:>8.1} MiB  target <= 30 MB (28.6 MiB) {}",
         verdict(default_idle * 1024.0 * 1024.0 <= 30e6)
     );
+    println!("    (first start, compiling into an empty cache: {cold_idle:.1} MiB)");
     println!(
         "  default tools/list                     {default_list:>8} B    target <= 40 KB (40960 B)  {}",
         verdict(default_list <= 40 * 1024)

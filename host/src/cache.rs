@@ -118,13 +118,25 @@ impl CompileCache {
         &self.path
     }
 
-    /// The cache key of `wasm` compiled by `engine`.
-    pub fn key(engine: &Engine, wasm: &[u8]) -> String {
+    /// The SHA-256 of `wasm`, in hex.
+    pub fn sha256_hex(wasm: &[u8]) -> String {
+        hex::encode(Sha256::digest(wasm))
+    }
+
+    /// The cache key of the wasm whose SHA-256 is `wasm_sha256` (hex),
+    /// compiled by `engine`.
+    pub fn key(engine: &Engine, wasm_sha256: &str) -> String {
         let mut hasher = ShaHasher(Sha256::new());
         engine.precompile_compatibility_hash().hash(&mut hasher);
         let engine_hash = hasher.0.finalize();
-        let wasm_hash = Sha256::digest(wasm);
-        format!("{}-{}", hex::encode(wasm_hash), &hex::encode(engine_hash)[..16])
+        format!("{wasm_sha256}-{}", &hex::encode(engine_hash)[..16])
+    }
+
+    /// The path of the cached code for `key`, if present and trustworthy
+    /// as [`Self::get`] requires, for mapping it instead of reading it.
+    pub fn trusted_path(&self, key: &str) -> Option<PathBuf> {
+        let name = format!("{key}.cwasm");
+        self.trusted(&name).then(|| std::path::absolute(self.path.join(&name)).ok()).flatten()
     }
 
     /// Cached compiled bytes for `key`, if present and trustworthy: a
@@ -134,20 +146,27 @@ impl CompileCache {
     }
 
     fn read_private(&self, name: &str) -> Option<Vec<u8>> {
-        let meta = self.dir.symlink_metadata(name).ok()?;
+        if !self.trusted(name) {
+            return None;
+        }
+        self.dir.read(name).ok()
+    }
+
+    /// Whether entry `name` exists as a regular file of this user that no
+    /// one else can write.
+    fn trusted(&self, name: &str) -> bool {
+        let Ok(meta) = self.dir.symlink_metadata(name) else {
+            return false;
+        };
         #[cfg(unix)]
         {
             use cap_std::fs::{MetadataExt, PermissionsExt};
             if !meta.is_file() || meta.uid() != euid() || meta.permissions().mode() & 0o022 != 0 {
                 tracing::warn!(cache = %self.path.display(), entry = %name, "ignoring a cache entry that is not a private regular file of this user");
-                return None;
+                return false;
             }
         }
-        #[cfg(not(unix))]
-        if !meta.is_file() {
-            return None;
-        }
-        self.dir.read(name).ok()
+        meta.is_file()
     }
 
     /// Stores compiled bytes under `key`, atomically (write then rename), so
@@ -358,7 +377,8 @@ mod tests {
     #[test]
     fn key_depends_on_wasm_bytes() {
         let engine = Engine::default();
-        assert_ne!(CompileCache::key(&engine, b"a"), CompileCache::key(&engine, b"b"));
-        assert_eq!(CompileCache::key(&engine, b"a"), CompileCache::key(&engine, b"a"));
+        let (a, b) = (CompileCache::sha256_hex(b"a"), CompileCache::sha256_hex(b"b"));
+        assert_ne!(CompileCache::key(&engine, &a), CompileCache::key(&engine, &b));
+        assert_eq!(CompileCache::key(&engine, &a), CompileCache::key(&engine, &a));
     }
 }

@@ -19,18 +19,45 @@ pub struct Builtin {
     pub name: &'static str,
     /// The component.
     pub bytes: &'static [u8],
+    /// Its SHA-256 (hex), computed at build time.
+    pub sha256: &'static str,
     /// Loaded when the config names no built-ins.
     pub default: bool,
 }
 
 /// The built-in plugins, built from `plugins/` by `build.rs`.
 pub const BUILTINS: &[Builtin] = &[
-    Builtin { name: "inventory", bytes: include_bytes!(env!("PROXMCP_WASM_INVENTORY")), default: true },
-    Builtin { name: "lifecycle", bytes: include_bytes!(env!("PROXMCP_WASM_LIFECYCLE")), default: true },
-    Builtin { name: "provisioning", bytes: include_bytes!(env!("PROXMCP_WASM_PROVISIONING")), default: true },
+    Builtin {
+        name: "inventory",
+        bytes: include_bytes!(env!("PROXMCP_WASM_INVENTORY")),
+        sha256: env!("PROXMCP_WASM_INVENTORY_SHA256"),
+        default: true,
+    },
+    Builtin {
+        name: "lifecycle",
+        bytes: include_bytes!(env!("PROXMCP_WASM_LIFECYCLE")),
+        sha256: env!("PROXMCP_WASM_LIFECYCLE_SHA256"),
+        default: true,
+    },
+    Builtin {
+        name: "provisioning",
+        bytes: include_bytes!(env!("PROXMCP_WASM_PROVISIONING")),
+        sha256: env!("PROXMCP_WASM_PROVISIONING_SHA256"),
+        default: true,
+    },
     // Opt-in: running commands inside guests, and raw API access.
-    Builtin { name: "guest-exec", bytes: include_bytes!(env!("PROXMCP_WASM_GUEST_EXEC")), default: false },
-    Builtin { name: "raw-api", bytes: include_bytes!(env!("PROXMCP_WASM_RAW_API")), default: false },
+    Builtin {
+        name: "guest-exec",
+        bytes: include_bytes!(env!("PROXMCP_WASM_GUEST_EXEC")),
+        sha256: env!("PROXMCP_WASM_GUEST_EXEC_SHA256"),
+        default: false,
+    },
+    Builtin {
+        name: "raw-api",
+        bytes: include_bytes!(env!("PROXMCP_WASM_RAW_API")),
+        sha256: env!("PROXMCP_WASM_RAW_API_SHA256"),
+        default: false,
+    },
 ];
 
 /// Why plugin files could not be read.
@@ -84,7 +111,8 @@ pub fn sources(config: &Config) -> Result<Vec<PluginSource>, SourceError> {
 fn builtin_source(b: &Builtin) -> PluginSource {
     PluginSource {
         origin: format!("builtin:{}", b.name),
-        bytes: Arc::from(b.bytes),
+        bytes: bytes::Bytes::from_static(b.bytes),
+        sha256: Some(b.sha256.to_string()),
         builtin: true,
         sidecar_manifest: None,
     }
@@ -104,6 +132,7 @@ pub fn read_file(path: &Path) -> Result<PluginSource, SourceError> {
     Ok(PluginSource {
         origin: path.display().to_string(),
         bytes: bytes.into(),
+        sha256: None,
         builtin: false,
         sidecar_manifest: sidecar,
     })
@@ -129,6 +158,7 @@ fn read_dir(path: &Path) -> Result<Vec<PluginSource>, SourceError> {
             Ok(PluginSource {
                 origin: path.join(&name).display().to_string(),
                 bytes: bytes.into(),
+                sha256: None,
                 builtin: false,
                 sidecar_manifest: sidecar,
             })

@@ -6,7 +6,7 @@
 //! executes.
 
 use serde::{Deserialize, Serialize};
-use wasmparser::{Parser, Payload};
+use wasmparser::{Chunk, Parser, Payload};
 
 use super::LoadError;
 
@@ -76,18 +76,40 @@ pub struct Inspection {
 
 /// Reads the manifest and imports of a component and checks them.
 pub fn inspect(origin: &str, bytes: &[u8], sidecar: Option<&[u8]>) -> Result<Inspection, LoadError> {
-    let mut depth = 0usize;
     let mut manifest_bytes: Option<Vec<u8>> = None;
     let mut imports = Vec::new();
     let mut is_component = false;
-    for payload in Parser::new(0).parse_all(bytes) {
-        let payload = payload.map_err(|e| LoadError::NotAComponent { origin: origin.into(), reason: e.to_string() })?;
+    let not_component = |reason: String| LoadError::NotAComponent { origin: origin.into(), reason };
+    // Section by section, stepping over function bodies: inspecting a
+    // plugin reads its headers only, so the pages of a built-in's code stay
+    // out of memory when its compiled form comes from the cache.
+    let mut parser = Parser::new(0);
+    let mut outer: Vec<Parser> = Vec::new();
+    let mut rest = bytes;
+    loop {
+        let payload = match parser.parse(rest, true).map_err(|e| not_component(e.to_string()))? {
+            Chunk::Parsed { consumed, payload } => {
+                rest = &rest[consumed..];
+                payload
+            }
+            Chunk::NeedMoreData(_) => return Err(not_component("it ends in the middle of a section".into())),
+        };
+        let depth = outer.len();
         match payload {
             Payload::Version { encoding, .. } if depth == 0 => {
                 is_component = encoding == wasmparser::Encoding::Component;
             }
-            Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
-            Payload::End(_) => depth = depth.saturating_sub(1),
+            Payload::CodeSectionStart { size, .. } => {
+                parser.skip_section();
+                rest = rest.get(size as usize..).ok_or_else(|| not_component("a code section is cut short".into()))?;
+            }
+            Payload::ModuleSection { parser: inner, .. } | Payload::ComponentSection { parser: inner, .. } => {
+                outer.push(std::mem::replace(&mut parser, inner));
+            }
+            Payload::End(_) => match outer.pop() {
+                Some(p) => parser = p,
+                None => break,
+            },
             Payload::CustomSection(reader) if reader.name() == MANIFEST_SECTION => {
                 manifest_bytes = Some(reader.data().to_vec());
             }

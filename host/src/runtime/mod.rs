@@ -194,8 +194,11 @@ pub struct ToolOutput {
 pub struct PluginSource {
     /// `builtin:inventory` or a file path.
     pub origin: String,
-    /// The component bytes.
-    pub bytes: Arc<[u8]>,
+    /// The component bytes (a built-in's stay in the binary's pages).
+    pub bytes: bytes::Bytes,
+    /// Their SHA-256 (hex) when known beforehand (built-ins), so a start
+    /// with a warm cache need not read them.
+    pub sha256: Option<String>,
     /// Compiled into this binary: its manifest's grants are the default
     /// grant. Any other plugin loads only when the operator grants it.
     pub builtin: bool,
@@ -300,37 +303,55 @@ impl Runtime {
     }
 
     async fn compile(&self, source: &PluginSource) -> Result<(Component, bool), String> {
-        let key = CompileCache::key(&self.engine, &source.bytes);
-        if let Some(cache) = &self.cache
-            && let Some(bytes) = cache.get(&key)
-        {
-            // SAFETY: the bytes were produced by `Component::serialize` of an
-            // engine with the same compatibility hash (it is part of the key)
-            // and read from a private (0700, cap-std confined) directory that
-            // only this user can write.
-            #[allow(unsafe_code)]
-            let loaded = unsafe { Component::deserialize(&self.engine, &bytes) };
-            match loaded {
-                Ok(component) => return Ok((component, true)),
-                Err(e) => {
-                    tracing::warn!(origin = %source.origin, "cached code unusable, recompiling: {e}");
-                    cache.evict(&key);
-                }
-            }
+        let sha256 = source.sha256.clone().unwrap_or_else(|| CompileCache::sha256_hex(&source.bytes));
+        let key = CompileCache::key(&self.engine, &sha256);
+        if let Some(component) = self.cached(source, &key) {
+            return Ok((component, true));
         }
         let engine = self.engine.clone();
         let bytes = source.bytes.clone();
-        let component = tokio::task::spawn_blocking(move || Component::new(&engine, &bytes))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("{e:#}"))?;
+        let component = tokio::task::spawn_blocking(move || {
+            let compiled = Component::new(&engine, &bytes);
+            release_freed_memory();
+            compiled
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("{e:#}"))?;
         if let Some(cache) = &self.cache {
             match component.serialize() {
                 Ok(bytes) => cache.put(&key, &bytes),
                 Err(e) => tracing::warn!("could not serialize a compiled plugin: {e}"),
             }
+            // Run from the file just written, as every later start will:
+            // its code pages are then the file's, not anonymous memory.
+            if let Some(mapped) = self.cached(source, &key) {
+                return Ok((mapped, false));
+            }
         }
         Ok((component, false))
+    }
+
+    /// The compiled code for `key` from the cache, mapped from its file.
+    fn cached(&self, source: &PluginSource, key: &str) -> Option<Component> {
+        let cache = self.cache.as_ref()?;
+        let path = cache.trusted_path(key)?;
+        // SAFETY: the file was produced by `Component::serialize` of an
+        // engine with the same compatibility hash (it is part of the key)
+        // and lies in a private (0700) directory whose every ancestor only
+        // this user or root can change, as a regular file only this user
+        // can write. It is mapped, not read, so its pages are the file's own
+        // and the kernel may drop them when idle.
+        #[allow(unsafe_code)]
+        let loaded = unsafe { Component::deserialize_file(&self.engine, &path) };
+        match loaded {
+            Ok(component) => Some(component),
+            Err(e) => {
+                tracing::warn!(origin = %source.origin, "cached code unusable, recompiling: {e}");
+                cache.evict(key);
+                None
+            }
+        }
     }
 
     async fn list_tools(&self, plugin: &LoadedPlugin) -> Result<Vec<ToolSpec>, LoadError> {
@@ -471,6 +492,18 @@ fn classify_trap(e: &wasmtime::Error, state: &CallState, limits: &Limits) -> Cal
         return CallError::Trapped(what);
     }
     CallError::Trapped(format!("{e:#}"))
+}
+
+/// Compiling a component leaves tens of MB of freed memory in glibc's
+/// arenas, which it keeps by default; hand it back so an idle server stays
+/// small after a cold start.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory to the kernel.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 fn valid_tool_name(name: &str) -> bool {
