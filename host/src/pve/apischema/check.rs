@@ -43,7 +43,7 @@ pub fn check<S: AsRef<str>>(
     let path_vars: Vec<&str> = entry.var_names().collect();
     for (key, value) in &given {
         if let Some((_, Some(in_path))) = found.vars.iter().find(|(name, _)| name == key) {
-            if scalar_text(value) != *in_path {
+            if wire_text(value) != *in_path {
                 problems.push((key.clone(), format!("conflicts with the path, which says {in_path:?}")));
             }
             continue;
@@ -97,6 +97,15 @@ pub fn verdict<S: AsRef<str>>(
     }
 }
 
+/// A value as the client sends it: booleans as 1 and 0, as
+/// [`crate::pve::to_form`] encodes them.
+fn wire_text(value: &Value) -> String {
+    match value {
+        Value::Bool(b) => if *b { "1" } else { "0" }.to_string(),
+        other => scalar_text(other),
+    }
+}
+
 /// "unknown parameter", with the closest valid names.
 fn unknown(key: &str, params: &[Param], path_vars: &[&str]) -> String {
     let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).filter(|n| !path_vars.contains(n)).collect();
@@ -141,13 +150,10 @@ fn value_problem(p: &Param, value: &Value) -> Option<String> {
         Value::Object(_) => return Some(format!("an object, but the parameter is a {}; send it as text", p.ty)),
         _ => {}
     }
-    let text = scalar_text(value);
+    let text = wire_text(value);
     match p.ty.as_str() {
-        "boolean" => {
-            let ok = matches!(value, Value::Bool(_)) || matches!(text.as_str(), "0" | "1");
-            if !ok {
-                return Some(format!("a boolean is 0 or 1, not {text:?}"));
-            }
+        "boolean" if !matches!(text.as_str(), "0" | "1") => {
+            return Some(format!("a boolean is 0 or 1, not {text:?}"));
         }
         "integer" => {
             let digits = text.strip_prefix(['+', '-']).unwrap_or(&text);
@@ -261,6 +267,9 @@ mod tests {
         let flag = Param { ty: "boolean".into(), ..Param::default() };
         assert!(value_problem(&flag, &serde_json::json!("yes")).is_some());
         assert!(value_problem(&flag, &serde_json::json!(true)).is_none());
+        // JSON booleans are sent as 1/0, which an integer flag takes.
+        let enable = Param { ty: "integer".into(), minimum: Some(0.0), ..Param::default() };
+        assert!(value_problem(&enable, &serde_json::json!(true)).is_none());
         let pat = Param { ty: "string".into(), pattern: Some("(?^i:[a-z][a-z0-9]*)".into()), ..Param::default() };
         assert!(value_problem(&pat, &serde_json::json!("Web1")).is_none());
         assert!(value_problem(&pat, &serde_json::json!("1web")).unwrap().contains("pattern"));

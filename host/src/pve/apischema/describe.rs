@@ -170,7 +170,7 @@ pub fn describe(
                         }
                     ))
                 })?;
-                let (keys, next) = paged(&p.keys, page, key_entry);
+                let (keys, next) = paged(&p.keys, page, key_entry)?;
                 let mut full = param_entry(p, 600);
                 if !keys.is_empty() {
                     full.insert("keys".into(), Value::Array(keys));
@@ -179,7 +179,7 @@ pub fn describe(
                 pagination(&mut d, page, next);
             }
             None => {
-                let (entries, next) = paged(&own, page, |p| Value::Object(param_entry(p, 100)));
+                let (entries, next) = paged(&own, page, |p| Value::Object(param_entry(p, 100)))?;
                 d.insert("parameters".into(), Value::Array(entries));
                 d.insert("returns".into(), json!(returns_summary(&e.returns)));
                 pagination(&mut d, page, next);
@@ -241,8 +241,9 @@ fn overview(entry: &PathEntry, e: &Endpoint, max: usize) -> Map<String, Value> {
 }
 
 /// Page `page` of `items`, each rendered by `render`, cut by size; and the
-/// next page's number when there is one.
-fn paged<T>(items: &[T], page: usize, render: impl Fn(&T) -> Value) -> (Vec<Value>, Option<usize>) {
+/// next page's number when there is one. A page past the last is an error
+/// naming how many there are.
+fn paged<T>(items: &[T], page: usize, render: impl Fn(&T) -> Value) -> Result<(Vec<Value>, Option<usize>), ApiError> {
     let mut pages: Vec<Vec<Value>> = vec![Vec::new()];
     let mut size = 0;
     for item in items {
@@ -257,8 +258,16 @@ fn paged<T>(items: &[T], page: usize, render: impl Fn(&T) -> Value) -> (Vec<Valu
             last.push(v);
         }
     }
-    let next = (page + 1 < pages.len()).then_some(page + 1);
-    (pages.into_iter().nth(page).unwrap_or_default(), next)
+    let count = pages.len();
+    let next = (page + 1 < count).then_some(page + 1);
+    match pages.into_iter().nth(page) {
+        Some(items) => Ok((items, next)),
+        None => Err(ApiError::InvalidRequest(format!(
+            "page {page} does not exist: there {} (0 to {})",
+            if count == 1 { "is 1 page".to_string() } else { format!("are {count} pages") },
+            count - 1
+        ))),
+    }
 }
 
 fn param_entry(p: &Param, max_description: usize) -> Map<String, Value> {

@@ -195,6 +195,8 @@ fn a_description_says_what_proxmcp_does_with_the_endpoint() {
     assert!(keys.iter().any(|k| k["name"] == "bridge"), "{net}");
     let read = describe(&schema, "/cluster/resources", Some(Method::Get), None, 0).unwrap();
     assert!(read["endpoint"]["proxmcp"].as_str().unwrap().starts_with("read"));
+    let err = describe(&schema, "/cluster/resources", Some(Method::Get), None, 3).unwrap_err();
+    assert!(err.to_string().contains("page 3 does not exist: there is 1 page (0 to 0)"), "{err}");
     let err = describe(&schema, "/nodes/pve1/qemu/100/firewal/rules", None, None, 0).unwrap_err();
     assert!(err.to_string().contains("closest: /nodes/{node}/qemu/{vmid}/firewall/rules"), "{err}");
 }
