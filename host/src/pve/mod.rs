@@ -19,7 +19,7 @@ pub mod tls;
 pub use client::{Auth, PveClient, PveConfig, install_crypto_provider};
 pub use error::{ApiError, ConfigError, FieldError};
 pub use guests::{GuestInfo, GuestKind};
-pub use params::to_form;
+pub use params::{to_form, wire_scalar};
 pub use path::encode_path;
 pub use tasks::{TaskOutcome, TaskProgress};
 pub use tls::TlsMode;

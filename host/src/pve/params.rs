@@ -33,14 +33,22 @@ pub fn to_form(params: &Value) -> Result<Vec<(String, String)>, ApiError> {
 }
 
 fn scalar(key: &str, value: &Value) -> Result<String, ApiError> {
-    match value {
-        Value::Bool(b) => Ok(if *b { "1" } else { "0" }.to_string()),
-        Value::Number(n) => Ok(n.to_string()),
-        Value::String(s) => Ok(s.clone()),
-        other => Err(ApiError::InvalidRequest(format!(
+    wire_scalar(value).ok_or_else(|| {
+        ApiError::InvalidRequest(format!(
             "parameter {key:?} is {}; PVE takes strings, numbers, booleans or arrays of those (omit the key instead of sending null)",
-            kind(other)
-        ))),
+            kind(value)
+        ))
+    })
+}
+
+/// A scalar as it travels to PVE (booleans as 1/0); `None` for null,
+/// arrays and objects.
+pub fn wire_scalar(value: &Value) -> Option<String> {
+    match value {
+        Value::Bool(b) => Some(if *b { "1" } else { "0" }.to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::String(s) => Some(s.clone()),
+        _ => None,
     }
 }
 

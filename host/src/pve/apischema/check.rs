@@ -7,8 +7,9 @@
 
 use serde_json::Value;
 
-use super::{ApiSchema, Param, scalar_text};
-use crate::pve::{ApiError, Method};
+use super::ApiSchema;
+use super::Param;
+use crate::pve::{ApiError, Method, wire_scalar};
 
 /// Checks `method` on `segments` with `params` (a JSON object or null).
 /// `Ok` holds the schema's path of the endpoint.
@@ -40,7 +41,6 @@ pub fn check<S: AsRef<str>>(
         Value::Object(map) => map.clone(),
         _ => return Err(ApiError::InvalidRequest("not sent: params must be a JSON object".into())),
     };
-    let path_vars: Vec<&str> = entry.var_names().collect();
     for (key, value) in &given {
         if let Some((_, Some(in_path))) = found.vars.iter().find(|(name, _)| name == key) {
             if wire_text(value) != *in_path {
@@ -55,14 +55,15 @@ pub fn check<S: AsRef<str>>(
                 }
             }
             None if endpoint.additional => {}
-            None => problems.push((key.clone(), unknown(key, &endpoint.params, &path_vars))),
+            None => {
+                let names: Vec<&str> = entry.own_params(endpoint).map(|p| p.name.as_str()).collect();
+                problems.push((key.clone(), unknown(key, &names)));
+            }
         }
     }
-    let missing: Vec<&str> = endpoint
-        .params
-        .iter()
-        .filter(|p| p.required && !path_vars.contains(&p.name.as_str()))
-        .filter(|p| !given.keys().any(|k| p.names(k)))
+    let missing: Vec<&str> = entry
+        .own_params(endpoint)
+        .filter(|p| p.required && !given.keys().any(|k| p.names(k)))
         .map(|p| p.name.as_str())
         .collect();
     for name in missing {
@@ -97,21 +98,16 @@ pub fn verdict<S: AsRef<str>>(
     }
 }
 
-/// A value as the client sends it: booleans as 1 and 0, as
-/// [`crate::pve::to_form`] encodes them.
+/// A value as the client sends it (booleans as 1 and 0); other values as
+/// JSON text, for messages.
 fn wire_text(value: &Value) -> String {
-    match value {
-        Value::Bool(b) => if *b { "1" } else { "0" }.to_string(),
-        other => scalar_text(other),
-    }
+    wire_scalar(value).unwrap_or_else(|| value.to_string())
 }
 
-/// "unknown parameter", with the closest valid names.
-fn unknown(key: &str, params: &[Param], path_vars: &[&str]) -> String {
-    let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).filter(|n| !path_vars.contains(n)).collect();
-    let close = closest(key, &names);
-    if !close.is_empty() {
-        return format!("unknown parameter; did you mean {}?", close.join(" or "));
+/// "unknown parameter", with the closest valid names among `names`.
+fn unknown(key: &str, names: &[&str]) -> String {
+    if let Some(hint) = did_you_mean(key, names) {
+        return format!("unknown parameter; {hint}");
     }
     if names.is_empty() {
         return "unknown parameter; this endpoint takes no parameters besides its path".into();
@@ -119,6 +115,12 @@ fn unknown(key: &str, params: &[Param], path_vars: &[&str]) -> String {
     let shown: Vec<&str> = names.iter().take(12).copied().collect();
     let more = if names.len() > shown.len() { format!(", … ({} in all)", names.len()) } else { String::new() };
     format!("unknown parameter; valid: {}{more}", shown.join(", "))
+}
+
+/// "did you mean a or b?" when names close to `key` exist.
+pub fn did_you_mean(key: &str, names: &[&str]) -> Option<String> {
+    let close = closest(key, names);
+    (!close.is_empty()).then(|| format!("did you mean {}?", close.join(" or ")))
 }
 
 /// Names within a small edit distance of `key` (typos, transpositions),
@@ -217,12 +219,7 @@ fn property_string_problem(p: &Param, text: &str) -> Option<String> {
         };
         let Some(spec) = p.keys.iter().find(|k| k.name == key) else {
             let names: Vec<&str> = p.keys.iter().map(|k| k.name.as_str()).collect();
-            let close = closest(key, &names);
-            let hint = if close.is_empty() {
-                format!("keys: {}", names.join(", "))
-            } else {
-                format!("did you mean {}?", close.join(" or "))
-            };
+            let hint = did_you_mean(key, &names).unwrap_or_else(|| format!("keys: {}", names.join(", ")));
             return Some(format!("unknown key {key:?} in the property string; {hint}"));
         };
         let name = spec.alias.as_deref().unwrap_or(key);

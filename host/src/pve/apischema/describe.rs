@@ -152,23 +152,14 @@ pub fn describe(
         out.insert("path_vars".into(), json!(vars));
     }
     if let [e] = chosen[..] {
-        let own: Vec<&Param> = e.params.iter().filter(|p| !vars.contains(&p.name.as_str())).collect();
+        let own: Vec<&Param> = entry.own_params(e).collect();
         let mut d = overview(entry, e, 600);
         match param {
             Some(name) => {
                 let p = own.iter().find(|p| p.names(name) || p.name == name).ok_or_else(|| {
                     let names: Vec<&str> = own.iter().map(|p| p.name.as_str()).collect();
-                    let close = super::check::closest(name, &names);
-                    ApiError::InvalidRequest(format!(
-                        "{} {} has no parameter {name:?}{}",
-                        e.method,
-                        entry.path,
-                        if close.is_empty() {
-                            String::new()
-                        } else {
-                            format!("; did you mean {}?", close.join(" or "))
-                        }
-                    ))
+                    let hint = super::check::did_you_mean(name, &names).map(|h| format!("; {h}")).unwrap_or_default();
+                    ApiError::InvalidRequest(format!("{} {} has no parameter {name:?}{hint}", e.method, entry.path))
                 })?;
                 let (keys, next) = paged(&p.keys, page, key_entry)?;
                 let mut full = param_entry(p, 600);
@@ -191,14 +182,9 @@ pub fn describe(
             .iter()
             .map(|e| {
                 let mut d = overview(entry, e, 200);
-                let required: Vec<&str> = e
-                    .params
-                    .iter()
-                    .filter(|p| p.required && !vars.contains(&p.name.as_str()))
-                    .map(|p| p.name.as_str())
-                    .collect();
+                let required: Vec<&str> = entry.own_params(e).filter(|p| p.required).map(|p| p.name.as_str()).collect();
                 d.insert("required".into(), json!(required));
-                d.insert("parameter_count".into(), json!(own_count(e, &vars)));
+                d.insert("parameter_count".into(), json!(entry.own_params(e).count()));
                 Value::Object(d)
             })
             .collect();
@@ -206,10 +192,6 @@ pub fn describe(
         out.insert("next".into(), json!("give method to see an endpoint's parameters"));
     }
     Ok(Value::Object(out))
-}
-
-fn own_count(e: &Endpoint, vars: &[&str]) -> usize {
-    e.params.iter().filter(|p| !vars.contains(&p.name.as_str())).count()
 }
 
 fn pagination(d: &mut Map<String, Value>, page: usize, next: Option<usize>) {

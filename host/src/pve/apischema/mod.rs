@@ -240,6 +240,12 @@ impl PathEntry {
         })
     }
 
+    /// The parameters of `endpoint` (one of this path's) that are not path
+    /// variables: what a request body or query carries.
+    pub fn own_params<'a>(&'a self, endpoint: &'a Endpoint) -> impl Iterator<Item = &'a Param> {
+        endpoint.params.iter().filter(|p| !self.var_names().any(|v| v == p.name))
+    }
+
     /// The literal words of the path (`nodes`, `qemu`, `firewall`, `rules`).
     pub fn literals(&self) -> impl Iterator<Item = &str> {
         self.segs.iter().filter_map(|s| match s {
@@ -271,11 +277,10 @@ fn tree_of(text: &str) -> Result<Value, SchemaError> {
 
 fn walk(node: &Value, out: &mut Vec<PathEntry>) {
     if let (Some(path), Some(info)) = (node["path"].as_str(), node["info"].as_object()) {
-        let mut endpoints: Vec<Endpoint> = [Method::Get, Method::Post, Method::Put, Method::Delete]
+        let endpoints: Vec<Endpoint> = [Method::Get, Method::Post, Method::Put, Method::Delete]
             .into_iter()
             .filter_map(|m| info.get(m.as_str()).map(|i| endpoint(m, i)))
             .collect();
-        endpoints.sort_by_key(|e| e.method as u8);
         if !endpoints.is_empty() {
             out.push(PathEntry { path: path.to_string(), segs: segments(path), endpoints });
         }
@@ -406,11 +411,6 @@ pub fn scalar_text(v: &Value) -> String {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }
-}
-
-/// A JSON object of parameters, or an empty one.
-pub fn object(params: &Value) -> Map<String, Value> {
-    params.as_object().cloned().unwrap_or_default()
 }
 
 #[cfg(test)]
