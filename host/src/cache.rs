@@ -142,14 +142,7 @@ impl CompileCache {
     /// Cached compiled bytes for `key`, if present and trustworthy: a
     /// regular file of the effective user that no one else can write.
     pub fn get(&self, key: &str) -> Option<Vec<u8>> {
-        self.read_private(&format!("{key}.cwasm"))
-    }
-
-    fn read_private(&self, name: &str) -> Option<Vec<u8>> {
-        if !self.trusted(name) {
-            return None;
-        }
-        self.dir.read(name).ok()
+        self.get_file(&format!("{key}.cwasm"))
     }
 
     /// Whether entry `name` exists as a regular file of this user that no
@@ -172,13 +165,7 @@ impl CompileCache {
     /// Stores compiled bytes under `key`, atomically (write then rename), so
     /// a concurrent reader never sees half a file.
     pub fn put(&self, key: &str, bytes: &[u8]) {
-        let tmp = format!("{key}.{}.tmp", std::process::id());
-        let result =
-            self.write_private(&tmp, bytes).and_then(|()| self.dir.rename(&tmp, &self.dir, format!("{key}.cwasm")));
-        if let Err(e) = result {
-            let _ = self.dir.remove_file(&tmp);
-            tracing::warn!(cache = %self.path.display(), "could not store a compiled plugin: {e}");
-        }
+        self.put_file(&format!("{key}.cwasm"), bytes);
     }
 
     /// Removes a corrupt entry so it is rebuilt next time.
@@ -189,7 +176,10 @@ impl CompileCache {
     /// The file `name` (a plain file name), if present and trustworthy as
     /// [`Self::get`] requires.
     pub fn get_file(&self, name: &str) -> Option<Vec<u8>> {
-        self.read_private(name)
+        if !self.trusted(name) {
+            return None;
+        }
+        self.dir.read(name).ok()
     }
 
     /// Stores the file `name` atomically, as [`Self::put`] does.

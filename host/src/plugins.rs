@@ -25,39 +25,27 @@ pub struct Builtin {
     pub default: bool,
 }
 
+/// A built-in from the artifact `build.rs` names in `PROXMCP_WASM_<VAR>`,
+/// with its hash from `PROXMCP_WASM_<VAR>_SHA256`.
+macro_rules! builtin {
+    ($name:literal, $var:literal, default: $default:literal) => {
+        Builtin {
+            name: $name,
+            bytes: include_bytes!(env!(concat!("PROXMCP_WASM_", $var))),
+            sha256: env!(concat!("PROXMCP_WASM_", $var, "_SHA256")),
+            default: $default,
+        }
+    };
+}
+
 /// The built-in plugins, built from `plugins/` by `build.rs`.
 pub const BUILTINS: &[Builtin] = &[
-    Builtin {
-        name: "inventory",
-        bytes: include_bytes!(env!("PROXMCP_WASM_INVENTORY")),
-        sha256: env!("PROXMCP_WASM_INVENTORY_SHA256"),
-        default: true,
-    },
-    Builtin {
-        name: "lifecycle",
-        bytes: include_bytes!(env!("PROXMCP_WASM_LIFECYCLE")),
-        sha256: env!("PROXMCP_WASM_LIFECYCLE_SHA256"),
-        default: true,
-    },
-    Builtin {
-        name: "provisioning",
-        bytes: include_bytes!(env!("PROXMCP_WASM_PROVISIONING")),
-        sha256: env!("PROXMCP_WASM_PROVISIONING_SHA256"),
-        default: true,
-    },
+    builtin!("inventory", "INVENTORY", default: true),
+    builtin!("lifecycle", "LIFECYCLE", default: true),
+    builtin!("provisioning", "PROVISIONING", default: true),
     // Opt-in: running commands inside guests, and raw API access.
-    Builtin {
-        name: "guest-exec",
-        bytes: include_bytes!(env!("PROXMCP_WASM_GUEST_EXEC")),
-        sha256: env!("PROXMCP_WASM_GUEST_EXEC_SHA256"),
-        default: false,
-    },
-    Builtin {
-        name: "raw-api",
-        bytes: include_bytes!(env!("PROXMCP_WASM_RAW_API")),
-        sha256: env!("PROXMCP_WASM_RAW_API_SHA256"),
-        default: false,
-    },
+    builtin!("guest-exec", "GUEST_EXEC", default: false),
+    builtin!("raw-api", "RAW_API", default: false),
 ];
 
 /// Why plugin files could not be read.

@@ -115,8 +115,7 @@ pub fn inspect(origin: &str, bytes: &[u8], sidecar: Option<&[u8]>) -> Result<Ins
             }
             Payload::ComponentImportSection(reader) if depth == 0 => {
                 for import in reader {
-                    let import = import
-                        .map_err(|e| LoadError::NotAComponent { origin: origin.into(), reason: e.to_string() })?;
+                    let import = import.map_err(|e| not_component(e.to_string()))?;
                     imports.push(import.name.name.to_string());
                 }
             }

@@ -148,9 +148,6 @@ struct Shared {
     tickets: Mutex<HashMap<String, Ticket>>,
     log_file: Option<Mutex<std::fs::File>>,
     requests: Mutex<Vec<Value>>,
-    /// The seed, for the API schema generated on first request.
-    seed: Seed,
-    apidoc: std::sync::OnceLock<String>,
 }
 
 /// A running simulator; stops when dropped.
@@ -190,8 +187,6 @@ impl Simulator {
             None => None,
         };
         let shared = Arc::new(Shared {
-            seed: options.seed.clone(),
-            apidoc: std::sync::OnceLock::new(),
             world: World::new(options.seed, options.time_scale),
             tokens: options.tokens,
             users: options.users,
@@ -431,8 +426,7 @@ async fn serve_request(
     // The API viewer's data, as a node serves it (outside the API, so not
     // in the request log).
     if method == Method::GET && path == crate::pve::apischema::source::APIDOC_PATH {
-        let text = shared.apidoc.get_or_init(|| api::apidoc(shared.seed.clone()));
-        return (StatusCode::OK, [("content-type", "application/javascript")], text.clone()).into_response();
+        return (StatusCode::OK, [("content-type", "application/javascript")], api::apidoc()).into_response();
     }
     let params = match parse_params(&uri, &headers, &body) {
         Ok(p) => p,
