@@ -17,6 +17,8 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("proxmcp-plugin-provisioning", "PROXMCP_WASM_PROVISIONING", "proxmcp_plugin_provisioning.wasm"),
     ("proxmcp-plugin-guest-exec", "PROXMCP_WASM_GUEST_EXEC", "proxmcp_plugin_guest_exec.wasm"),
     ("proxmcp-plugin-raw-api", "PROXMCP_WASM_RAW_API", "proxmcp_plugin_raw_api.wasm"),
+    ("proxmcp-plugin-firewall-ha-read", "PROXMCP_WASM_FIREWALL_HA_READ", "proxmcp_plugin_firewall_ha_read.wasm"),
+    ("proxmcp-plugin-firewall-ha", "PROXMCP_WASM_FIREWALL_HA", "proxmcp_plugin_firewall_ha.wasm"),
     ("proxmcp-plugin-hostile", "PROXMCP_TEST_WASM_HOSTILE", "proxmcp_plugin_hostile.wasm"),
     ("proxmcp-plugin-forbidden-net", "PROXMCP_TEST_WASM_FORBIDDEN_NET", "proxmcp_plugin_forbidden_net.wasm"),
     ("proxmcp-plugin-contract-0-1-0", "PROXMCP_TEST_WASM_CONTRACT_0_1_0", "proxmcp_plugin_contract_0_1_0.wasm"),

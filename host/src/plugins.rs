@@ -46,6 +46,10 @@ pub const BUILTINS: &[Builtin] = &[
     // Opt-in: running commands inside guests, and raw API access.
     builtin!("guest-exec", "GUEST_EXEC", default: false),
     builtin!("raw-api", "RAW_API", default: false),
+    // Opt-in: firewall, HA and replication; reads and writes apart, so
+    // read-only mode can load the reads.
+    builtin!("firewall-ha-read", "FIREWALL_HA_READ", default: false),
+    builtin!("firewall-ha", "FIREWALL_HA", default: false),
 ];
 
 /// Why plugin files could not be read.

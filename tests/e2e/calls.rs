@@ -1,7 +1,8 @@
 //! Every built-in tool proven: each plugin's `plugins/NAME/calls.json` is
 //! run by `proxmcp plugin test` (the real binary, the real component, the
-//! embedded simulator), every case must end as it says, and every tool of
-//! the plugin must have at least one case.
+//! embedded simulator), every case must end as it says, every tool of the
+//! plugin must have at least one case, and every request the cases send
+//! must pass validate.py against the official schema.
 
 use std::collections::BTreeSet;
 
@@ -15,6 +16,8 @@ const BUILTINS: &[(&str, &str)] = &[
     ("provisioning", env!("PROXMCP_WASM_PROVISIONING")),
     ("guest-exec", env!("PROXMCP_WASM_GUEST_EXEC")),
     ("raw-api", env!("PROXMCP_WASM_RAW_API")),
+    ("firewall-ha-read", env!("PROXMCP_WASM_FIREWALL_HA_READ")),
+    ("firewall-ha", env!("PROXMCP_WASM_FIREWALL_HA")),
 ];
 
 fn run(name: &str, wasm: &str) -> Value {
@@ -52,6 +55,12 @@ fn every_built_in_tool_has_cases_and_every_case_passes() {
         let tools: BTreeSet<&str> = report["tools"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
         let missing: Vec<&&str> = tools.difference(&covered).collect();
         assert!(missing.is_empty(), "tools of {name} without a case in plugins/{name}/calls.json: {missing:?}");
+        let sent: String = calls
+            .iter()
+            .flat_map(|c| c["requests"].as_array().cloned().unwrap_or_default())
+            .map(|r| format!("{r}\n"))
+            .collect();
+        support::validate_requests(&sent);
         // Cases that claim an error must have one that succeeds beside them.
         for tool in &tools {
             assert!(

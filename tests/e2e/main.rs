@@ -14,6 +14,7 @@ mod cli;
 mod conformance;
 mod demo;
 mod examples;
+mod firewall_ha;
 mod gates;
 mod http;
 mod inspector;

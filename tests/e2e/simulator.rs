@@ -283,6 +283,12 @@ async fn answers_and_requests_match_the_official_schema() {
     let pid = body["data"]["pid"].as_u64().unwrap_or_else(|| panic!("no pid: {body}"));
     api.post("/cluster/ha/resources", &[("sid", "vm:100"), ("state", "started"), ("max_restart", "2")]).await;
     api.post("/cluster/replication", &[("id", "100-0"), ("type", "local"), ("target", "pve2")]).await;
+    api.post(
+        "/cluster/ha/rules",
+        &[("rule", "keep-100"), ("type", "node-affinity"), ("resources", "vm:100"), ("nodes", "pve1")],
+    )
+    .await;
+    api.post("/nodes/pve1/replication/100-0/schedule_now", &[]).await;
     let paths = [
         "/version".to_string(),
         "/cluster/status".into(),
@@ -319,6 +325,23 @@ async fn answers_and_requests_match_the_official_schema() {
         "/cluster/ha/resources/vm:100".into(),
         "/cluster/replication".into(),
         "/cluster/replication/100-0".into(),
+        "/cluster/firewall/rules".into(),
+        "/cluster/firewall/rules/0".into(),
+        "/cluster/firewall/options".into(),
+        "/cluster/firewall/aliases".into(),
+        "/cluster/firewall/ipset".into(),
+        "/cluster/firewall/ipset/management".into(),
+        "/cluster/firewall/groups".into(),
+        "/cluster/firewall/groups/webserver".into(),
+        "/nodes/pve1/firewall/options".into(),
+        "/nodes/pve1/firewall/log".into(),
+        "/nodes/pve1/qemu/100/firewall/options".into(),
+        "/nodes/pve1/qemu/100/firewall/log?limit=10".into(),
+        "/nodes/pve2/qemu/101/firewall/rules".into(),
+        "/cluster/ha/status/current".into(),
+        "/cluster/ha/rules".into(),
+        "/nodes/pve1/replication".into(),
+        "/nodes/pve1/replication/100-0/status".into(),
     ];
     let dir = tempfile::tempdir().unwrap();
     let mut index = Vec::new();
@@ -370,7 +393,7 @@ async fn pending_changes_apply_at_the_next_start_clones_get_fresh_macs_and_8g_is
     s.finish().await;
     let mac = |net: &str| -> String { net.split(',').next().unwrap().split_once('=').unwrap().1.to_string() };
     assert_ne!(mac(&src), mac(&copy), "{src} / {copy}");
-    assert!(mac(&copy).starts_with("BC:24:11:") && copy.ends_with(",bridge=vmbr0"), "{copy}");
+    assert!(mac(&copy).starts_with("BC:24:11:") && copy.ends_with(",bridge=vmbr0,firewall=1"), "{copy}");
 }
 
 #[tokio::test]

@@ -284,7 +284,8 @@ pub fn first_cases(plugin: &str) -> std::collections::BTreeMap<String, Case> {
 
 /// The first succeeding case of `tool` in any built-in plugin's calls.json.
 pub fn first_case_of(tool: &str) -> Case {
-    for plugin in ["inventory", "lifecycle", "provisioning", "guest-exec", "raw-api"] {
+    for plugin in ["inventory", "lifecycle", "provisioning", "guest-exec", "raw-api", "firewall-ha-read", "firewall-ha"]
+    {
         if let Some(case) = first_cases(plugin).remove(tool) {
             return case;
         }

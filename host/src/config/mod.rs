@@ -131,7 +131,8 @@ pub struct McpSection {
 #[serde(deny_unknown_fields)]
 pub struct PluginsSection {
     /// Built-in plugins to load (default: inventory, lifecycle,
-    /// provisioning; guest-exec and raw-api only when named).
+    /// provisioning; guest-exec, raw-api and the firewall-ha pair only
+    /// when named).
     pub builtin: Option<Vec<String>>,
     /// `PVE_MCP_ENABLE_EXEC`: also load guest-exec with the default set.
     pub enable_exec: Option<bool>,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::seed::{Seed, SimGuest, SimNode, SimPool, SimStorage};
+use super::seed::{Seed, SimFirewall, SimGuest, SimNode, SimPool, SimStorage};
 
 /// Unix time now.
 pub fn now() -> u64 {
@@ -63,8 +63,11 @@ pub struct Cluster {
     /// Config collections (backup jobs, HA resources, ...): collection ->
     /// id -> option -> value, as PVE keeps them in its config files.
     pub collections: BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>>,
-    /// Firewall rules by scope (`vm/100`), in order; a rule is its options.
-    pub firewall: BTreeMap<String, Vec<BTreeMap<String, String>>>,
+    /// The firewall at every scope.
+    pub firewall: SimFirewall,
+    /// Replication runs by job id: when the last sync ended and how long
+    /// it took (seconds).
+    pub replication_runs: BTreeMap<String, (u64, f64)>,
     next_pid: u32,
 }
 
@@ -96,7 +99,8 @@ impl Cluster {
             started,
             exec: BTreeMap::new(),
             collections: seed.collections,
-            firewall: BTreeMap::new(),
+            firewall: seed.firewall,
+            replication_runs: BTreeMap::new(),
             next_pid: 0x1000,
         };
         let mut history = seed.tasks;

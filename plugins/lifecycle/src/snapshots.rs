@@ -42,9 +42,26 @@ struct CreateArgs {
     vmstate: Option<bool>,
 }
 
+/// PVE's `pve-configid`: a letter, then letters, digits, `-` or `_`, at
+/// most 40 in all; checked here so a bad name never reaches Proxmox.
+fn valid_snapname(name: &str) -> Result<(), ToolError> {
+    let ok = name.len() <= 40
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && name.len() >= 2;
+    if ok {
+        Ok(())
+    } else {
+        Err(ToolError::InvalidArguments(format!(
+            "snapname {name:?} is not valid: start with a letter, then letters, digits, '-' or '_' (2 to 40 characters)"
+        )))
+    }
+}
+
 fn create(a: OnGuest<CreateArgs>, writes: &mut Writes) -> Done {
-    let g = a.locate()?;
     let snapname = &a.args.snapname;
+    valid_snapname(snapname)?;
+    let g = a.locate()?;
     let mut params = json!({"snapname": snapname});
     if let Some(d) = &a.args.description {
         params["description"] = json!(d);

@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::common::next_vmid;
+use crate::common::{dns_name, next_vmid};
 
 /// The requests this file's tools send.
 pub const GRANTS: &[&str] = &["POST /nodes/{node}/qemu/{vmid}/clone", "POST /nodes/{node}/lxc/{vmid}/clone"];
@@ -46,6 +46,7 @@ fn clone(a: OnGuest<Args>, writes: &mut Writes) -> Result<Answer<Outcome<Cloned>
     let newid = next_vmid(a.newid)?;
     let mut p = json!({"newid": newid});
     if let Some(n) = &a.name {
+        dns_name("name", n)?;
         p[if g.kind == "qemu" { "name" } else { "hostname" }] = json!(n);
     }
     let options = [("full", json!(a.full)), ("target", json!(a.target_node)), ("storage", json!(a.target_storage))];

@@ -15,6 +15,25 @@ pub struct NewGuest {
     pub vmid: u32,
 }
 
+/// Checks a guest name or hostname as PVE's `dns-name` format does
+/// (labels of letters, digits and inner `-`, joined by dots), so a bad
+/// name is refused here with what to change, not sent.
+pub fn dns_name(what: &str, name: &str) -> Result<(), ToolError> {
+    let label = |l: &str| {
+        !l.is_empty()
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if name.split('.').all(label) {
+        Ok(())
+    } else {
+        Err(ToolError::InvalidArguments(format!(
+            "{what} {name:?} is not a valid DNS name: use letters, digits and '-' (not at either end), labels joined by dots"
+        )))
+    }
+}
+
 /// `given`, or the next free vmid from Proxmox.
 pub fn next_vmid(given: Option<u32>) -> Result<u32, ToolError> {
     if let Some(v) = given {

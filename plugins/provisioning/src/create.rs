@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::common::{NewGuest, next_vmid, with_start_and_pool};
+use crate::common::{NewGuest, dns_name, next_vmid, with_start_and_pool};
 
 /// The requests this file's tools send.
 pub const GRANTS: &[&str] = &["POST /nodes/{node}/qemu", "POST /nodes/{node}/lxc"];
@@ -53,6 +53,7 @@ struct QemuArgs {
 }
 
 fn create_qemu(a: QemuArgs, writes: &mut Writes) -> Result<Answer<Outcome<NewGuest>>, ToolError> {
+    dns_name("name", &a.name)?;
     let vmid = next_vmid(a.vmid)?;
     let storage = a.storage.as_deref().unwrap_or("local-lvm");
     let mut p = json!({
@@ -94,6 +95,7 @@ struct LxcArgs {
 }
 
 fn create_lxc(a: LxcArgs, writes: &mut Writes) -> Result<Answer<Outcome<NewGuest>>, ToolError> {
+    dns_name("hostname", &a.hostname)?;
     let vmid = next_vmid(a.vmid)?;
     let storage = a.storage.as_deref().unwrap_or("local-lvm");
     let mut p = json!({

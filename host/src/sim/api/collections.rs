@@ -111,6 +111,24 @@ const REPLICATION_OPTIONS: &[P] = &[
     opt("source", Ty::Str),
 ];
 
+const HA_RULE_OPTIONS: &[P] = &[
+    opt("type", Ty::Enum(&["node-affinity", "resource-affinity"])),
+    opt("resources", Ty::Str),
+    opt("nodes", Ty::Str),
+    opt("affinity", Ty::Enum(&["positive", "negative"])),
+    opt("strict", Ty::Bool),
+    opt("comment", Ty::Str),
+    opt("disable", Ty::Bool),
+];
+
+const HA_GROUP_OPTIONS: &[P] = &[
+    opt("nodes", Ty::Str),
+    opt("restricted", Ty::Bool),
+    opt("nofailback", Ty::Bool),
+    opt("comment", Ty::Str),
+    opt("type", Ty::Enum(&["group"])),
+];
+
 /// The collections the simulator serves.
 pub(super) static COLLECTIONS: &[CollectionDef] = &[
     CollectionDef {
@@ -134,6 +152,28 @@ pub(super) static COLLECTIONS: &[CollectionDef] = &[
         item_digest: true,
         check_id: ha_sid,
         derived: ha_type,
+    },
+    CollectionDef {
+        name: "ha-rules",
+        path: "/cluster/ha/rules",
+        id: "rule",
+        what: "HA rule",
+        generated_id: None,
+        options: HA_RULE_OPTIONS,
+        item_digest: true,
+        check_id: any_id,
+        derived: nothing_derived,
+    },
+    CollectionDef {
+        name: "ha-groups",
+        path: "/cluster/ha/groups",
+        id: "group",
+        what: "HA group",
+        generated_id: None,
+        options: HA_GROUP_OPTIONS,
+        item_digest: true,
+        check_id: any_id,
+        derived: nothing_derived,
     },
     CollectionDef {
         name: "replication",
@@ -206,10 +246,21 @@ fn collection_digest(items: &BTreeMap<String, BTreeMap<String, String>>) -> Stri
 
 fn list(x: &mut Ctx<'_>) -> R {
     let d = def_of(x);
-    let spec: &[P] = if d.name == "ha-resources" { &[opt("type", Ty::Enum(&["ct", "vm"]))] } else { &[] };
+    let spec: &[P] = match d.name {
+        "ha-resources" => &[opt("type", Ty::Enum(&["ct", "vm"]))],
+        "ha-rules" => &[opt("type", Ty::Enum(&["node-affinity", "resource-affinity"])), opt("resource", Ty::Str)],
+        _ => &[],
+    };
     check(x.params, spec)?;
-    let items = x.c.collections.get(d.name).cloned().unwrap_or_default();
+    let mut items = x.c.collections.get(d.name).cloned().unwrap_or_default();
     let digest = collection_digest(&items);
+    // The filters PVE offers: by type, and rules by a resource they name.
+    if let Some(want) = first(x.params, "type") {
+        items.retain(|id, item| shape(d, id, item)["type"] == want);
+    }
+    if let Some(sid) = first(x.params, "resource") {
+        items.retain(|_, item| item.get("resources").is_some_and(|r| r.split(',').any(|s| s.trim() == sid)));
+    }
     let list: Vec<Value> = items
         .iter()
         .map(|(id, item)| {

@@ -11,6 +11,7 @@ mod config;
 mod create;
 mod firewall;
 mod guests;
+mod ha;
 mod nodes;
 mod power;
 mod schema;
@@ -165,7 +166,7 @@ static ROUTES: LazyLock<Vec<Compiled>> = LazyLock::new(|| {
         config::ROUTES,
         snapshots::ROUTES,
         agent::ROUTES,
-        firewall::ROUTES,
+        ha::ROUTES,
     ]
     .into_iter()
     .flatten()
@@ -175,7 +176,7 @@ static ROUTES: LazyLock<Vec<Compiled>> = LazyLock::new(|| {
         text: text.to_string(),
         handler: *handler,
     })
-    .chain(collections::routes().into_iter().map(|(method, path, text, handler)| Compiled {
+    .chain(collections::routes().into_iter().chain(firewall::routes()).map(|(method, path, text, handler)| Compiled {
         method,
         segs: compile(&path),
         text,

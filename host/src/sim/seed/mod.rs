@@ -11,6 +11,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+mod firewall;
+
+use firewall::demo_firewall;
+pub use firewall::{Options, SimFirewall, SimIpSet, SimLogLine};
+
 /// QEMU VM or LXC container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -62,6 +67,9 @@ pub struct Seed {
     /// collection -> id -> option -> value.
     #[serde(default)]
     pub collections: BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>>,
+    /// Firewall rules, options, aliases, IP sets and log.
+    #[serde(default)]
+    pub firewall: SimFirewall,
 }
 
 /// A node.
@@ -372,7 +380,8 @@ impl Default for Seed {
         offline_vm.tags = vec!["lab".into()];
         for g in [&mut web1, &mut web2, &mut db, &mut build, &mut win, &mut tmpl, &mut offline_vm] {
             g.config.entry("ostype".into()).or_insert_with(|| "l26".into());
-            g.config.insert("net0".into(), format!("virtio=BC:24:11:00:00:{:02X},bridge=vmbr0", g.vmid % 256));
+            g.config
+                .insert("net0".into(), format!("virtio=BC:24:11:00:00:{:02X},bridge=vmbr0,firewall=1", g.vmid % 256));
             g.config.insert("scsihw".into(), "virtio-scsi-single".into());
             g.config.insert("scsi0".into(), format!("local-lvm:vm-{}-disk-0,size={}G", g.vmid, g.disk_gib));
             g.config.insert("boot".into(), "order=scsi0".into());
@@ -380,7 +389,7 @@ impl Default for Seed {
         for g in [&mut dns, &mut proxy, &mut old] {
             g.config.insert("ostype".into(), "debian".into());
             g.config.insert("rootfs".into(), format!("local-lvm:vm-{}-disk-0,size={}G", g.vmid, g.disk_gib));
-            g.config.insert("net0".into(), "name=eth0,bridge=vmbr0,ip=dhcp".into());
+            g.config.insert("net0".into(), "name=eth0,bridge=vmbr0,firewall=1,ip=dhcp".into());
             g.config.insert("hostname".into(), g.name.clone());
         }
         db.pending.insert("memory".into(), "24576".into());
@@ -560,6 +569,7 @@ impl Default for Seed {
                     .collect(),
                 )]),
             )]),
+            firewall: demo_firewall(),
         }
     }
 }
