@@ -2,7 +2,9 @@
 //! run by `proxmcp plugin test` (the real binary, the real component, the
 //! embedded simulator), every case must end as it says, every tool of the
 //! plugin must have at least one case, and every request the cases send
-//! must pass validate.py against the official schema.
+//! must pass validate.py against the official schema and be known to the
+//! endpoint model, whose rows name the tools that need their privilege
+//! (the permissions doctor reads them).
 
 use std::collections::BTreeSet;
 
@@ -61,6 +63,7 @@ fn every_built_in_tool_has_cases_and_every_case_passes() {
             .map(|r| format!("{r}\n"))
             .collect();
         support::validate_requests(&sent);
+        assert_every_request_is_modelled(name, calls);
         // Cases that claim an error must have one that succeeds beside them.
         for tool in &tools {
             assert!(
@@ -69,4 +72,38 @@ fn every_built_in_tool_has_cases_and_every_case_passes() {
             );
         }
     }
+}
+
+/// Every request a case sent has a row in the endpoint model, and a row
+/// that needs a privilege names the tool (the raw API excepted: it may
+/// send anything).
+fn assert_every_request_is_modelled(plugin: &str, calls: &[Value]) {
+    let mut missing = BTreeSet::new();
+    for case in calls {
+        let tool = case["tool"].as_str().unwrap_or_default();
+        for r in case["requests"].as_array().into_iter().flatten() {
+            let method = proxmcp::pve::Method::parse(r["method"].as_str().unwrap()).unwrap();
+            let path = r["path"].as_str().unwrap().trim_start_matches("/api2/json/");
+            let segs: Vec<String> = path
+                .split('/')
+                .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
+                .collect();
+            match proxmcp::pve::endpoints::lookup(method, &segs) {
+                None => {
+                    missing.insert(format!("{method:?} /{path}: no row in the endpoint model"));
+                }
+                Some(m)
+                    if m.requirement().is_some() && !m.endpoint.tools.contains(&tool) && tool != "pve_api_request" =>
+                {
+                    missing.insert(format!("{method:?} {} (row {}) does not name {tool}", r["path"], m.endpoint.path));
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "{plugin}: requests the endpoint model does not cover:\n{}",
+        missing.into_iter().collect::<Vec<_>>().join("\n")
+    );
 }

@@ -138,7 +138,6 @@ pub enum SimError {
 struct Ticket {
     user: String,
     csrf: String,
-    read_only: bool,
 }
 
 struct Shared {
@@ -186,8 +185,24 @@ impl Simulator {
             )),
             None => None,
         };
+        let world = World::new(options.seed, options.time_scale);
+        {
+            // Each credential starts with one role on `/`: Administrator,
+            // or PVEAuditor for the read-only ones.
+            let mut c = world.lock();
+            let ids = options.tokens.iter().map(|t| ("token", &t.id, t.read_only));
+            for (kind, ugid, read_only) in ids.chain(options.users.iter().map(|u| ("user", &u.username, u.read_only))) {
+                c.acl.push(state::AclEntry {
+                    path: "/".into(),
+                    kind,
+                    ugid: ugid.clone(),
+                    roleid: if read_only { "PVEAuditor" } else { "Administrator" }.into(),
+                    propagate: true,
+                });
+            }
+        }
         let shared = Arc::new(Shared {
-            world: World::new(options.seed, options.time_scale),
+            world,
             tokens: options.tokens,
             users: options.users,
             tickets: Mutex::new(HashMap::new()),
@@ -356,7 +371,7 @@ fn authenticate(shared: &Shared, method: &Method, headers: &HeaderMap) -> Result
         let (id, secret) = rest.split_once('=').unwrap_or((rest, ""));
         return match shared.tokens.iter().find(|t| t.id == id && t.secret.expose() == secret) {
             Some(t) => {
-                Ok(Caller { user: t.id.split('!').next().unwrap_or_default().to_string(), can_write: !t.read_only })
+                Ok(Caller { user: t.id.split('!').next().unwrap_or_default().to_string(), auth_id: t.id.clone() })
             }
             None => Err((401, "authentication failure")),
         };
@@ -374,7 +389,7 @@ fn authenticate(shared: &Shared, method: &Method, headers: &HeaderMap) -> Result
             return Err((401, "Permission denied - invalid csrf token"));
         }
     }
-    Ok(Caller { user: t.user.clone(), can_write: !t.read_only })
+    Ok(Caller { user: t.user.clone(), auth_id: t.user.clone() })
 }
 
 fn login(shared: &Shared, params: &Params) -> Response {
@@ -406,7 +421,7 @@ fn login(shared: &Shared, params: &Params) -> Response {
     let ticket = format!("PVE:{}:{:08X}::{}", user.username, state::now(), random_hex(32));
     let csrf = format!("{:08X}:{}", state::now(), random_hex(16));
     if let Ok(mut t) = shared.tickets.lock() {
-        t.insert(ticket.clone(), Ticket { user: user.username.clone(), csrf: csrf.clone(), read_only: user.read_only });
+        t.insert(ticket.clone(), Ticket { user: user.username.clone(), csrf: csrf.clone() });
     }
     answer(
         200,

@@ -65,6 +65,8 @@ pub struct Cluster {
     pub collections: BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>>,
     /// The firewall at every scope.
     pub firewall: SimFirewall,
+    /// Who holds which role where.
+    pub acl: Vec<AclEntry>,
     /// Replication runs by job id: when the last sync ended and how long
     /// it took (seconds).
     pub replication_runs: BTreeMap<String, (u64, f64)>,
@@ -101,6 +103,7 @@ impl Cluster {
             collections: seed.collections,
             firewall: seed.firewall,
             replication_runs: BTreeMap::new(),
+            acl: Vec::new(),
             next_pid: 0x1000,
         };
         let mut history = seed.tasks;
@@ -167,6 +170,21 @@ pub struct TaskSpec {
     pub lock: Option<(u32, &'static str)>,
     /// The change applied at the end.
     pub effect: Effect,
+}
+
+/// One ACL entry: a role on a path for a user, group or token.
+#[derive(Debug, Clone)]
+pub struct AclEntry {
+    /// `/`, `/vms`, `/vms/100`, ...
+    pub path: String,
+    /// `user`, `group` or `token`.
+    pub kind: &'static str,
+    /// The user, group or token id.
+    pub ugid: String,
+    /// The role.
+    pub roleid: String,
+    /// Whether it reaches the paths below.
+    pub propagate: bool,
 }
 
 /// The shared cluster plus the clock that paces tasks.

@@ -3,6 +3,7 @@
 //! handler shares. Answers follow the shapes of the official schema and
 //! PVE's own error messages.
 
+mod access;
 mod agent;
 mod backup;
 mod cluster;
@@ -84,8 +85,9 @@ pub(super) type R = Result<Answer, ApiErr>;
 pub struct Caller {
     /// `USER@REALM` (of the token's user for tokens).
     pub user: String,
-    /// Whether the caller holds write privileges.
-    pub can_write: bool,
+    /// Whom ACL entries name: the token id (`USER@REALM!NAME`) for a
+    /// token, else the user.
+    pub auth_id: String,
 }
 
 /// One request on its way through a handler: the cluster, the caller, the
@@ -165,6 +167,7 @@ static ROUTES: LazyLock<Vec<Compiled>> = LazyLock::new(|| {
         power::ROUTES,
         config::ROUTES,
         snapshots::ROUTES,
+        access::ROUTES,
         agent::ROUTES,
         ha::ROUTES,
     ]
@@ -216,10 +219,10 @@ fn route<'a>(method: &str, segs: &[&'a str]) -> Option<(Handler, Vec<(&'static s
 
 /// Handles one request. `segs` are the decoded segments after `/api2/json`.
 pub fn handle(world: &Arc<World>, method: &str, segs: &[&str], params: &Params, caller: &Caller) -> R {
-    if method != "GET" && !caller.can_write {
+    let mut c = world.lock();
+    if method != "GET" && !access::holds(&c, caller, privilege(segs), &acl_path(segs)) {
         return Err(fail(403, format!("Permission check failed ({}, {})", acl_path(segs), privilege(segs))));
     }
-    let mut c = world.lock();
     // As PVE: an unknown or offline node, and a malformed vmid, are told
     // before an unknown method; a missing guest after it.
     if let ["nodes", node, rest @ ..] = segs {
@@ -285,6 +288,7 @@ pub(super) fn privilege(segs: &[&str]) -> &'static str {
         ["nodes", _, "qemu", _, "agent", ..] => "VM.GuestAgent.Unrestricted",
         ["nodes", _, "qemu" | "lxc", _] => "VM.Allocate",
         ["nodes", _, "vzdump"] => "VM.Backup",
+        ["access", ..] => "Permissions.Modify",
         _ => "Sys.Modify",
     }
 }

@@ -145,7 +145,7 @@ fn probe(world: &Arc<World>, route: &'static Compiled, values: &[String]) -> Pro
             Seg::Literal(_) => None,
         })
         .collect();
-    let caller = Caller { user: "root@pam".into(), can_write: true };
+    let caller = Caller { user: "root@pam".into(), auth_id: "root@pam".into() };
     let params = Params::new();
     let mut c = world.lock();
     let mut ctx = Ctx { world, c: &mut c, method: route.method, params: &params, caller: &caller, path: &segs, vars };

@@ -45,6 +45,7 @@ pub(super) static ROWS: &[Endpoint] = &[
         privileges: "Sys.Console",
         role: "PVEAdmin",
         action: "put a guest under HA",
+        tools: &["pve_add_ha_resource"],
         ..ROW
     },
     Endpoint {
@@ -54,6 +55,7 @@ pub(super) static ROWS: &[Endpoint] = &[
         privileges: "Sys.Console",
         role: "PVEAdmin",
         action: "change, move or remove HA resource {sid}",
+        tools: &["pve_update_ha_resource", "pve_remove_ha_resource"],
         ..ROW
     },
     Endpoint {
@@ -63,6 +65,7 @@ pub(super) static ROWS: &[Endpoint] = &[
         privileges: "Sys.Console",
         role: "PVEAdmin",
         action: "create an HA rule",
+        tools: &["pve_add_ha_resource"],
         ..ROW
     },
     Endpoint {
@@ -90,6 +93,7 @@ pub(super) static ROWS: &[Endpoint] = &[
         acl: "/vms",
         role: "PVEVMAdmin",
         action: "create a replication job",
+        tools: &["pve_create_replication_job"],
         ..ROW
     },
     Endpoint {
@@ -100,6 +104,7 @@ pub(super) static ROWS: &[Endpoint] = &[
         acl: "/vms",
         role: "PVEVMAdmin",
         action: "change or delete replication job {id}",
+        tools: &["pve_delete_replication_job"],
         ..ROW
     },
     Endpoint {
@@ -120,6 +125,20 @@ pub(super) static ROWS: &[Endpoint] = &[
         action: "change the ACME configuration",
         secret_params: &["data", "eab-kid"],
         secret_answer: &["data"],
+        ..ROW
+    },
+    Endpoint {
+        methods: Writes,
+        path: "/cluster/firewall/**",
+        privileges: "Sys.Modify",
+        role: "PVEAdmin",
+        action: "change the cluster's firewall",
+        tools: &[
+            "pve_add_firewall_rule",
+            "pve_update_firewall_rule",
+            "pve_delete_firewall_rule",
+            "pve_set_firewall_options",
+        ],
         ..ROW
     },
     Endpoint {

@@ -235,6 +235,12 @@ pub(super) static ROWS: &[Endpoint] = &[
         acl: VMS_ACL,
         role: "PVEVMAdmin",
         action: "change the firewall of {guest}",
+        tools: &[
+            "pve_add_firewall_rule",
+            "pve_update_firewall_rule",
+            "pve_delete_firewall_rule",
+            "pve_set_firewall_options",
+        ],
         ..ROW
     },
     Endpoint {

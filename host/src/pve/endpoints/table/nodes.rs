@@ -80,6 +80,7 @@ pub(super) static ROWS: &[Endpoint] = &[
         acl: "/vms",
         role: "PVEVMAdmin",
         action: "run replication job {id} now",
+        tools: &["pve_run_replication_now"],
         ..ROW
     },
     // ---- storage content: a guest's volumes are the guest's
@@ -161,6 +162,21 @@ pub(super) static ROWS: &[Endpoint] = &[
         acl: "/",
         role: "PVEAdmin",
         action: "destroy Ceph {what} {name}",
+        ..ROW
+    },
+    Endpoint {
+        methods: Writes,
+        path: "/nodes/{node}/firewall/**",
+        privileges: "Sys.Modify",
+        acl: "/nodes/{node}",
+        role: "PVEAdmin",
+        action: "change the firewall of node {node}",
+        tools: &[
+            "pve_add_firewall_rule",
+            "pve_update_firewall_rule",
+            "pve_delete_firewall_rule",
+            "pve_set_firewall_options",
+        ],
         ..ROW
     },
     Endpoint {

@@ -6,12 +6,83 @@ use crate::pve::Method::Get;
 
 use super::VMS_ACL;
 
+/// A read that needs no privilege of its own: anyone may call it, and
+/// Proxmox filters what it returns to what the caller may see.
+const OPEN: Endpoint = Endpoint { methods: One(Get), ..ROW };
+
 pub(super) static ROWS: &[Endpoint] = &[
-    // ---- reads: only their privileges matter (403 hints)
-    Endpoint { methods: One(Get), path: "/cluster/status", privileges: "Sys.Audit", role: "PVEAuditor", ..ROW },
+    // ---- reads that need no privilege (their answers are filtered)
+    Endpoint { path: "/version", ..OPEN },
+    Endpoint { path: "/cluster/resources", ..OPEN },
+    Endpoint { path: "/cluster/nextid", ..OPEN },
+    Endpoint { path: "/cluster/tasks", ..OPEN },
+    Endpoint { path: "/cluster/replication", ..OPEN },
+    Endpoint { path: "/nodes", ..OPEN },
+    Endpoint { path: "/pools", ..OPEN },
+    Endpoint { path: "/nodes/{node}/storage", ..OPEN },
+    Endpoint { path: "/nodes/{node}/tasks", ..OPEN },
+    Endpoint { path: "/nodes/{node}/tasks/{upid}/{what:status|log}", ..OPEN },
+    Endpoint { path: "/access/{what:permissions|roles|users|groups|acl}", ..OPEN },
+    // ---- reads that need a privilege (the permissions doctor, 403 hints)
+    Endpoint {
+        methods: One(Get),
+        path: "/nodes/{node}/{what:firewall|replication|time}/**",
+        privileges: "Sys.Audit",
+        acl: "/nodes/{node}",
+        role: "PVEAuditor",
+        tools: &[
+            "pve_list_firewall_rules",
+            "pve_get_firewall_options",
+            "pve_get_firewall_log",
+            "pve_add_firewall_rule",
+            "pve_update_firewall_rule",
+            "pve_delete_firewall_rule",
+            "pve_set_firewall_options",
+            "pve_list_replication_jobs",
+        ],
+        ..ROW
+    },
+    Endpoint {
+        methods: One(Get),
+        path: "/cluster/status",
+        privileges: "Sys.Audit",
+        role: "PVEAuditor",
+        tools: &["pve_get_cluster_status"],
+        ..ROW
+    },
     Endpoint { methods: One(Get), path: "/cluster/backup/**", privileges: "Sys.Audit", role: "PVEAuditor", ..ROW },
-    Endpoint { methods: One(Get), path: "/cluster/ha/**", privileges: "Sys.Audit", role: "PVEAuditor", ..ROW },
-    Endpoint { methods: One(Get), path: "/cluster/firewall/**", privileges: "Sys.Audit", role: "PVEAuditor", ..ROW },
+    Endpoint {
+        methods: One(Get),
+        path: "/cluster/ha/**",
+        privileges: "Sys.Audit",
+        role: "PVEAuditor",
+        tools: &[
+            "pve_get_ha_status",
+            "pve_list_ha_resources",
+            "pve_list_ha_rules",
+            "pve_add_ha_resource",
+            "pve_update_ha_resource",
+            "pve_remove_ha_resource",
+        ],
+        ..ROW
+    },
+    Endpoint {
+        methods: One(Get),
+        path: "/cluster/firewall/**",
+        privileges: "Sys.Audit",
+        role: "PVEAuditor",
+        tools: &[
+            "pve_list_firewall_rules",
+            "pve_get_firewall_options",
+            "pve_list_firewall_objects",
+            "pve_get_firewall_log",
+            "pve_add_firewall_rule",
+            "pve_update_firewall_rule",
+            "pve_delete_firewall_rule",
+            "pve_set_firewall_options",
+        ],
+        ..ROW
+    },
     Endpoint {
         methods: One(Get),
         path: "/cluster/acme/plugins/**",
@@ -26,6 +97,7 @@ pub(super) static ROWS: &[Endpoint] = &[
         privileges: "Sys.Audit",
         acl: "/nodes/{node}",
         role: "PVEAuditor",
+        tools: &["pve_get_node", "pve_get_node_metrics"],
         ..ROW
     },
     Endpoint {
@@ -34,6 +106,7 @@ pub(super) static ROWS: &[Endpoint] = &[
         privileges: "Datastore.Audit or Datastore.AllocateSpace",
         acl: "/storage/{storage}",
         role: "PVEAuditor",
+        tools: &["pve_list_storage_content", "pve_list_backups"],
         ..ROW
     },
     Endpoint {
@@ -59,6 +132,7 @@ pub(super) static ROWS: &[Endpoint] = &[
         privileges: "VM.Migrate",
         acl: VMS_ACL,
         role: "PVEVMAdmin",
+        tools: &["pve_migrate_vm"],
         ..ROW
     },
     Endpoint {
@@ -67,6 +141,21 @@ pub(super) static ROWS: &[Endpoint] = &[
         privileges: "VM.Audit",
         acl: VMS_ACL,
         role: "PVEAuditor",
+        tools: &[
+            "pve_get_vm_status",
+            "pve_get_vm_config",
+            "pve_get_vm_metrics",
+            "pve_list_snapshots",
+            "pve_set_vm_config",
+            "pve_list_firewall_rules",
+            "pve_get_firewall_options",
+            "pve_list_firewall_objects",
+            "pve_get_firewall_log",
+            "pve_add_firewall_rule",
+            "pve_update_firewall_rule",
+            "pve_delete_firewall_rule",
+            "pve_set_firewall_options",
+        ],
         ..ROW
     },
     Endpoint {
