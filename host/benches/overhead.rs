@@ -106,6 +106,12 @@ mod bare {
         }
     }
 
+    impl self::proxmcp::plugin::permissions::Host for State {
+        async fn check(&mut self) -> wasmtime::Result<Result<String, wit::ApiError>> {
+            Ok(Err(wit::ApiError::Other("not in the baseline".into())))
+        }
+    }
+
     impl self::proxmcp::plugin::api_schema::Host for State {
         async fn search(
             &mut self,

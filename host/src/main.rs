@@ -51,6 +51,14 @@ enum Command {
     /// Check the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Check everything a deployment needs: TLS trust, PVE version, quorum,
+    /// clock skew, plugins, and which tools the credentials can use (exit
+    /// status 1 when a loaded tool would fail with 403).
+    Doctor {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Work with the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -226,6 +234,7 @@ async fn run(cli: Cli, config: Config) -> Result<()> {
             plugin_test(&config, &file, calls.as_deref(), json).await
         }
         Command::Config(ConfigCommand::Check) => config_check(&config).await,
+        Command::Doctor { json } => cli::doctor::doctor(&config, json).await,
         Command::Audit(AuditCommand::Verify { file, key }) => audit_verify(&file, key.as_deref()),
         Command::Token(TokenCommand::New { principal, role }) => token_new(&config, &principal, &role),
         Command::Sim(args) => run_sim(args).await,

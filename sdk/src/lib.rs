@@ -43,6 +43,7 @@
 pub mod api_schema;
 pub mod format;
 pub mod guest;
+pub mod permissions;
 pub mod pve;
 pub mod resources;
 #[cfg(feature = "schema")]
@@ -74,7 +75,7 @@ pub use bindings::proxmcp::plugin::types::{
 
 /// The contract version this SDK builds plugins for. The host refuses a
 /// plugin whose manifest names a version it does not support.
-pub const CONTRACT_VERSION: &str = "0.1.2";
+pub const CONTRACT_VERSION: &str = "0.1.3";
 
 /// Behaviour hints shown to MCP clients as tool annotations. The host never
 /// trusts them for safety; they help the client and the model.

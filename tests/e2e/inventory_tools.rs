@@ -15,6 +15,7 @@ const GUEST_NAMES: &[&str] =
     &["web-01", "web-02", "db-01", "build-runner", "win-desktop", "lab-vm", "dns", "reverse-proxy"];
 
 pub const INVENTORY_TOOLS: &[&str] = &[
+    "pve_check_permissions",
     "pve_get_cluster_status",
     "pve_get_next_vmid",
     "pve_get_node",

@@ -13,6 +13,7 @@ mod calls;
 mod cli;
 mod conformance;
 mod demo;
+mod doctor;
 mod examples;
 mod firewall_ha;
 mod gates;

@@ -136,6 +136,11 @@ pub struct Launch {
 /// The base command: real binary, clean environment, a scratch working
 /// directory (so no stray `.env` is read), the fake PVE.
 pub fn command(pve_uri: &str, launch: &Launch, work: &Path) -> Command {
+    command_for(pve_uri, launch, work, &["serve"])
+}
+
+/// [`command`] running the subcommand `args` instead of `serve`.
+pub fn command_for(pve_uri: &str, launch: &Launch, work: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(binary());
     cmd.env_clear()
         .current_dir(work)
@@ -155,7 +160,7 @@ pub fn command(pve_uri: &str, launch: &Launch, work: &Path) -> Command {
         cmd.arg("--config").arg(path);
     }
     cmd.args(&launch.global_args);
-    cmd.arg("serve");
+    cmd.args(args);
     cmd
 }
 

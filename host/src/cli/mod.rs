@@ -2,6 +2,7 @@
 //! parses the command line and dispatches here.
 
 pub(crate) mod admin;
+pub(crate) mod doctor;
 pub(crate) mod env;
 pub(crate) mod plugin;
 pub(crate) mod serve;

@@ -21,11 +21,27 @@ pub(crate) async fn serve(config: &Config, hints: Option<&dyn Fn(&str)>) -> Resu
         config.audit.redact.clone(),
         config.audit.key_file.as_deref(),
     )?;
-    let gate = build_gate(config, Some(client.clone()))
+    let mut gate = build_gate(config, Some(client.clone()))
         .await?
         .with_audit(proxmcp::gate::Auditing { log: Arc::new(log), fail_open: config.audit.fail_open.unwrap_or(false) });
     for skipped in gate.skipped() {
         tracing::info!(origin = %skipped.origin, "plugin not loaded: {}", skipped.reason);
+    }
+    if config.tools.hide_unauthorized == Some(true) {
+        // A convenience, not a gate (Proxmox refuses what the credentials
+        // lack either way): when the privileges cannot be read, keep every
+        // tool and say so.
+        match gate.hide_unauthorized().await {
+            Ok(hidden) if hidden.is_empty() => tracing::info!("hide_unauthorized: the credentials can use every tool"),
+            Ok(hidden) => tracing::info!(
+                "hide_unauthorized: left out {} tools the credentials cannot use: {} (proxmcp doctor says what to grant)",
+                hidden.len(),
+                hidden.join(", ")
+            ),
+            Err(e) => {
+                tracing::warn!("hide_unauthorized: cannot read the credentials' permissions ({e}); offering every tool")
+            }
+        }
     }
     check_proxmox(&client).await;
     let tools = gate.tools().count();

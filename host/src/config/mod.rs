@@ -230,6 +230,10 @@ pub struct ToolsSection {
     /// Tool name patterns never to offer; wins over `allow`.
     #[serde(default)]
     pub deny: Vec<String>,
+    /// Leave out of `tools/list` the tools the Proxmox credentials cannot
+    /// use at all (checked when the server starts, which is when the
+    /// credentials are read). Default false.
+    pub hide_unauthorized: Option<bool>,
 }
 
 /// `[protect]`: guests no write tool may touch.

@@ -198,7 +198,16 @@ impl Gate {
         tools.retain(|name, _| policy.tools.offers(name));
         let rbac = Rbac::from_config(&Default::default()).map_err(|e| BuildError::Access(e.to_string()))?;
         let sealer = Sealer::new(APPROVAL_TTL).map_err(|e| BuildError::Random(e.to_string()))?;
-        Ok(Gate { auditing: None, runtime, pve, policy, entries, tools, skipped, rbac, rate: None, sealer })
+        let catalog = tools
+            .values()
+            .map(|(i, spec)| {
+                // A built-in's tools are in the endpoint model, whether it
+                // was loaded from the binary or from its file.
+                let name = entries[*i].plugin.manifest.name.as_str();
+                super::doctor::ToolFacts::of(spec, crate::plugins::BUILTINS.iter().any(|b| b.name == name))
+            })
+            .collect();
+        Ok(Gate { auditing: None, runtime, pve, policy, entries, tools, skipped, rbac, rate: None, sealer, catalog })
     }
 
     /// Puts calls under `rbac`'s roles and `rate`'s limits. Every pattern of

@@ -36,6 +36,8 @@ pub(crate) struct CallBroker {
     pub dry_run: bool,
     pub protection: Protection,
     pub pve: Option<PveClient>,
+    /// The deployment's tools, for the permissions doctor.
+    pub catalog: std::sync::Arc<[super::doctor::ToolFacts]>,
     pub task_wait: Duration,
     pub deadline: Instant,
     pub ctx: CallContext,
@@ -310,6 +312,16 @@ impl Broker for CallBroker {
         self.wait(node, upid, timeout).await
     }
 
+    async fn permissions(&self) -> Result<String, ApiError> {
+        let identity = self.client()?.identity().clone();
+        let read = |what: &'static str| async move {
+            let text = self.request(Method::Get, &["access".to_string(), what.to_string()], &Value::Null).await?;
+            serde_json::from_str(&text).map_err(|e| ApiError::Other(format!("Proxmox's answer is not JSON: {e}")))
+        };
+        let report = super::doctor::examine(&self.catalog, &identity, read).await?;
+        serde_json::to_string(&report).map_err(|e| ApiError::Other(format!("the report could not be encoded: {e}")))
+    }
+
     async fn api_schema(&self) -> Result<std::sync::Arc<ApiSchema>, String> {
         match &self.pve {
             Some(client) => client.api_schema().await,
@@ -339,6 +351,7 @@ mod tests {
             dry_run: false,
             protection: Protection { tag: None, vmids: [100].into(), unknown_writes: UnknownWrites::Refuse },
             pve: None,
+            catalog: std::sync::Arc::new([]),
             task_wait: Duration::from_secs(1),
             deadline: Instant::now() + Duration::from_secs(5),
             ctx: CallContext::default(),

@@ -186,6 +186,7 @@ impl Gate {
             dry_run: arguments.get("dry_run") == Some(&Value::Bool(true)),
             protection: self.policy.protection.clone(),
             pve: self.pve.clone(),
+            catalog: self.catalog.clone(),
             task_wait: self.policy.task_wait,
             deadline: started + self.runtime.limits().call_timeout,
             ctx: ctx.clone(),

@@ -12,8 +12,8 @@
 //! `access` (roles, tokens, tool patterns), `ratelimit`, `call` (one call's
 //! way through the gate), `approval` (dry-run plans and the question to the
 //! user), `broker` (the gates each Proxmox request passes), `protect`
-//! (protected guests), `resources` (resource reads and completions) and
-//! `audit`.
+//! (protected guests), `resources` (resource reads and completions),
+//! `doctor` (which tools the credentials can use) and `audit`.
 
 pub mod access;
 mod admission;
@@ -21,6 +21,7 @@ mod approval;
 pub mod audit;
 mod broker;
 mod call;
+pub mod doctor;
 pub mod grants;
 pub mod protect;
 pub mod ratelimit;
@@ -203,6 +204,8 @@ pub struct Gate {
     rbac: Rbac,
     rate: Option<RateLimits>,
     sealer: Sealer,
+    /// What the permissions doctor knows of each offered tool.
+    catalog: Arc<[doctor::ToolFacts]>,
 }
 
 impl std::fmt::Debug for Gate {

@@ -154,6 +154,7 @@ impl Gate {
             dry_run: false,
             protection: self.policy.protection.clone(),
             pve: self.pve.clone(),
+            catalog: self.catalog.clone(),
             task_wait: self.policy.task_wait,
             deadline: read.started + self.runtime.limits().call_timeout,
             ctx: CallContext { progress: None, confirmer: None, retry: None, ..ctx.clone() },

@@ -47,6 +47,7 @@ impl Gate {
             dry_run: false,
             protection: self.policy.protection.clone(),
             pve: self.pve.clone(),
+            catalog: self.catalog.clone(),
             task_wait: self.policy.task_wait,
             deadline: started + self.runtime.limits().call_timeout,
             ctx: CallContext { caller: Some(caller.clone()), ..CallContext::default() },

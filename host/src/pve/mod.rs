@@ -13,10 +13,11 @@ mod error;
 mod guests;
 mod params;
 pub mod path;
+pub mod permissions;
 pub mod tasks;
 pub mod tls;
 
-pub use client::{Auth, PveClient, PveConfig, install_crypto_provider};
+pub use client::{Auth, Identity, PveClient, PveConfig, install_crypto_provider};
 pub use error::{ApiError, ConfigError, FieldError};
 pub use guests::{GuestInfo, GuestKind};
 pub use params::{to_form, wire_scalar};

@@ -1,5 +1,6 @@
 //! The host side of the contract: generated bindings, per-call store
-//! state, and the implementations of the `pve` and `log` imports.
+//! state, and the implementations of the `pve`, `log`, `api-schema` and
+//! `permissions` imports.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -73,6 +74,11 @@ pub trait Broker: Send + Sync {
     /// why there is none.
     async fn api_schema(&self) -> Result<Arc<ApiSchema>, String> {
         Err("this call has no Proxmox connection".into())
+    }
+    /// The permissions doctor's report (JSON text) for the deployment's
+    /// tools (`permissions.check`).
+    async fn permissions(&self) -> Result<String, ApiError> {
+        Err(ApiError::Other("this call has no Proxmox connection".into()))
     }
     /// A request with the schema check as one of the gates
     /// (`api-schema.request`).
@@ -354,6 +360,12 @@ fn unavailable(why: &str) -> wit::ApiError {
     wit::ApiError::Other(format!(
         "the cluster's API schema is not available ({why}); pve_api_request still works, unchecked"
     ))
+}
+
+impl self::proxmcp::plugin::permissions::Host for CallState {
+    async fn check(&mut self) -> wasmtime::Result<Result<String, wit::ApiError>> {
+        Ok(self.broker.permissions().await.map_err(to_wit))
+    }
 }
 
 impl self::proxmcp::plugin::log::Host for CallState {

@@ -15,8 +15,9 @@ pub const MANIFEST_SECTION: &str = "proxmcp-manifest";
 
 /// Contract versions (`proxmcp:plugin@X`) this host can load.
 /// 0.1.1 added the optional `resources` export, 0.1.2 the `api-schema`
-/// import; plugins built for earlier versions load as they are.
-pub const SUPPORTED_CONTRACTS: &[&str] = &["0.1.0", "0.1.1", "0.1.2"];
+/// import, 0.1.3 the `permissions` import; plugins built for earlier
+/// versions load as they are.
+pub const SUPPORTED_CONTRACTS: &[&str] = &["0.1.0", "0.1.1", "0.1.2", "0.1.3"];
 
 /// WASI interfaces a plugin may import: what a language runtime needs for
 /// stdio, clocks, randomness, environment and exit. All of them are inert
@@ -44,8 +45,13 @@ pub const ALLOWED_WASI: &[&str] = &[
 ];
 
 /// The contract interfaces a plugin may import.
-const CONTRACT_IMPORTS: &[&str] =
-    &["proxmcp:plugin/types", "proxmcp:plugin/pve", "proxmcp:plugin/log", "proxmcp:plugin/api-schema"];
+const CONTRACT_IMPORTS: &[&str] = &[
+    "proxmcp:plugin/types",
+    "proxmcp:plugin/pve",
+    "proxmcp:plugin/log",
+    "proxmcp:plugin/api-schema",
+    "proxmcp:plugin/permissions",
+];
 
 /// What a plugin says about itself, readable without running it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,6 +7,7 @@
 //! structured data, never in the summary line. The main views are also
 //! MCP resources (`pve://nodes`, `pve://guest/{vmid}/config`, ...).
 
+mod access;
 mod cluster;
 mod common;
 mod guests;
@@ -17,12 +18,17 @@ mod tasks;
 use proxmcp_sdk::Router;
 
 fn router() -> Router {
-    cluster::router().merge(guests::router()).merge(storage::router()).merge(tasks::router()).merge(resources::router())
+    cluster::router()
+        .merge(access::router())
+        .merge(guests::router())
+        .merge(storage::router())
+        .merge(tasks::router())
+        .merge(resources::router())
 }
 
 proxmcp_sdk::plugin! {
     router: router,
     name: "inventory",
     description: "Read-only inventory: cluster, nodes, guests, storage, backups, tasks, pools",
-    grant_lists: [cluster::GRANTS, guests::GRANTS, storage::GRANTS, tasks::GRANTS, resources::GRANTS],
+    grant_lists: [cluster::GRANTS, guests::GRANTS, storage::GRANTS, tasks::GRANTS, resources::GRANTS, access::GRANTS],
 }

@@ -33,6 +33,7 @@ pub(super) fn interpret(
     status: u16,
     reason: &str,
     body: &[u8],
+    who: Option<&super::Identity>,
 ) -> Result<String, ApiError> {
     if (200..300).contains(&status) {
         if body.len() >= MAX_BODY_BYTES {
@@ -78,10 +79,13 @@ pub(super) fn interpret(
             "Proxmox refused the credentials for {method} {path} (HTTP 401); check PVE_API_TOKEN_ID and PVE_API_TOKEN_SECRET, and that the token is not expired"
         )),
         403 => ApiError::Forbidden(match endpoint.and_then(endpoints::Matched::requirement) {
-            Some(r) => format!(
-                "Proxmox refused {method} {path} ({message}): it needs {} on {}. Grant a role that has it, e.g. `pveum acl modify {} --roles {}` with --tokens or --users for proxmcp's credentials (a token with privilege separation needs the grant itself)",
-                r.privileges, r.acl_path, r.acl_path, r.role
-            ),
+            Some(r) => {
+                let whom = who.map_or_else(|| "--tokens 'ID' (or --users)".to_string(), super::Identity::pveum_option);
+                format!(
+                    "Proxmox refused {method} {path} ({message}): it needs {} on {}. Grant a role that has it, e.g. `pveum acl modify {} {whom} --roles {}` (a token with privilege separation needs the grant itself; `proxmcp doctor` lists what every tool needs)",
+                    r.privileges, r.acl_path, r.acl_path, r.role
+                )
+            }
             None => format!(
                 "Proxmox refused {method} {path} ({message}); grant proxmcp's token or user a role with the needed privilege on that path (Datacenter > Permissions)"
             ),

@@ -22,6 +22,34 @@ const GUEST_CACHE_TTL: Duration = Duration::from_secs(5);
 /// lists of large clusters) stay far below it.
 const MAX_BODY_BYTES: usize = 32 << 20;
 
+/// Whom Proxmox sees, as ACLs name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identity {
+    /// An API token, `USER@REALM!NAME`.
+    Token(String),
+    /// A user logging in with a password, `USER@REALM`.
+    User(String),
+}
+
+impl Identity {
+    /// The `pveum` option that names it: `--tokens 'ID'` or `--users 'ID'`.
+    pub fn pveum_option(&self) -> String {
+        match self {
+            Identity::Token(id) => format!("--tokens '{id}'"),
+            Identity::User(id) => format!("--users '{id}'"),
+        }
+    }
+}
+
+impl std::fmt::Display for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Identity::Token(id) => write!(f, "API token {id}"),
+            Identity::User(id) => write!(f, "user {id}"),
+        }
+    }
+}
+
 /// How the client authenticates.
 #[derive(Debug, Clone)]
 pub enum Auth {
@@ -100,6 +128,7 @@ struct Inner {
     http: reqwest::Client,
     /// `https://host:port/api2/json`, no trailing slash.
     api_root: String,
+    identity: Identity,
     credentials: Credentials,
     timeout: Duration,
     retries: u32,
@@ -188,10 +217,15 @@ impl PveClient {
             .user_agent(concat!("proxmcp/", env!("CARGO_PKG_VERSION")));
         let http = tls::configure(builder, &config.tls)?.build().map_err(|e| ConfigError::Http(e.to_string()))?;
         let api_root = format!("{}api2/json", origin.as_str());
+        let identity = match &config.auth {
+            Auth::ApiToken { id, .. } => Identity::Token(id.clone()),
+            Auth::Password { username, .. } => Identity::User(username.clone()),
+        };
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
                 api_root,
+                identity,
                 credentials,
                 timeout: config.timeout,
                 retries: config.retries,
@@ -206,6 +240,11 @@ impl PveClient {
     /// The API root this client talks to (`https://host:port/api2/json`).
     pub fn api_root(&self) -> &str {
         &self.inner.api_root
+    }
+
+    /// Whom Proxmox sees: the token or user (never its secret).
+    pub fn identity(&self) -> &Identity {
+        &self.inner.identity
     }
 
     /// Sends one request and returns the `data` member of the answer.
@@ -258,7 +297,8 @@ impl PveClient {
                 }
                 Ok((status, reason, body)) => {
                     let endpoint = endpoints::lookup(method, segments);
-                    let mut result = interpret(method, &path, endpoint.as_ref(), status, &reason, &body);
+                    let mut result =
+                        interpret(method, &path, endpoint.as_ref(), status, &reason, &body, Some(&self.inner.identity));
                     match &mut result {
                         Ok(data) => {
                             let answer_keys = endpoint.as_ref().map_or(&[][..], |m| m.endpoint.secret_answer);
@@ -387,8 +427,9 @@ impl PveClient {
                 "Proxmox refused the password login for {username}; check PVE_USERNAME (USER@REALM, e.g. root@pam) and PVE_PASSWORD, or use an API token"
             )));
         }
-        let data: Value = serde_json::from_str(&interpret(Method::Post, "/access/ticket", None, status, "", &body)?)
-            .map_err(|e| ApiError::Other(format!("Proxmox's login answer is not JSON: {e}")))?;
+        let data: Value =
+            serde_json::from_str(&interpret(Method::Post, "/access/ticket", None, status, "", &body, None)?)
+                .map_err(|e| ApiError::Other(format!("Proxmox's login answer is not JSON: {e}")))?;
         let tfa = data["NeedTFA"].as_u64() == Some(1)
             || data["NeedTFA"] == Value::Bool(true)
             || data["ticket"].as_str().is_some_and(|t| t.starts_with("PVE:!tfa!"));

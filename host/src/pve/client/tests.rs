@@ -25,9 +25,17 @@ fn base_url_with_path_query_or_http_is_refused() {
 fn forbidden_names_the_privilege_and_a_role() {
     let segs = ["nodes", "pve1", "qemu", "100", "status", "stop"];
     let m = endpoints::lookup(Method::Post, &segs);
-    let err = interpret(Method::Post, "/nodes/pve1/qemu/100/status/stop", m.as_ref(), 403, "", b"{}").unwrap_err();
+    let err =
+        interpret(Method::Post, "/nodes/pve1/qemu/100/status/stop", m.as_ref(), 403, "", b"{}", None).unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("VM.PowerMgmt on /vms/100") && msg.contains("PVEVMUser"), "{msg}");
+    let who = crate::pve::Identity::Token("mcp@pve!proxmcp".into());
+    let err = interpret(Method::Post, "/nodes/pve1/qemu/100/status/stop", m.as_ref(), 403, "", b"{}", Some(&who))
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("pveum acl modify /vms/100 --tokens 'mcp@pve!proxmcp' --roles PVEVMUser"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -52,19 +60,19 @@ fn token_ids_must_name_user_realm_and_token() {
 fn statuses_map_to_typed_errors() {
     let body = json!({"data": null, "errors": {"memory": "value must be at least 16"}}).to_string();
     let segs = None;
-    match interpret(Method::Post, "/x", segs, 400, "Bad Request", body.as_bytes()) {
+    match interpret(Method::Post, "/x", segs, 400, "Bad Request", body.as_bytes(), None) {
         Err(ApiError::BadRequest { fields, .. }) => assert_eq!(fields[0].field, "memory"),
         other => panic!("unexpected {other:?}"),
     }
-    assert!(matches!(interpret(Method::Get, "/x", segs, 401, "", b""), Err(ApiError::Unauthorized(_))));
-    assert!(matches!(interpret(Method::Get, "/x", segs, 403, "", b""), Err(ApiError::Forbidden(_))));
-    assert!(matches!(interpret(Method::Get, "/x", segs, 595, "", b""), Err(ApiError::NodeUnreachable(_))));
+    assert!(matches!(interpret(Method::Get, "/x", segs, 401, "", b"", None), Err(ApiError::Unauthorized(_))));
+    assert!(matches!(interpret(Method::Get, "/x", segs, 403, "", b"", None), Err(ApiError::Forbidden(_))));
+    assert!(matches!(interpret(Method::Get, "/x", segs, 595, "", b"", None), Err(ApiError::NodeUnreachable(_))));
     assert!(matches!(
-        interpret(Method::Get, "/x", segs, 502, "Bad Gateway", b"<html>"),
+        interpret(Method::Get, "/x", segs, 502, "Bad Gateway", b"<html>", None),
         Err(ApiError::Upstream { status: 502, .. })
     ));
-    assert!(matches!(interpret(Method::Get, "/x", segs, 200, "", b"<html>"), Err(ApiError::Other(_))));
-    assert_eq!(interpret(Method::Get, "/x", segs, 200, "", br#"{"data":[1]}"#).ok().as_deref(), Some("[1]"));
-    assert_eq!(interpret(Method::Get, "/x", segs, 200, "", br#"{"data":null}"#).ok().as_deref(), Some("null"));
-    assert!(interpret(Method::Get, "/x", segs, 200, "", br#"[1]"#).is_err());
+    assert!(matches!(interpret(Method::Get, "/x", segs, 200, "", b"<html>", None), Err(ApiError::Other(_))));
+    assert_eq!(interpret(Method::Get, "/x", segs, 200, "", br#"{"data":[1]}"#, None).ok().as_deref(), Some("[1]"));
+    assert_eq!(interpret(Method::Get, "/x", segs, 200, "", br#"{"data":null}"#, None).ok().as_deref(), Some("null"));
+    assert!(interpret(Method::Get, "/x", segs, 200, "", br#"[1]"#, None).is_err());
 }

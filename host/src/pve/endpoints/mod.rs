@@ -96,6 +96,22 @@ pub struct Endpoint {
     pub tools: &'static [&'static str],
 }
 
+impl Endpoint {
+    /// The privileges, one of which Proxmox wants on [`acl`](Self::acl),
+    /// read from the row's words: `A or B` gives both, the first of
+    /// `A on the guest and B on the storage` (the guest's is the one a
+    /// tool is refused for), nothing in parentheses; `VM.Config.*` stands
+    /// for any of that family. Empty when none is needed.
+    pub fn needed(&self) -> Vec<&'static str> {
+        let text = self.privileges.split('(').next().unwrap_or_default();
+        let text = text.split(" on ").next().unwrap_or_default();
+        text.split(" or ")
+            .map(str::trim)
+            .filter(|p| p.contains('.') && p.chars().next().is_some_and(|c| c.is_ascii_uppercase()))
+            .collect()
+    }
+}
+
 /// Defaults for table rows: a write to an endpoint that acts on no guest.
 pub(crate) const ROW: Endpoint = Endpoint {
     methods: Methods::Writes,

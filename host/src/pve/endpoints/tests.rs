@@ -203,3 +203,21 @@ fn answers_without_a_secret_key_skip_the_redaction_parse() {
     assert!(may_hold_secrets(r#"{"data":"API_KEY=x"}"#, &["data"]));
     assert!(!may_hold_secrets(r#"{"data":"API_KEY=x"}"#, &[]));
 }
+
+#[test]
+fn the_privileges_a_row_needs_are_read_from_its_words() {
+    let needed = |method, path: &str| {
+        let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        lookup(method, &segs).unwrap().endpoint.needed()
+    };
+    assert_eq!(needed(Method::Post, "/nodes/pve1/qemu/100/status/start"), ["VM.PowerMgmt"]);
+    assert_eq!(
+        needed(Method::Post, "/nodes/pve1/qemu/100/snapshot/s/rollback"),
+        ["VM.Snapshot.Rollback", "VM.Snapshot"]
+    );
+    assert_eq!(needed(Method::Post, "/nodes/pve1/vzdump"), ["VM.Backup"]);
+    assert_eq!(needed(Method::Put, "/nodes/pve1/qemu/100/config"), ["VM.Config.*"]);
+    assert_eq!(needed(Method::Post, "/cluster/bulk-action/guest/start"), ["VM.PowerMgmt"]);
+    assert!(needed(Method::Get, "/version").is_empty());
+    assert!(needed(Method::Post, "/nodes/pve1/execute").is_empty());
+}
