@@ -58,6 +58,15 @@ async fn a_read_only_token_learns_which_tools_fail_and_the_pveum_line_that_makes
     assert!(support::is_error(&r) && refusal.contains(&format!("--tokens '{READONLY_TOKEN_ID}'")), "{refusal}");
     s.finish().await;
 
+    // A role on one guest only: the power tools work there and nowhere else.
+    pveum(&sim, &format!("pveum acl modify /vms/103 --tokens '{READONLY_TOKEN_ID}' --roles PVEVMUser")).await;
+    let s = Session::start(&sim.base_url(), launch.clone()).await;
+    let report = s.ok("pve_check_permissions", json!({})).await;
+    let start = report["partly"].as_array().unwrap().iter().find(|p| p["tool"] == "pve_start_vm");
+    assert_eq!(start.map(|p| p["only"][0].clone()), Some(json!("VM.PowerMgmt only on /vms/103")), "{report}");
+    assert!(tools_of(&report["fails"]).contains(&"pve_clone_vm"), "{report}");
+    s.finish().await;
+
     pveum(&sim, &command).await;
     let s = Session::start(&sim.base_url(), launch).await;
     let report = s.ok("pve_check_permissions", json!({})).await;

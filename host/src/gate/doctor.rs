@@ -254,3 +254,55 @@ impl Gate {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn tool(name: &str, takes_vmid: bool, read_only: bool, builtin: bool) -> ToolFacts {
+        ToolFacts { name: name.into(), takes_vmid, read_only, builtin }
+    }
+
+    #[test]
+    fn tools_are_judged_by_the_rows_that_name_them_and_grants_use_the_smallest_role() {
+        let tools = [
+            tool("pve_list_vms", false, true, true),
+            tool("pve_get_vm_config", true, true, true),
+            tool("pve_start_vm", true, false, true),
+            tool("pve_create_snapshot", true, false, true),
+            tool("pve_api_request", false, false, true),
+            tool("vendor_tool", false, true, false),
+        ];
+        let held = Holdings::from_answer(&json!({
+            "/": {"VM.Audit": 1, "Sys.Audit": 1},
+            "/vms/100": {"VM.PowerMgmt": 1}
+        }));
+        let roles = Roles::from_answer(&json!([
+            {"roleid": "PVEVMUser", "privs": "VM.Audit,VM.PowerMgmt", "special": 1},
+            {"roleid": "PVEVMAdmin", "privs": "VM.Audit,VM.PowerMgmt,VM.Snapshot", "special": 1},
+            {"roleid": "Custom", "privs": "VM.Snapshot", "special": 0}
+        ]));
+        let who = Identity::Token("mcp@pve!proxmcp".into());
+        let r = report(tools.iter(), &held, &roles, &who);
+        assert_eq!(r.works, ["pve_list_vms", "pve_get_vm_config"]);
+        assert_eq!(r.partly.len(), 1);
+        assert_eq!(
+            (r.partly[0].tool.as_str(), r.partly[0].only[0].as_str()),
+            ("pve_start_vm", "VM.PowerMgmt only on /vms/100")
+        );
+        assert_eq!(r.fails.len(), 1);
+        assert_eq!(
+            (r.fails[0].tool.as_str(), r.fails[0].missing[0].as_str()),
+            ("pve_create_snapshot", "VM.Snapshot on /vms")
+        );
+        let unknown: Vec<&str> = r.unknown.iter().map(|u| u.tool.as_str()).collect();
+        assert_eq!(unknown, ["pve_api_request", "vendor_tool"]);
+        // One line for /vms: the built-in role holding both privileges.
+        assert_eq!(r.grant.len(), 1);
+        assert_eq!(r.grant[0].command, "pveum acl modify /vms --tokens 'mcp@pve!proxmcp' --roles PVEVMAdmin");
+        assert_eq!(r.grant[0].tools, ["pve_create_snapshot", "pve_start_vm"]);
+        assert!(r.note.is_some() && r.summary().contains("1 will fail with 403"));
+    }
+}
