@@ -30,6 +30,7 @@ const SDK_SOURCES: &[(&str, &str)] = &[
     ("pve.rs", include_str!("../../sdk/src/pve.rs")),
     ("resources.rs", include_str!("../../sdk/src/resources.rs")),
     ("router.rs", include_str!("../../sdk/src/router.rs")),
+    ("value.rs", include_str!("../../sdk/src/value.rs")),
     ("write.rs", include_str!("../../sdk/src/write.rs")),
 ];
 

@@ -48,6 +48,7 @@ pub mod pve;
 pub mod resources;
 #[cfg(feature = "schema")]
 pub mod router;
+pub mod value;
 pub mod write;
 
 #[cfg(feature = "schema")]

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+pub use proxmcp_sdk::value::{float, items, uint};
 use proxmcp_sdk::{ApiError, ToolError, format};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -62,30 +63,12 @@ pub fn counted(n: usize, nouns: &str) -> String {
     format!("1 {one}")
 }
 
-/// An unsigned integer field PVE may send as a number or a numeric string.
-pub fn uint(v: &Value, key: &str) -> Option<u64> {
-    match &v[key] {
-        Value::Number(n) => n.as_u64().or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
-        Value::String(s) => s.parse().ok(),
-        _ => None,
-    }
-}
-
-/// A float field (number or numeric string).
-pub fn float(v: &Value, key: &str) -> Option<f64> {
-    match &v[key] {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.parse().ok(),
-        _ => None,
-    }
-}
-
-/// A PVE boolean (0/1, true/false).
+/// A PVE boolean (0/1, true/false); absent is false.
 pub fn flag(v: &Value, key: &str) -> bool {
     matches!(&v[key], Value::Bool(true)) || uint(v, key) == Some(1)
 }
 
-/// A string field.
+/// A string field (an empty one too, unlike the SDK's `value::text`).
 pub fn text(v: &Value, key: &str) -> Option<String> {
     v[key].as_str().map(str::to_string)
 }
@@ -108,11 +91,6 @@ pub fn human_secs(n: Option<u64>) -> Option<String> {
 /// PVE's tag list (`a;b`, older `a,b` or `a b`).
 pub fn tags(v: &Value) -> Vec<String> {
     v["tags"].as_str().unwrap_or("").split([';', ',', ' ']).filter(|t| !t.is_empty()).map(str::to_string).collect()
-}
-
-/// The items of an array answer.
-pub fn items(v: &Value) -> &[Value] {
-    v.as_array().map(Vec::as_slice).unwrap_or_default()
 }
 
 /// Adds which node a failed request concerned when the node is offline.

@@ -6,7 +6,7 @@ use super::super::Touch::*;
 use super::super::{Endpoint, ROW};
 use crate::pve::Method::{Post, Put};
 
-use super::VM;
+use super::{FIREWALL_WRITES, VM};
 
 pub(super) static ROWS: &[Endpoint] = &[
     // ---- cluster-wide actions on guests
@@ -133,12 +133,7 @@ pub(super) static ROWS: &[Endpoint] = &[
         privileges: "Sys.Modify",
         role: "PVEAdmin",
         action: "change the cluster's firewall",
-        tools: &[
-            "pve_add_firewall_rule",
-            "pve_update_firewall_rule",
-            "pve_delete_firewall_rule",
-            "pve_set_firewall_options",
-        ],
+        tools: FIREWALL_WRITES,
         ..ROW
     },
     Endpoint {

@@ -6,7 +6,7 @@ use super::super::Touch::*;
 use super::super::{Endpoint, ROW};
 use crate::pve::Method::{Delete, Post, Put};
 
-use super::{VM, VMS_ACL};
+use super::{FIREWALL_WRITES, VM, VMS_ACL};
 
 pub(super) static ROWS: &[Endpoint] = &[
     // ---- a guest's own endpoints
@@ -235,12 +235,7 @@ pub(super) static ROWS: &[Endpoint] = &[
         acl: VMS_ACL,
         role: "PVEVMAdmin",
         action: "change the firewall of {guest}",
-        tools: &[
-            "pve_add_firewall_rule",
-            "pve_update_firewall_rule",
-            "pve_delete_firewall_rule",
-            "pve_set_firewall_options",
-        ],
+        tools: FIREWALL_WRITES,
         ..ROW
     },
     Endpoint {

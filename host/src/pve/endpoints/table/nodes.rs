@@ -6,7 +6,7 @@ use super::super::Touch::*;
 use super::super::{Endpoint, ROW};
 use crate::pve::Method::{Delete, Post};
 
-use super::VM;
+use super::{FIREWALL_WRITES, VM};
 
 pub(super) static ROWS: &[Endpoint] = &[
     // ---- node-wide actions
@@ -171,12 +171,7 @@ pub(super) static ROWS: &[Endpoint] = &[
         acl: "/nodes/{node}",
         role: "PVEAdmin",
         action: "change the firewall of node {node}",
-        tools: &[
-            "pve_add_firewall_rule",
-            "pve_update_firewall_rule",
-            "pve_delete_firewall_rule",
-            "pve_set_firewall_options",
-        ],
+        tools: FIREWALL_WRITES,
         ..ROW
     },
     Endpoint {

@@ -4,7 +4,7 @@ use super::super::Methods::One;
 use super::super::{Endpoint, ROW};
 use crate::pve::Method::Get;
 
-use super::VMS_ACL;
+use super::{FIREWALL_ALL, VMS_ACL};
 
 /// A read that needs no privilege of its own: anyone may call it, and
 /// Proxmox filters what it returns to what the caller may see.
@@ -71,16 +71,7 @@ pub(super) static ROWS: &[Endpoint] = &[
         path: "/cluster/firewall/**",
         privileges: "Sys.Audit",
         role: "PVEAuditor",
-        tools: &[
-            "pve_list_firewall_rules",
-            "pve_get_firewall_options",
-            "pve_list_firewall_objects",
-            "pve_get_firewall_log",
-            "pve_add_firewall_rule",
-            "pve_update_firewall_rule",
-            "pve_delete_firewall_rule",
-            "pve_set_firewall_options",
-        ],
+        tools: FIREWALL_ALL,
         ..ROW
     },
     Endpoint {
