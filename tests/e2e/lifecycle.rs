@@ -76,10 +76,10 @@ async fn each_lifecycle_tool_changes_the_cluster() {
     let tools = session.client.list_all_tools().await.unwrap();
     for name in LIFECYCLE_TOOLS {
         let t = tools.iter().find(|t| t.name == *name).unwrap_or_else(|| panic!("{name} not listed"));
-        let a = t.annotations.as_ref().unwrap();
-        assert_eq!(a.read_only_hint, Some(false), "{name}");
-        let destructive = ["pve_stop_vm", "pve_delete_snapshot", "pve_rollback_snapshot"].contains(name);
-        assert_eq!(a.destructive_hint, Some(destructive), "{name}");
+        let (read_only, destructive, _, _) = support::hints(t);
+        assert!(!read_only, "{name}");
+        let expected = ["pve_stop_vm", "pve_delete_snapshot", "pve_rollback_snapshot"].contains(name);
+        assert_eq!(destructive, expected, "{name}");
     }
 
     let v = session.ok("pve_start_vm", json!({"vmid": 103, "confirm": true})).await;

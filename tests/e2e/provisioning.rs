@@ -100,7 +100,7 @@ async fn provisioning_tools_create_change_and_remove_guests() {
     let tools = session.client.list_all_tools().await.unwrap();
     for (name, destructive) in [("pve_delete_vm", true), ("pve_restore_backup", true), ("pve_clone_vm", false)] {
         let t = tools.iter().find(|t| t.name == name).unwrap();
-        assert_eq!(t.annotations.as_ref().unwrap().destructive_hint, Some(destructive), "{name}");
+        assert_eq!(support::hints(t).1, destructive, "{name}");
     }
     session.finish().await;
     support::validate_requests(&support::sim_request_log(&sim));

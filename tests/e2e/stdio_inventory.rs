@@ -15,7 +15,7 @@ async fn inventory_tools_are_listed_with_schemas_and_annotations() {
     for tool in tools.iter().filter(|t| inventory.contains(&t.name.as_ref())) {
         let ann = tool.annotations.as_ref().expect("annotations");
         assert_eq!(ann.read_only_hint, Some(true), "{}", tool.name);
-        assert!(ann.title.is_some(), "{}", tool.name);
+        assert!(tool.title.is_some(), "{}", tool.name);
         assert!(tool.output_schema.is_some(), "{}", tool.name);
         assert_eq!(tool.input_schema.get("type"), Some(&json!("object")));
         // Read-only tools get no confirm argument.

@@ -298,6 +298,19 @@ pub fn first_case_of(tool: &str) -> Case {
     panic!("no case for {tool} in any plugins/*/calls.json")
 }
 
+/// A tool's hints with MCP's defaults applied to what the server left
+/// out: (read-only, destructive, idempotent, open world).
+pub fn hints(tool: &rmcp::model::Tool) -> (bool, bool, bool, bool) {
+    let a = tool.annotations.clone().unwrap_or_default();
+    let read_only = a.read_only_hint.unwrap_or(false);
+    (
+        read_only,
+        !read_only && a.destructive_hint.unwrap_or(true),
+        read_only || a.idempotent_hint.unwrap_or(false),
+        a.open_world_hint.unwrap_or(true),
+    )
+}
+
 /// The writes (non-GET requests) that reached the simulator.
 pub fn writes(sim: &Simulator) -> Vec<Value> {
     sim.requests().into_iter().filter(|r| r["method"] != "GET").collect()

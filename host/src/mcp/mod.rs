@@ -239,12 +239,16 @@ pub fn to_mcp_tool(spec: &ToolSpec) -> Tool {
             });
         }
     }
-    let mut annotations = ToolAnnotations::new()
-        .read_only(spec.hints.read_only)
-        .destructive(spec.hints.destructive)
-        .idempotent(spec.hints.idempotent)
-        .open_world(spec.hints.open_world);
-    annotations.title = spec.title.clone();
+    // Only what differs from MCP's defaults (not read-only; destructive,
+    // not idempotent, open world), and destructive/idempotent only for a
+    // tool that writes, where they mean something: the same hints in fewer
+    // bytes of every client's context. The title is the tool's own.
+    let h = &spec.hints;
+    let mut annotations = ToolAnnotations::new();
+    annotations.read_only_hint = h.read_only.then_some(true);
+    annotations.destructive_hint = (!h.read_only && !h.destructive).then_some(false);
+    annotations.idempotent_hint = (!h.read_only && h.idempotent).then_some(true);
+    annotations.open_world_hint = (!h.open_world).then_some(false);
     let mut tool =
         Tool::new(spec.name.clone(), spec.description.clone(), Arc::new(input)).with_annotations(annotations);
     if let Some(title) = &spec.title {
