@@ -223,3 +223,22 @@ async fn inventory_tool_list_is_small_and_annotated() {
     }
     session.finish().await;
 }
+
+#[tokio::test]
+async fn backups_are_listed_with_a_node_unreachable_and_the_node_is_named() {
+    let sim = support::sim().await;
+    // pve1 is up for the cluster but its API does not answer: its local
+    // storage is missing, the shared NFS store is read through pve2.
+    sim.world().lock().nodes.iter_mut().find(|n| n.name == "pve1").unwrap().unreachable = true;
+    let session = Session::start(&sim.base_url(), Launch::default()).await;
+    let v = session.ok("pve_list_backups", json!({})).await;
+    assert_eq!(v["unreachable_nodes"], json!(["pve1"]), "{v}");
+    let backups = v["backups"].as_array().unwrap();
+    assert!(!backups.is_empty() && backups.iter().all(|b| b["storage"] == "backup-nfs" && b["node"] == "pve2"), "{v}");
+    let newest = &backups[0];
+    assert!(newest["ctime_utc"].as_str().unwrap().ends_with('Z') && newest["age"].as_str().unwrap().ends_with(" ago"));
+    assert!(v["now_utc"].as_str().is_some());
+    let r = session.call("pve_list_backups", json!({})).await;
+    assert!(text(&r).contains("not reached: pve1"), "{}", text(&r));
+    session.finish().await;
+}

@@ -1,9 +1,9 @@
 //! Storage tools: storages with usage, their content, and backups across
 //! every backup-capable storage.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use proxmcp_sdk::{Answer, Router, ToolError, pve};
+use proxmcp_sdk::{Answer, ApiError, Router, ToolError, format, pve};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -67,8 +67,15 @@ struct Volume {
     size_human: Option<String>,
     vmid: Option<u64>,
     ctime: Option<u64>,
+    /// ISO-8601 UTC of ctime.
+    ctime_utc: Option<String>,
+    /// How long before now_utc: "3h 12m ago".
+    age: Option<String>,
     notes: Option<String>,
     protected: bool,
+    /// PBS: whether the last verification passed (null: never verified).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verified: Option<bool>,
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -76,6 +83,7 @@ struct Volumes {
     volumes: Vec<Volume>,
     #[serde(flatten)]
     page: Page,
+    now_utc: String,
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -83,6 +91,10 @@ struct Backups {
     backups: Vec<Volume>,
     #[serde(flatten)]
     page: Page,
+    /// Nodes that did not answer; their storages' backups are missing.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    unreachable_nodes: Vec<String>,
+    now_utc: String,
 }
 
 fn content_list(v: &Value) -> Vec<String> {
@@ -139,7 +151,8 @@ fn list_storage(a: ListStorageArgs) -> Result<Answer<Storages>, ToolError> {
     Ok(Answer::new(Storages { storages: list, page }, summary))
 }
 
-fn volume_entry(v: &Value, storage: &str, node: &str) -> Volume {
+fn volume_entry(v: &Value, storage: &str, node: &str, now: u64) -> Volume {
+    let ctime = uint(v, "ctime");
     Volume {
         volid: text(v, "volid").unwrap_or_default(),
         storage: storage.to_string(),
@@ -149,9 +162,12 @@ fn volume_entry(v: &Value, storage: &str, node: &str) -> Volume {
         size: uint(v, "size"),
         size_human: human(uint(v, "size")),
         vmid: uint(v, "vmid"),
-        ctime: uint(v, "ctime"),
+        ctime,
+        ctime_utc: ctime.map(format::utc),
+        age: ctime.map(|t| format::age(now, t)),
         notes: text(v, "notes"),
         protected: flag(v, "protected"),
+        verified: v["verification"]["state"].as_str().map(|s| s == "ok"),
     }
 }
 
@@ -199,11 +215,12 @@ fn list_storage_content(a: ContentArgs) -> Result<Answer<Volumes>, ToolError> {
     }
     let data =
         pve::get(&["nodes", &node, "storage", &a.storage, "content"], &Value::Object(query)).map_err(on_node(&node))?;
-    let mut volumes: Vec<Volume> = items(&data).iter().map(|v| volume_entry(v, &a.storage, &node)).collect();
+    let now = format::now();
+    let mut volumes: Vec<Volume> = items(&data).iter().map(|v| volume_entry(v, &a.storage, &node, now)).collect();
     volumes.sort_by(|a, b| a.volid.cmp(&b.volid));
     let page = Page::cut(&mut volumes, limit);
     let summary = page.summary("volumes");
-    Ok(Answer::new(Volumes { volumes, page }, summary))
+    Ok(Answer::new(Volumes { volumes, page, now_utc: format::utc(now) }, summary))
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -219,8 +236,10 @@ struct BackupArgs {
 
 fn list_backups(a: BackupArgs) -> Result<Answer<Backups>, ToolError> {
     let limit = limit(a.limit, DEFAULT_LIMIT)?;
-    let mut targets: Vec<(String, String)> = Vec::new();
-    let mut shared_done = BTreeSet::new();
+    let now = format::now();
+    // Each backup storage with the nodes that can show it: a shared one
+    // shows the same backups on every node, so one that answers is enough.
+    let mut targets: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut storages = cluster_storages()?;
     storages
         .sort_by(|x, y| (x["storage"].as_str(), x["node"].as_str()).cmp(&(y["storage"].as_str(), y["node"].as_str())));
@@ -232,11 +251,8 @@ fn list_backups(a: BackupArgs) -> Result<Answer<Backups>, ToolError> {
         if a.storage.as_deref().is_some_and(|w| w != storage) || a.node.as_deref().is_some_and(|w| w != node) {
             continue;
         }
-        // A shared storage shows the same backups on every node: ask once.
-        if flag(s, "shared") && !shared_done.insert(storage.clone()) {
-            continue;
-        }
-        targets.push((storage, node));
+        let key = if flag(s, "shared") { storage.clone() } else { format!("{storage}@{node}") };
+        targets.entry(key).or_default().push(node);
     }
     if targets.is_empty() && a.storage.is_some() {
         return Err(ToolError::InvalidArguments(format!(
@@ -247,21 +263,44 @@ fn list_backups(a: BackupArgs) -> Result<Answer<Backups>, ToolError> {
     }
     let mut backups = Vec::new();
     let mut seen = BTreeSet::new();
-    for (storage, node) in &targets {
+    let mut unreachable: BTreeSet<String> = BTreeSet::new();
+    let mut read = 0;
+    for (key, nodes) in &targets {
+        let storage = key.split('@').next().unwrap_or(key);
         let mut query = json!({"content": "backup"});
         if let Some(v) = a.vmid {
             query["vmid"] = json!(v);
         }
-        let data = pve::get(&["nodes", node, "storage", storage, "content"], &query).map_err(on_node(node))?;
-        for v in items(&data) {
-            let entry = volume_entry(v, storage, node);
-            if seen.insert(entry.volid.clone()) {
-                backups.push(entry);
+        // One offline node never fails the call: try the storage's next
+        // node, and name the ones that did not answer.
+        for node in nodes {
+            if unreachable.contains(node) {
+                continue;
+            }
+            match pve::get(&["nodes", node, "storage", storage, "content"], &query) {
+                Ok(data) => {
+                    read += 1;
+                    for v in items(&data) {
+                        let entry = volume_entry(v, storage, node, now);
+                        if seen.insert(entry.volid.clone()) {
+                            backups.push(entry);
+                        }
+                    }
+                    break;
+                }
+                Err(ApiError::NodeUnreachable(_)) => {
+                    unreachable.insert(node.clone());
+                }
+                Err(e) => return Err(on_node(node)(e)),
             }
         }
     }
     backups.sort_by_key(|b| std::cmp::Reverse(b.ctime));
     let page = Page::cut(&mut backups, limit);
-    let summary = format!("{} from {} storages, newest first", page.summary("backups"), targets.len());
-    Ok(Answer::new(Backups { backups, page }, summary))
+    let mut summary = format!("{} from {read} storages, newest first", page.summary("backups"));
+    if !unreachable.is_empty() {
+        summary.push_str(&format!("; not reached: {}", unreachable.iter().cloned().collect::<Vec<_>>().join(", ")));
+    }
+    let unreachable_nodes = unreachable.into_iter().collect();
+    Ok(Answer::new(Backups { backups, page, unreachable_nodes, now_utc: format::utc(now) }, summary))
 }

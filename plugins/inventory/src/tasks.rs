@@ -47,6 +47,9 @@ struct Task {
     status: String,
     ok: Option<bool>,
     starttime: Option<u64>,
+    /// ISO-8601 UTC of starttime, and how long before now it began.
+    starttime_utc: Option<String>,
+    age: Option<String>,
     endtime: Option<u64>,
     duration_human: Option<String>,
     /// Only for a failed task's status.
@@ -59,9 +62,10 @@ struct Tasks {
     tasks: Vec<Task>,
     #[serde(flatten)]
     page: Page,
+    now_utc: String,
 }
 
-fn task_entry(t: &Value, status_override: Option<&str>) -> Task {
+fn task_entry(t: &Value, status_override: Option<&str>, now: u64) -> Task {
     let finished = uint(t, "endtime").is_some() || status_override == Some("stopped");
     let exit = text(t, "exitstatus").or_else(|| text(t, "status").filter(|s| s != "running" && s != "stopped"));
     let status = if finished { exit.clone().unwrap_or_else(|| "unknown".into()) } else { "running".into() };
@@ -78,6 +82,8 @@ fn task_entry(t: &Value, status_override: Option<&str>) -> Task {
         ok: finished.then(|| exit.as_deref() == Some("OK")),
         status,
         starttime: uint(t, "starttime"),
+        starttime_utc: uint(t, "starttime").map(format::utc),
+        age: uint(t, "starttime").map(|s| format::age(now, s)),
         endtime: uint(t, "endtime"),
         duration_human: duration,
         log_tail: None,
@@ -100,6 +106,7 @@ struct ListTasksArgs {
 
 fn list_tasks(a: ListTasksArgs) -> Result<Answer<Tasks>, ToolError> {
     let limit = limit(a.limit, 20)?;
+    let now = format::now();
     let errors = a.errors.unwrap_or(false);
     let raw = match &a.node {
         Some(node) => {
@@ -116,7 +123,7 @@ fn list_tasks(a: ListTasksArgs) -> Result<Answer<Tasks>, ToolError> {
     };
     let mut tasks: Vec<Task> = items(&raw)
         .iter()
-        .map(|t| task_entry(t, None))
+        .map(|t| task_entry(t, None, now))
         .filter(|t| !errors || t.ok == Some(false))
         .filter(|t| a.vmid.is_none_or(|v| t.id.as_deref() == Some(v.to_string().as_str())))
         .filter(|t| a.kind.as_deref().is_none_or(|k| t.kind == k))
@@ -125,7 +132,7 @@ fn list_tasks(a: ListTasksArgs) -> Result<Answer<Tasks>, ToolError> {
     let failed = tasks.iter().filter(|t| t.ok == Some(false)).count();
     let page = Page::cut(&mut tasks, limit);
     let summary = format!("{}, {failed} failed", page.summary("tasks"));
-    Ok(Answer::new(Tasks { tasks, page }, summary))
+    Ok(Answer::new(Tasks { tasks, page, now_utc: format::utc(now) }, summary))
 }
 
 /// The node named in a UPID (`UPID:node:…`), checked against `given`.
@@ -158,7 +165,7 @@ struct TaskArgs {
 fn get_task_status(a: TaskArgs) -> Result<Answer<Task>, ToolError> {
     let node = task_node(&a.upid, a.node.as_deref())?;
     let s = pve::get(&["nodes", &node, "tasks", &a.upid, "status"], &Value::Null).map_err(on_node(&node))?;
-    let mut out = task_entry(&s, text(&s, "status").as_deref());
+    let mut out = task_entry(&s, text(&s, "status").as_deref(), format::now());
     if out.ok == Some(false) {
         let log = pve::get(&["nodes", &node, "tasks", &a.upid, "log"], &json!({"start": 0, "limit": 5000}))
             .map_err(on_node(&node))?;

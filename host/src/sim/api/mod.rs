@@ -235,7 +235,7 @@ pub fn handle(world: &Arc<World>, method: &str, segs: &[&str], params: &Params, 
                     ),
                 ));
             }
-            Some(n) if !n.online => return Err(fail(595, "No route to host")),
+            Some(n) if !n.online || n.unreachable => return Err(fail(595, "No route to host")),
             Some(_) => {}
         }
         if let ["qemu" | "lxc", vmid, ..] = rest {

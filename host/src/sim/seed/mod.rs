@@ -80,6 +80,10 @@ pub struct SimNode {
     pub name: String,
     /// Whether it is up.
     pub online: bool,
+    /// Up for the cluster, but its API does not answer through the proxy
+    /// (HTTP 595), as when the network between nodes is cut.
+    #[serde(default)]
+    pub unreachable: bool,
     /// CPU threads.
     pub maxcpu: u32,
     /// CPU use, 0.0-1.0.
@@ -301,6 +305,7 @@ impl Default for Seed {
         let node = |name: &str, online: bool, maxcpu, maxmem: u64, mem: u64, uptime| SimNode {
             name: name.into(),
             online,
+            unreachable: false,
             maxcpu,
             cpu: if online { 0.08 } else { 0.0 },
             maxmem,
