@@ -23,6 +23,7 @@ const WIT: &[(&str, &str)] = &[
 const SDK_SOURCES: &[(&str, &str)] = &[
     ("lib.rs", include_str!("../../sdk/src/lib.rs")),
     ("api_schema.rs", include_str!("../../sdk/src/api_schema.rs")),
+    ("backups.rs", include_str!("../../sdk/src/backups.rs")),
     ("format.rs", include_str!("../../sdk/src/format.rs")),
     ("glue.rs", include_str!("../../sdk/src/glue.rs")),
     ("guest.rs", include_str!("../../sdk/src/guest.rs")),

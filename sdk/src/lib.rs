@@ -41,6 +41,7 @@
 //! each request, whatever the plugin's hints say.
 
 pub mod api_schema;
+pub mod backups;
 pub mod format;
 pub mod guest;
 pub mod permissions;

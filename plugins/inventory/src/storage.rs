@@ -1,9 +1,9 @@
 //! Storage tools: storages with usage, their content, and backups across
 //! every backup-capable storage.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
-use proxmcp_sdk::{Answer, ApiError, Router, ToolError, format, pve};
+use proxmcp_sdk::{Answer, Router, ToolError, backups, format, pve};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -237,70 +237,23 @@ struct BackupArgs {
 fn list_backups(a: BackupArgs) -> Result<Answer<Backups>, ToolError> {
     let limit = limit(a.limit, DEFAULT_LIMIT)?;
     let now = format::now();
-    // Each backup storage with the nodes that can show it: a shared one
-    // shows the same backups on every node, so one that answers is enough.
-    let mut targets: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut storages = cluster_storages()?;
-    storages
-        .sort_by(|x, y| (x["storage"].as_str(), x["node"].as_str()).cmp(&(y["storage"].as_str(), y["node"].as_str())));
-    for s in &storages {
-        let (Some(storage), Some(node)) = (text(s, "storage"), text(s, "node")) else { continue };
-        if !content_list(s).iter().any(|c| c == "backup") || s["status"] != "available" {
-            continue;
-        }
-        if a.storage.as_deref().is_some_and(|w| w != storage) || a.node.as_deref().is_some_and(|w| w != node) {
-            continue;
-        }
-        let key = if flag(s, "shared") { storage.clone() } else { format!("{storage}@{node}") };
-        targets.entry(key).or_default().push(node);
-    }
-    if targets.is_empty() && a.storage.is_some() {
+    let filter = backups::Filter { vmid: a.vmid, storage: a.storage.clone(), node: a.node.clone() };
+    let scan = backups::scan(&filter)?;
+    if scan.storages_read == 0 && scan.unreachable_nodes.is_empty() && a.storage.is_some() {
         return Err(ToolError::InvalidArguments(format!(
             "no online backup storage named {:?}{}; list storages with pve_list_storage",
             a.storage.unwrap_or_default(),
             a.node.map(|n| format!(" on node {n:?}")).unwrap_or_default()
         )));
     }
-    let mut backups = Vec::new();
-    let mut seen = BTreeSet::new();
-    let mut unreachable: BTreeSet<String> = BTreeSet::new();
-    let mut read = 0;
-    for (key, nodes) in &targets {
-        let storage = key.split('@').next().unwrap_or(key);
-        let mut query = json!({"content": "backup"});
-        if let Some(v) = a.vmid {
-            query["vmid"] = json!(v);
-        }
-        // One offline node never fails the call: try the storage's next
-        // node, and name the ones that did not answer.
-        for node in nodes {
-            if unreachable.contains(node) {
-                continue;
-            }
-            match pve::get(&["nodes", node, "storage", storage, "content"], &query) {
-                Ok(data) => {
-                    read += 1;
-                    for v in items(&data) {
-                        let entry = volume_entry(v, storage, node, now);
-                        if seen.insert(entry.volid.clone()) {
-                            backups.push(entry);
-                        }
-                    }
-                    break;
-                }
-                Err(ApiError::NodeUnreachable(_)) => {
-                    unreachable.insert(node.clone());
-                }
-                Err(e) => return Err(on_node(node)(e)),
-            }
-        }
+    let mut list: Vec<Volume> =
+        scan.backups.iter().map(|f| volume_entry(&f.volume, &f.storage, &f.node, now)).collect();
+    list.sort_by_key(|b| std::cmp::Reverse(b.ctime));
+    let page = Page::cut(&mut list, limit);
+    let mut summary = format!("{} from {} storages, newest first", page.summary("backups"), scan.storages_read);
+    if !scan.unreachable_nodes.is_empty() {
+        summary.push_str(&format!("; not reached: {}", scan.unreachable_nodes.join(", ")));
     }
-    backups.sort_by_key(|b| std::cmp::Reverse(b.ctime));
-    let page = Page::cut(&mut backups, limit);
-    let mut summary = format!("{} from {read} storages, newest first", page.summary("backups"));
-    if !unreachable.is_empty() {
-        summary.push_str(&format!("; not reached: {}", unreachable.iter().cloned().collect::<Vec<_>>().join(", ")));
-    }
-    let unreachable_nodes = unreachable.into_iter().collect();
-    Ok(Answer::new(Backups { backups, page, unreachable_nodes, now_utc: format::utc(now) }, summary))
+    let unreachable_nodes = scan.unreachable_nodes;
+    Ok(Answer::new(Backups { backups: list, page, unreachable_nodes, now_utc: format::utc(now) }, summary))
 }

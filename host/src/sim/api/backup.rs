@@ -1,5 +1,5 @@
 //! `POST /nodes/{node}/vzdump`: backups as tasks that can fail for want
-//! of space.
+//! of space; and which guests no enabled backup job covers.
 
 use serde_json::json;
 
@@ -8,8 +8,40 @@ use crate::sim::params::{Ty, first, opt};
 use crate::sim::seed::{GuestType, SimVolume};
 use crate::sim::state::{Cluster, TaskSpec, now};
 
-pub(super) static ROUTES: &[Route] =
-    &[("POST", "/nodes/{node}/vzdump", "Back up guests now (vzdump) to a storage.", vzdump)];
+pub(super) static ROUTES: &[Route] = &[
+    ("POST", "/nodes/{node}/vzdump", "Back up guests now (vzdump) to a storage.", vzdump),
+    ("GET", "/cluster/backup-info/not-backed-up", "Guests no enabled backup job covers.", not_backed_up),
+];
+
+/// Whether an enabled job selects the guest: its `vmid` list, `all` but
+/// its `exclude`, or its `pool`; a job with `node` only that node's guests.
+fn covered(c: &Cluster, g: &crate::sim::seed::SimGuest) -> bool {
+    let ids = |v: Option<&String>| -> Vec<u32> {
+        v.map(|s| s.split([',', ' ', ';']).filter_map(|i| i.trim().parse().ok()).collect()).unwrap_or_default()
+    };
+    c.collections.get("backup").into_iter().flatten().any(|(_, job)| {
+        let on = job.get("enabled").is_none_or(|e| e != "0");
+        let node_ok = job.get("node").is_none_or(|n| *n == g.node);
+        let selected = ids(job.get("vmid")).contains(&g.vmid)
+            || (job.get("all").is_some_and(|a| a == "1") && !ids(job.get("exclude")).contains(&g.vmid))
+            || job.get("pool").is_some_and(|p| g.pool.as_deref() == Some(p.as_str()));
+        on && node_ok && selected
+    })
+}
+
+fn not_backed_up(x: &mut Ctx<'_>) -> R {
+    check(x.params, &[])?;
+    let list: Vec<serde_json::Value> =
+        x.c.guests
+            .values()
+            .filter(|g| !g.template && !covered(x.c, g))
+            .map(|g| {
+                let kind = if g.kind == GuestType::Lxc { "lxc" } else { "qemu" };
+                json!({"vmid": g.vmid, "type": kind, "name": g.name})
+            })
+            .collect();
+    Ok(json!(list).into())
+}
 
 fn vzdump(x: &mut Ctx<'_>) -> R {
     let (world, c, node, _, _, params, caller) = x.parts();
