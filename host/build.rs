@@ -19,6 +19,8 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("proxmcp-plugin-raw-api", "PROXMCP_WASM_RAW_API", "proxmcp_plugin_raw_api.wasm"),
     ("proxmcp-plugin-firewall-ha-read", "PROXMCP_WASM_FIREWALL_HA_READ", "proxmcp_plugin_firewall_ha_read.wasm"),
     ("proxmcp-plugin-firewall-ha", "PROXMCP_WASM_FIREWALL_HA", "proxmcp_plugin_firewall_ha.wasm"),
+    ("proxmcp-plugin-backups-read", "PROXMCP_WASM_BACKUPS_READ", "proxmcp_plugin_backups_read.wasm"),
+    ("proxmcp-plugin-backups", "PROXMCP_WASM_BACKUPS", "proxmcp_plugin_backups.wasm"),
     ("proxmcp-plugin-hostile", "PROXMCP_TEST_WASM_HOSTILE", "proxmcp_plugin_hostile.wasm"),
     ("proxmcp-plugin-forbidden-net", "PROXMCP_TEST_WASM_FORBIDDEN_NET", "proxmcp_plugin_forbidden_net.wasm"),
     ("proxmcp-plugin-contract-0-1-0", "PROXMCP_TEST_WASM_CONTRACT_0_1_0", "proxmcp_plugin_contract_0_1_0.wasm"),

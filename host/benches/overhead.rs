@@ -255,7 +255,7 @@ async fn simulator() -> Simulator {
 }
 
 /// Every built-in plugin, for start-up and `tools/list` figures.
-const ALL_BUILTINS: &str = "[plugins]\nbuiltin = [\"inventory\", \"lifecycle\", \"provisioning\", \"guest-exec\", \"raw-api\", \"firewall-ha-read\", \"firewall-ha\"]\n";
+const ALL_BUILTINS: &str = "[plugins]\nbuiltin = [\"inventory\", \"lifecycle\", \"provisioning\", \"guest-exec\", \"raw-api\", \"firewall-ha-read\", \"firewall-ha\", \"backups-read\", \"backups\"]\n";
 
 fn base_command(uri: &str, dir: &Path) -> tokio::process::Command {
     let config = dir.join("all-builtins.toml");

@@ -50,6 +50,9 @@ pub const BUILTINS: &[Builtin] = &[
     // read-only mode can load the reads.
     builtin!("firewall-ha-read", "FIREWALL_HA_READ", default: false),
     builtin!("firewall-ha", "FIREWALL_HA", default: false),
+    // Opt-in: backup jobs and coverage, reads and writes apart.
+    builtin!("backups-read", "BACKUPS_READ", default: false),
+    builtin!("backups", "BACKUPS", default: false),
 ];
 
 /// Why plugin files could not be read.

@@ -20,6 +20,8 @@ const BUILTINS: &[(&str, &str)] = &[
     ("raw-api", env!("PROXMCP_WASM_RAW_API")),
     ("firewall-ha-read", env!("PROXMCP_WASM_FIREWALL_HA_READ")),
     ("firewall-ha", env!("PROXMCP_WASM_FIREWALL_HA")),
+    ("backups-read", env!("PROXMCP_WASM_BACKUPS_READ")),
+    ("backups", env!("PROXMCP_WASM_BACKUPS")),
 ];
 
 fn run(name: &str, wasm: &str) -> Value {

@@ -8,6 +8,7 @@
 
 mod api_schema;
 mod audit;
+mod backups;
 mod budgets;
 mod calls;
 mod cli;

@@ -27,6 +27,7 @@ pub(super) static ROWS: &[Endpoint] = &[
         privileges: "Sys.Modify",
         role: "PVEAdmin",
         action: "create a backup job",
+        tools: &["pve_create_backup_job"],
         ..ROW
     },
     Endpoint {
@@ -36,6 +37,7 @@ pub(super) static ROWS: &[Endpoint] = &[
         privileges: "Sys.Modify",
         role: "PVEAdmin",
         action: "change or delete backup job {id}",
+        tools: &["pve_update_backup_job", "pve_delete_backup_job"],
         ..ROW
     },
     Endpoint {

@@ -50,7 +50,23 @@ pub(super) static ROWS: &[Endpoint] = &[
         tools: &["pve_get_cluster_status"],
         ..ROW
     },
-    Endpoint { methods: One(Get), path: "/cluster/backup/**", privileges: "Sys.Audit", role: "PVEAuditor", ..ROW },
+    Endpoint {
+        methods: One(Get),
+        path: "/cluster/backup/**",
+        privileges: "Sys.Audit",
+        role: "PVEAuditor",
+        // Changing or deleting a job reads it first (protection checks its guests).
+        tools: &["pve_list_backup_jobs", "pve_create_backup_job", "pve_update_backup_job", "pve_delete_backup_job"],
+        ..ROW
+    },
+    Endpoint {
+        methods: One(Get),
+        path: "/cluster/backup-info/**",
+        privileges: "Sys.Audit",
+        role: "PVEAuditor",
+        tools: &["pve_backup_coverage"],
+        ..ROW
+    },
     Endpoint {
         methods: One(Get),
         path: "/cluster/ha/**",
@@ -97,7 +113,7 @@ pub(super) static ROWS: &[Endpoint] = &[
         privileges: "Datastore.Audit or Datastore.AllocateSpace",
         acl: "/storage/{storage}",
         role: "PVEAuditor",
-        tools: &["pve_list_storage_content", "pve_list_backups"],
+        tools: &["pve_list_storage_content", "pve_list_backups", "pve_backup_coverage"],
         ..ROW
     },
     Endpoint {
