@@ -17,6 +17,7 @@ const GUEST_NAMES: &[&str] =
 pub const INVENTORY_TOOLS: &[&str] = &[
     "pve_check_permissions",
     "pve_get_cluster_status",
+    "pve_get_guest_network",
     "pve_get_next_vmid",
     "pve_get_node",
     "pve_get_node_metrics",
@@ -192,6 +193,10 @@ async fn every_inventory_tool_answers_filters_and_refuses_bad_arguments() {
     assert_eq!((v["count"].as_u64(), v["lines"][0]["n"].as_u64()), (Some(2), Some(2)));
     t.err("pve_get_task_status", json!({"upid": "not-a-upid"}), "UPID:pve1").await;
     t.err("pve_get_task_log", json!({"upid": failed, "node": "pve1"}), "omit node").await;
+
+    let v = t.ok("pve_get_guest_network", json!({"vmid": 100})).await;
+    assert!(v["primary_ip"].as_str().unwrap().starts_with("10.0.0."), "{v}");
+    t.err("pve_get_guest_network", json!({"vmid": 101}), "agent=1").await;
 
     // Every tool got at least one successful call.
     for tool in INVENTORY_TOOLS {

@@ -12,6 +12,7 @@ mod backups;
 mod budgets;
 mod calls;
 mod cli;
+mod cloud_init;
 mod conformance;
 mod demo;
 mod doctor;

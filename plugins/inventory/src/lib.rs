@@ -11,6 +11,7 @@ mod access;
 mod cluster;
 mod common;
 mod guests;
+mod network;
 mod resources;
 mod storage;
 mod tasks;
@@ -21,6 +22,7 @@ fn router() -> Router {
     cluster::router()
         .merge(access::router())
         .merge(guests::router())
+        .merge(network::router())
         .merge(storage::router())
         .merge(tasks::router())
         .merge(resources::router())
@@ -30,5 +32,5 @@ proxmcp_sdk::plugin! {
     router: router,
     name: "inventory",
     description: "Read-only inventory: cluster, nodes, guests, storage, backups, tasks, pools",
-    grant_lists: [cluster::GRANTS, guests::GRANTS, storage::GRANTS, tasks::GRANTS, resources::GRANTS, access::GRANTS],
+    grant_lists: [cluster::GRANTS, guests::GRANTS, network::GRANTS, storage::GRANTS, tasks::GRANTS, resources::GRANTS, access::GRANTS],
 }

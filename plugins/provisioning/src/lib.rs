@@ -4,6 +4,7 @@
 //! One file per tool; each declares its tool once in its `router()`.
 
 mod clone;
+mod cloudinit;
 mod common;
 mod config;
 mod create;

@@ -1,4 +1,6 @@
-//! The QEMU guest agent: `exec` and `exec-status`.
+//! The QEMU guest agent (`exec`, `exec-status`, the guest's network
+//! interfaces) and a container's interfaces. A guest's address is its
+//! cloud-init `ipconfig0` address, else one DHCP would hand out.
 
 use serde_json::json;
 
@@ -19,7 +21,66 @@ pub(super) static ROUTES: &[Route] = &[
         "Output and exit code of a command run through the guest agent.",
         exec_status,
     ),
+    (
+        "GET",
+        "/nodes/{node}/{kind:qemu}/{vmid}/agent/network-get-interfaces",
+        "The {kind}'s network interfaces and addresses, from its guest agent.",
+        network,
+    ),
+    ("GET", "/nodes/{node}/{kind:lxc}/{vmid}/interfaces", "The {kind}'s network interfaces and addresses.", interfaces),
 ];
+
+/// The guest's IPv4 address with prefix: `ipconfig0`'s, else a DHCP one.
+fn address(g: &crate::sim::seed::SimGuest) -> String {
+    let static_ip = g
+        .config
+        .get("ipconfig0")
+        .or_else(|| g.config.get("net0").filter(|_| g.kind == GuestType::Lxc))
+        .and_then(|c| c.split(',').find_map(|p| p.strip_prefix("ip=")))
+        .filter(|ip| *ip != "dhcp");
+    static_ip.map_or_else(|| format!("10.0.0.{}/24", 10 + g.vmid % 200), str::to_string)
+}
+
+fn mac(g: &crate::sim::seed::SimGuest) -> String {
+    g.config
+        .get("net0")
+        .and_then(|n| {
+            n.split(',').find_map(|p| p.split_once('=').filter(|(_, v)| v.len() == 17).map(|(_, v)| v.to_string()))
+        })
+        .unwrap_or_else(|| format!("BC:24:11:00:00:{:02X}", g.vmid % 256))
+}
+
+fn network(x: &mut Ctx<'_>) -> R {
+    check(x.params, &[])?;
+    let g = &x.c.guests[&x.vmid()];
+    if !g.agent || !guest_running(g) {
+        return Err(fail(500, "QEMU guest agent is not running"));
+    }
+    let (ip, prefix) =
+        address(g).split_once('/').map(|(a, p)| (a.to_string(), p.parse::<u8>().unwrap_or(24))).unwrap_or_default();
+    let result = json!([
+        {"name": "lo", "hardware-address": "00:00:00:00:00:00",
+         "ip-addresses": [{"ip-address-type": "ipv4", "ip-address": "127.0.0.1", "prefix": 8},
+                          {"ip-address-type": "ipv6", "ip-address": "::1", "prefix": 128}]},
+        {"name": "eth0", "hardware-address": mac(g).to_lowercase(),
+         "ip-addresses": [{"ip-address-type": "ipv4", "ip-address": ip, "prefix": prefix},
+                          {"ip-address-type": "ipv6", "ip-address": format!("fe80::be24:11ff:fe00:{:x}", g.vmid), "prefix": 64}]}
+    ]);
+    Ok(json!({"result": result}).into())
+}
+
+fn interfaces(x: &mut Ctx<'_>) -> R {
+    check(x.params, &[])?;
+    let g = &x.c.guests[&x.vmid()];
+    if !guest_running(g) {
+        return Err(fail(500, format!("CT {} not running", g.vmid)));
+    }
+    Ok(json!([
+        {"name": "lo", "hwaddr": "00:00:00:00:00:00", "inet": "127.0.0.1/8", "inet6": "::1/128"},
+        {"name": "eth0", "hwaddr": mac(g).to_lowercase(), "inet": address(g)}
+    ])
+    .into())
+}
 
 fn exec(x: &mut Ctx<'_>) -> R {
     check(x.params, &[req("command", Ty::Str), opt("input-data", Ty::Str)])?;

@@ -36,6 +36,52 @@ pub(super) fn memory_mib(value: &str) -> Result<u64, ApiErr> {
     }
 }
 
+/// Cloud-init network settings, `ipconfig0`..`ipconfig9`.
+const IPCONFIG: &[&str] = &[
+    "ipconfig0",
+    "ipconfig1",
+    "ipconfig2",
+    "ipconfig3",
+    "ipconfig4",
+    "ipconfig5",
+    "ipconfig6",
+    "ipconfig7",
+    "ipconfig8",
+    "ipconfig9",
+];
+
+/// Checks a cloud-init value as PVE's formats do: `sshkeys` must arrive
+/// URL-encoded (PVE decodes it), `ipconfigN` is `ip=CIDR|dhcp`, `gw=`, ...
+fn cloud_init_value(key: &str, value: &str) -> Result<(), ApiErr> {
+    if key == "sshkeys" && value.contains([' ', '\n']) {
+        return Err(bad_param(key, "invalid urlencoded string: encode the keys (spaces as %20, newlines as %0A)"));
+    }
+    if key.starts_with("ipconfig") {
+        for part in value.split(',') {
+            let (k, v) = part.split_once('=').unwrap_or((part, ""));
+            let ok = match k {
+                "ip" => {
+                    v == "dhcp"
+                        || v.parse::<std::net::Ipv4Addr>().is_err()
+                            && v.split_once('/').is_some_and(|(a, m)| {
+                                a.parse::<std::net::Ipv4Addr>().is_ok() && m.parse::<u8>().is_ok_and(|m| m <= 32)
+                            })
+                }
+                "gw" => v.parse::<std::net::Ipv4Addr>().is_ok(),
+                "ip6" | "gw6" => !v.is_empty(),
+                _ => false,
+            };
+            if !ok {
+                return Err(bad_param(
+                    key,
+                    format!("invalid format - format error: {part:?} (ip=CIDR|dhcp,gw=ADDRESS,ip6=...,gw6=...)"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Config keys the simulator accepts (a subset of PVE's, typed as PVE does).
 pub(super) fn config_spec(kind: GuestType) -> Vec<P> {
     let mut spec = vec![
@@ -62,8 +108,15 @@ pub(super) fn config_spec(kind: GuestType) -> Vec<P> {
             opt("scsi1", Ty::Str),
             opt("ciuser", Ty::Str),
             opt("cipassword", Ty::Str),
+            opt("sshkeys", Ty::Str),
+            opt("citype", Ty::Enum(&["configdrive2", "nocloud", "opennebula"])),
+            opt("ciupgrade", Ty::Bool),
         ]),
         GuestType::Lxc => spec.extend([opt("hostname", Ty::Str), opt("swap", Ty::Int(0, i64::MAX))]),
+    }
+    spec.extend([opt("nameserver", Ty::Str), opt("searchdomain", Ty::Str)]);
+    if kind == GuestType::Qemu {
+        spec.extend(IPCONFIG.iter().map(|k| opt(k, Ty::Str)));
     }
     spec
 }
@@ -87,6 +140,21 @@ pub(super) fn apply_config(g: &mut SimGuest, params: &Params) -> Result<(), ApiE
         let value = values.first().cloned().unwrap_or_default();
         match key.as_str() {
             "digest" | "delete" | "skiplock" => {}
+            k if k == "sshkeys"
+                || k.starts_with("ipconfig")
+                || k.starts_with("ci")
+                || k == "nameserver"
+                || k == "searchdomain" =>
+            {
+                cloud_init_value(k, &value)?;
+                // As PVE: cloud-init settings reach a running VM with its
+                // next start, when the drive is regenerated.
+                if running && g.kind == GuestType::Qemu {
+                    g.pending.insert(key.clone(), value);
+                } else {
+                    g.config.insert(key.clone(), value);
+                }
+            }
             "cores" | "memory" | "sockets" if g.kind == GuestType::Qemu && running => {
                 // Checked now, as PVE checks it, though applied at the next start.
                 match key.as_str() {

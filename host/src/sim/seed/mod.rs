@@ -358,6 +358,8 @@ impl Default for Seed {
         win.config.insert("ostype".into(), "win11".into());
         let mut tmpl = guest(9000, GuestType::Qemu, "pve2", "debian-13-template", "stopped");
         tmpl.template = true;
+        // A cloud-init template as people build them: agent on.
+        tmpl.agent = true;
         tmpl.tags = vec!["template".into()];
         let mut dns = guest(200, GuestType::Lxc, "pve1", "dns", "running");
         dns.tags = vec!["infra".into()];

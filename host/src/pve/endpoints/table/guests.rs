@@ -18,7 +18,7 @@ pub(super) static ROWS: &[Endpoint] = &[
         acl: VMS_ACL,
         role: "PVEVMUser",
         action: "start {guest}",
-        tools: &["pve_start_vm"],
+        tools: &["pve_start_vm", "pve_clone_vm"],
         ..ROW
     },
     Endpoint {
@@ -201,7 +201,7 @@ pub(super) static ROWS: &[Endpoint] = &[
         acl: VMS_ACL,
         role: "PVEVMAdmin",
         action: "change the configuration of {guest}",
-        tools: &["pve_set_vm_config"],
+        tools: &["pve_set_vm_config", "pve_clone_vm"],
         ..ROW
     },
     Endpoint {

@@ -131,6 +131,7 @@ pub(super) static ROWS: &[Endpoint] = &[
         privileges: "VM.GuestAgent.Audit or VM.GuestAgent.Unrestricted",
         acl: VMS_ACL,
         role: "PVEVMAdmin",
+        tools: &["pve_get_guest_network"],
         ..ROW
     },
     Endpoint {
@@ -162,6 +163,7 @@ pub(super) static ROWS: &[Endpoint] = &[
             "pve_update_firewall_rule",
             "pve_delete_firewall_rule",
             "pve_set_firewall_options",
+            "pve_get_guest_network",
         ],
         ..ROW
     },
