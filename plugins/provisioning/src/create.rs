@@ -87,11 +87,82 @@ struct LxcArgs {
     #[schemars(range(min = 1))]
     disk_gib: Option<u64>,
     storage: Option<String>,
+    /// Shorthand for net0.bridge.
     bridge: Option<String>,
+    net0: Option<Net0>,
+    /// DNS server(s), space separated; default: the node's.
+    nameserver: Option<String>,
+    #[schemars(range(min = 0))]
+    swap_mib: Option<u64>,
+    features: Option<Features>,
     ssh_public_keys: Option<String>,
     unprivileged: Option<bool>,
     start: Option<bool>,
     pool: Option<String>,
+}
+
+/// The container's first network device.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct Net0 {
+    /// Default vmbr0.
+    bridge: Option<String>,
+    /// An IPv4 CIDR (10.0.0.5/24) or dhcp (the default).
+    ip: Option<String>,
+    /// IPv4 gateway, with a static ip.
+    gw: Option<String>,
+    /// An IPv6 CIDR, dhcp or auto.
+    ip6: Option<String>,
+}
+
+/// Container features.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct Features {
+    /// Containers inside (Docker, LXC).
+    nesting: Option<bool>,
+    /// keyctl() for systemd and Docker in unprivileged containers.
+    keyctl: Option<bool>,
+    /// FUSE mounts.
+    fuse: Option<bool>,
+}
+
+fn invalid(message: String) -> ToolError {
+    ToolError::InvalidArguments(message)
+}
+
+/// `a.b.c.d/n`.
+fn ipv4_cidr(text: &str) -> bool {
+    text.split_once('/')
+        .is_some_and(|(a, m)| a.parse::<std::net::Ipv4Addr>().is_ok() && m.parse::<u8>().is_ok_and(|m| m <= 32))
+}
+
+/// net0 as Proxmox takes it: `name=eth0,bridge=...,ip=...,gw=...,ip6=...`.
+fn lxc_net0(bridge: Option<&str>, net: Option<&Net0>) -> Result<String, ToolError> {
+    if bridge.is_some() && net.is_some_and(|n| n.bridge.is_some()) {
+        return Err(invalid("give the bridge once: bridge or net0.bridge".into()));
+    }
+    let bridge = bridge.or(net.and_then(|n| n.bridge.as_deref())).unwrap_or("vmbr0");
+    let ip = net.and_then(|n| n.ip.as_deref()).unwrap_or("dhcp");
+    if ip != "dhcp" && !ipv4_cidr(ip) {
+        return Err(invalid(format!("net0.ip {ip:?}: give an IPv4 CIDR such as 10.0.0.5/24, or dhcp")));
+    }
+    let mut out = format!("name=eth0,bridge={bridge},ip={ip}");
+    if let Some(gw) = net.and_then(|n| n.gw.as_deref()) {
+        if ip == "dhcp" || gw.parse::<std::net::Ipv4Addr>().is_err() {
+            return Err(invalid(format!("net0.gw {gw:?}: an IPv4 address, and only with a static net0.ip")));
+        }
+        out.push_str(&format!(",gw={gw}"));
+    }
+    if let Some(ip6) = net.and_then(|n| n.ip6.as_deref()) {
+        let ok = matches!(ip6, "dhcp" | "auto")
+            || ip6.split_once('/').is_some_and(|(a, _)| a.parse::<std::net::Ipv6Addr>().is_ok());
+        if !ok {
+            return Err(invalid(format!("net0.ip6 {ip6:?}: give an IPv6 CIDR, dhcp or auto")));
+        }
+        out.push_str(&format!(",ip6={ip6}"));
+    }
+    Ok(out)
 }
 
 fn create_lxc(a: LxcArgs, writes: &mut Writes) -> Result<Answer<Outcome<NewGuest>>, ToolError> {
@@ -101,9 +172,24 @@ fn create_lxc(a: LxcArgs, writes: &mut Writes) -> Result<Answer<Outcome<NewGuest
     let mut p = json!({
         "vmid": vmid, "hostname": a.hostname, "ostemplate": a.ostemplate, "cores": a.cores.unwrap_or(1),
         "memory": a.memory_mib.unwrap_or(512), "rootfs": format!("{storage}:{}", a.disk_gib.unwrap_or(8)),
-        "net0": format!("name=eth0,bridge={},ip=dhcp", a.bridge.as_deref().unwrap_or("vmbr0")),
+        "net0": lxc_net0(a.bridge.as_deref(), a.net0.as_ref())?,
         "unprivileged": a.unprivileged.unwrap_or(true),
     });
+    if let Some(ns) = &a.nameserver {
+        p["nameserver"] = json!(ns);
+    }
+    if let Some(swap) = a.swap_mib {
+        p["swap"] = json!(swap);
+    }
+    if let Some(f) = &a.features {
+        let on: Vec<String> = [("nesting", f.nesting), ("keyctl", f.keyctl), ("fuse", f.fuse)]
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| format!("{k}={}", u8::from(v))))
+            .collect();
+        if !on.is_empty() {
+            p["features"] = json!(on.join(","));
+        }
+    }
     if let Some(k) = &a.ssh_public_keys {
         p["ssh-public-keys"] = json!(k);
     }

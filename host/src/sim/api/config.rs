@@ -112,7 +112,9 @@ pub(super) fn config_spec(kind: GuestType) -> Vec<P> {
             opt("citype", Ty::Enum(&["configdrive2", "nocloud", "opennebula"])),
             opt("ciupgrade", Ty::Bool),
         ]),
-        GuestType::Lxc => spec.extend([opt("hostname", Ty::Str), opt("swap", Ty::Int(0, i64::MAX))]),
+        GuestType::Lxc => {
+            spec.extend([opt("hostname", Ty::Str), opt("swap", Ty::Int(0, i64::MAX)), opt("features", Ty::Str)])
+        }
     }
     spec.extend([opt("nameserver", Ty::Str), opt("searchdomain", Ty::Str)]);
     if kind == GuestType::Qemu {
