@@ -96,29 +96,12 @@ fn ids(list: &[u32]) -> String {
     list.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
 }
 
-/// Settings both create and update take.
-#[derive(Default)]
-struct Settings {
-    schedule: Option<String>,
-    storage: Option<String>,
-    vmids: Option<Vec<u32>>,
-    pool: Option<String>,
-    all: Option<bool>,
-    exclude: Option<Vec<u32>>,
-    node: Option<String>,
-    mode: Option<Mode>,
-    compress: Option<Compress>,
-    keep: Option<Keep>,
-    notes_template: Option<String>,
-    enabled: Option<bool>,
-    comment: Option<String>,
-}
-
 /// An argument struct with a job's settings besides its own fields, and
 /// `settings()` to take them out (serde's `flatten` cannot deny unknown
 /// arguments).
 macro_rules! job_args {
-    (struct $name:ident { $($(#[$fm:meta])* $field:ident : $ty:ty,)* }) => {
+    ($(#[$sm:meta])* struct $name:ident { $($(#[$fm:meta])* $field:ident : $ty:ty,)* }) => {
+        $(#[$sm])*
         #[derive(Deserialize, JsonSchema)]
         #[serde(deny_unknown_fields)]
         struct $name {
@@ -146,6 +129,8 @@ macro_rules! job_args {
         }
 
         impl $name {
+            // Unused on the plain struct the macro also makes.
+            #[allow(dead_code)]
             fn settings(self) -> Settings {
                 Settings {
                     schedule: self.schedule,
@@ -165,6 +150,12 @@ macro_rules! job_args {
             }
         }
     };
+}
+
+job_args! {
+    /// Settings both create and update take (the arguments' own fields
+    /// taken out).
+    struct Settings {}
 }
 
 impl Settings {

@@ -93,28 +93,12 @@ enum LogLevel {
     Nolog,
 }
 
-/// The fields a rule can have.
-#[derive(Default)]
-struct Fields {
-    action: Option<String>,
-    direction: Option<Direction>,
-    proto: Option<String>,
-    dport: Option<String>,
-    sport: Option<String>,
-    source: Option<String>,
-    dest: Option<String>,
-    r#macro: Option<String>,
-    iface: Option<String>,
-    comment: Option<String>,
-    enable: Option<bool>,
-    log: Option<LogLevel>,
-}
-
 /// An argument struct with a rule's fields besides its own, and
 /// `fields()` to take them out (serde's `flatten` cannot deny unknown
 /// arguments).
 macro_rules! rule_args {
-    (struct $name:ident { $($(#[$fm:meta])* $field:ident : $ty:ty,)* }) => {
+    ($(#[$sm:meta])* struct $name:ident { $($(#[$fm:meta])* $field:ident : $ty:ty,)* }) => {
+        $(#[$sm])*
         #[derive(Deserialize, JsonSchema)]
         #[serde(deny_unknown_fields)]
         struct $name {
@@ -141,6 +125,8 @@ macro_rules! rule_args {
         }
 
         impl $name {
+            // Unused on the plain struct the macro also makes.
+            #[allow(dead_code)]
             fn fields(&self) -> Fields {
                 Fields {
                     action: self.action.clone(),
@@ -159,6 +145,11 @@ macro_rules! rule_args {
             }
         }
     };
+}
+
+rule_args! {
+    /// The fields a rule can have (the arguments' own fields taken out).
+    struct Fields {}
 }
 
 impl Fields {
