@@ -13,19 +13,12 @@ use super::setup::{build_gate, make_client};
 /// Clock skew past which tickets and TOTP start to fail.
 const SKEW_LIMIT_SECS: i64 = 30;
 
-fn trust(config: &Config, client: &PveClient) -> String {
-    let p = &config.proxmox;
+/// How the node's certificate is trusted: the client's own TLS setting.
+fn trust(config: &Config, client: &PveClient) -> Result<String> {
     if client.api_root().starts_with("http://") {
-        return "plain HTTP, no TLS (allow_insecure_http)".into();
+        return Ok("plain HTTP, no TLS (allow_insecure_http)".into());
     }
-    match (&p.fingerprint, &p.ca_file, p.verify_ssl) {
-        (Some(_), _, _) => "certificate pinned by fingerprint (PVE_FINGERPRINT)".into(),
-        (None, Some(ca), _) => format!("certificates checked against {}", ca.display()),
-        (None, None, Some(false)) => {
-            "NOT verified (PVE_VERIFY_SSL=false): pin the node's certificate with PVE_FINGERPRINT".into()
-        }
-        _ => "certificates checked against the system's CA store".into(),
-    }
+    Ok(config.pve()?.map_or_else(|| "not configured".into(), |p| p.tls.describe()))
 }
 
 async fn get(client: &PveClient, path: &[&str]) -> Result<Value, pve::ApiError> {
@@ -63,9 +56,10 @@ pub(crate) async fn doctor(config: &Config, as_json: bool) -> Result<()> {
         .iter()
         .map(|s| format!("{} ({}): {}", s.name.as_deref().unwrap_or("?"), s.origin, s.reason))
         .collect();
+    let tls = trust(config, &client)?;
     let version = get(&client, &["version"])
         .await
-        .with_context(|| format!("Proxmox at {} did not answer ({})", client.api_root(), trust(config, &client)))?;
+        .with_context(|| format!("Proxmox at {} did not answer ({tls})", client.api_root()))?;
     let status = get(&client, &["cluster", "status"]).await;
     let nodes = get(&client, &["nodes"]).await.unwrap_or(Value::Null);
     let online = nodes
@@ -87,7 +81,7 @@ pub(crate) async fn doctor(config: &Config, as_json: bool) -> Result<()> {
     if as_json {
         let out = json!({
             "proxmox": client.api_root(),
-            "tls": trust(config, &client),
+            "tls": tls,
             "version": version["version"],
             "quorum": quorum,
             "clock_skew_secs": skew,
@@ -99,7 +93,7 @@ pub(crate) async fn doctor(config: &Config, as_json: bool) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         println!("proxmox:     {}", client.api_root());
-        println!("tls:         {}", trust(config, &client));
+        println!("tls:         {tls}");
         println!("version:     PVE {}", version["version"].as_str().unwrap_or("unknown"));
         println!("quorum:      {quorum}");
         match (skew, &online) {

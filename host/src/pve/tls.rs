@@ -31,6 +31,20 @@ pub enum TlsMode {
     Insecure,
 }
 
+impl TlsMode {
+    /// How the node's certificate is trusted, for people (`proxmcp doctor`).
+    pub fn describe(&self) -> String {
+        match self {
+            TlsMode::System => "certificates checked against the system's CA store".into(),
+            TlsMode::CaFile(ca) => format!("certificates checked against {}", ca.display()),
+            TlsMode::Fingerprint(_) => "certificate pinned by fingerprint (PVE_FINGERPRINT)".into(),
+            TlsMode::Insecure => {
+                "NOT verified (PVE_VERIFY_SSL=false): pin the node's certificate with PVE_FINGERPRINT".into()
+            }
+        }
+    }
+}
+
 /// Parses a fingerprint written as PVE shows it (`AA:BB:…`), also accepting
 /// lowercase and no separators.
 pub fn parse_fingerprint(text: &str) -> Result<Vec<u8>, ConfigError> {

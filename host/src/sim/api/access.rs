@@ -5,6 +5,7 @@
 //! are the simulator's own rendering of PVE's.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::LazyLock;
 
 use serde_json::{Value, json};
 
@@ -65,8 +66,9 @@ const OTHER: &[&str] = &[
     "User.Modify",
 ];
 
-/// The built-in roles: name and privileges.
-fn builtin_roles() -> Vec<(&'static str, Vec<&'static str>)> {
+/// The built-in roles: name and privileges (built once; every write checks
+/// against them).
+static BUILTIN_ROLES: LazyLock<Vec<(&'static str, Vec<&'static str>)>> = LazyLock::new(|| {
     let all: Vec<&str> = [VM_ADMIN, AUDITOR, SYS_ADMIN, OTHER]
         .concat()
         .into_iter()
@@ -98,7 +100,7 @@ fn builtin_roles() -> Vec<(&'static str, Vec<&'static str>)> {
         ("PVEVMAdmin", VM_ADMIN.to_vec()),
         ("PVEVMUser", VM_USER.to_vec()),
     ]
-}
+});
 
 /// Whether `path` is `base` or below it.
 fn under(path: &str, base: &str) -> bool {
@@ -108,7 +110,7 @@ fn under(path: &str, base: &str) -> bool {
 /// The caller's privileges on `path`: its roles there and on the paths
 /// above it that propagate.
 pub(super) fn privileges_at(c: &Cluster, caller: &Caller, path: &str) -> BTreeSet<&'static str> {
-    let roles = builtin_roles();
+    let roles: &[(&str, Vec<&str>)] = &BUILTIN_ROLES;
     c.acl
         .iter()
         .filter(|e| e.ugid == caller.auth_id && (e.path == path || (e.propagate && under(path, &e.path))))
@@ -141,10 +143,8 @@ fn permissions(x: &mut Ctx<'_>) -> R {
 
 fn roles(x: &mut Ctx<'_>) -> R {
     check(x.params, &[])?;
-    let list: Vec<Value> = builtin_roles()
-        .into_iter()
-        .map(|(r, privs)| json!({"roleid": r, "privs": privs.join(","), "special": 1}))
-        .collect();
+    let list: Vec<Value> =
+        BUILTIN_ROLES.iter().map(|(r, privs)| json!({"roleid": r, "privs": privs.join(","), "special": 1})).collect();
     Ok(json!(list).into())
 }
 
@@ -176,7 +176,7 @@ fn set_acl(x: &mut Ctx<'_>) -> R {
     if !path.starts_with('/') {
         return Err(bad_param("path", format!("invalid ACL path '{path}'")));
     }
-    let known = builtin_roles();
+    let known: &[(&str, Vec<&str>)] = &BUILTIN_ROLES;
     let list = |k: &str| -> Vec<String> {
         first(x.params, k)
             .unwrap_or_default()

@@ -62,10 +62,9 @@ fn cloud_init_value(key: &str, value: &str) -> Result<(), ApiErr> {
             let ok = match k {
                 "ip" => {
                     v == "dhcp"
-                        || v.parse::<std::net::Ipv4Addr>().is_err()
-                            && v.split_once('/').is_some_and(|(a, m)| {
-                                a.parse::<std::net::Ipv4Addr>().is_ok() && m.parse::<u8>().is_ok_and(|m| m <= 32)
-                            })
+                        || v.split_once('/').is_some_and(|(a, m)| {
+                            a.parse::<std::net::Ipv4Addr>().is_ok() && m.parse::<u8>().is_ok_and(|m| m <= 32)
+                        })
                 }
                 "gw" => v.parse::<std::net::Ipv4Addr>().is_ok(),
                 "ip6" | "gw6" => !v.is_empty(),
