@@ -7,7 +7,7 @@
 // guests-without-agent.proxmcp.json next to the .wasm because a JS
 // component cannot carry the custom section Rust plugins use.
 
-import { request } from 'proxmcp:plugin/pve@0.1.3';
+import { request } from 'proxmcp:plugin/pve@0.1.4';
 
 const SCHEMA = {
   type: 'object',

@@ -112,6 +112,15 @@ mod bare {
         }
     }
 
+    impl self::proxmcp::plugin::progress::Host for State {
+        async fn report(&mut self, _: u32, _: u32, _: String) -> wasmtime::Result<()> {
+            Ok(())
+        }
+        async fn pause(&mut self, _: u32) -> wasmtime::Result<bool> {
+            Ok(false)
+        }
+    }
+
     impl self::proxmcp::plugin::api_schema::Host for State {
         async fn search(
             &mut self,
@@ -255,7 +264,7 @@ async fn simulator() -> Simulator {
 }
 
 /// Every built-in plugin, for start-up and `tools/list` figures.
-const ALL_BUILTINS: &str = "[plugins]\nbuiltin = [\"inventory\", \"lifecycle\", \"provisioning\", \"guest-exec\", \"raw-api\", \"firewall-ha-read\", \"firewall-ha\", \"backups-read\", \"backups\"]\n";
+const ALL_BUILTINS: &str = "[plugins]\nbuiltin = [\"inventory\", \"lifecycle\", \"provisioning\", \"guest-exec\", \"raw-api\", \"firewall-ha-read\", \"firewall-ha\", \"backups-read\", \"backups\", \"provisioning-read\", \"storage-disks\", \"node-maintenance\"]\n";
 
 fn base_command(uri: &str, dir: &Path) -> tokio::process::Command {
     let config = dir.join("all-builtins.toml");

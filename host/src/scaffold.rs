@@ -17,6 +17,7 @@ const WIT: &[(&str, &str)] = &[
     ("resources.wit", include_str!("../../wit/resources.wit")),
     ("api-schema.wit", include_str!("../../wit/api-schema.wit")),
     ("permissions.wit", include_str!("../../wit/permissions.wit")),
+    ("progress.wit", include_str!("../../wit/progress.wit")),
     ("world.wit", include_str!("../../wit/world.wit")),
 ];
 
@@ -27,7 +28,9 @@ const SDK_SOURCES: &[(&str, &str)] = &[
     ("format.rs", include_str!("../../sdk/src/format.rs")),
     ("glue.rs", include_str!("../../sdk/src/glue.rs")),
     ("guest.rs", include_str!("../../sdk/src/guest.rs")),
+    ("network.rs", include_str!("../../sdk/src/network.rs")),
     ("permissions.rs", include_str!("../../sdk/src/permissions.rs")),
+    ("progress.rs", include_str!("../../sdk/src/progress.rs")),
     ("pve.rs", include_str!("../../sdk/src/pve.rs")),
     ("resources.rs", include_str!("../../sdk/src/resources.rs")),
     ("router.rs", include_str!("../../sdk/src/router.rs")),
@@ -201,7 +204,7 @@ fn readme(name: &str, tool: &str, lang: Lang) -> String {
         _ => format!("`{name}.proxmcp.json` (a sidecar: keep it next to the .wasm)"),
     };
     format!(
-        "# {name}\n\nA proxmcp plugin with one example tool, `{tool}`. Its manifest (contract version,\nname, grants) is {manifest}; `wit/` is the proxmcp:plugin@0.1.3 contract.\n\n## Build\n\n```sh\n{build}\n```\n\n## Test against the simulator\n\n```sh\nproxmcp plugin test {wasm} --calls calls.json\n```\n\n## Load it\n\nproxmcp loads a plugin only once the operator grants it. In the config:\n\n```toml\n[grants]\n{name} = [\"GET /...\"]   # what the manifest asks for; `proxmcp plugins inspect {wasm}` prints the line\n```\n\nthen `proxmcp --config proxmcp.toml --plugin {wasm} serve`.\n\nSee docs/plugin-authoring.md in the proxmcp repository for the grant model,\nlimits and errors.\n"
+        "# {name}\n\nA proxmcp plugin with one example tool, `{tool}`. Its manifest (contract version,\nname, grants) is {manifest}; `wit/` is the proxmcp:plugin@0.1.4 contract.\n\n## Build\n\n```sh\n{build}\n```\n\n## Test against the simulator\n\n```sh\nproxmcp plugin test {wasm} --calls calls.json\n```\n\n## Load it\n\nproxmcp loads a plugin only once the operator grants it. In the config:\n\n```toml\n[grants]\n{name} = [\"GET /...\"]   # what the manifest asks for; `proxmcp plugins inspect {wasm}` prints the line\n```\n\nthen `proxmcp --config proxmcp.toml --plugin {wasm} serve`.\n\nSee docs/plugin-authoring.md in the proxmcp repository for the grant model,\nlimits and errors.\n"
     )
 }
 

@@ -44,7 +44,9 @@ pub mod api_schema;
 pub mod backups;
 pub mod format;
 pub mod guest;
+pub mod network;
 pub mod permissions;
+pub mod progress;
 pub mod pve;
 pub mod resources;
 #[cfg(feature = "schema")]
@@ -77,7 +79,7 @@ pub use bindings::proxmcp::plugin::types::{
 
 /// The contract version this SDK builds plugins for. The host refuses a
 /// plugin whose manifest names a version it does not support.
-pub const CONTRACT_VERSION: &str = "0.1.3";
+pub const CONTRACT_VERSION: &str = "0.1.4";
 
 /// Behaviour hints shown to MCP clients as tool annotations. The host never
 /// trusts them for safety; they help the client and the model.

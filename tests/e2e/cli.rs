@@ -33,7 +33,7 @@ fn plugins_list_shows_name_version_contract_grants_and_tools() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     let inv = &v["loaded"][0];
     assert_eq!(inv["name"], "inventory");
-    assert_eq!(inv["contract"], "0.1.3");
+    assert_eq!(inv["contract"], "0.1.4");
     assert_eq!(inv["grants"][0], "GET /version");
     let tools: Vec<&str> = inv["tools"].as_array().unwrap().iter().filter_map(|t| t.as_str()).collect();
     assert_eq!(tools.len(), crate::inventory_tools::INVENTORY_TOOLS.len());
@@ -56,11 +56,11 @@ fn plugins_inspect_shows_manifest_imports_and_tools() {
     let text = stdout(&out);
     for expected in [
         "plugin:    hostile",
-        "contract:  proxmcp:plugin@0.1.3",
+        "contract:  proxmcp:plugin@0.1.4",
         "POST /nodes/*/qemu/*/status/*",
         "tool hostile_spin",
         "resource template hostile://stop/{vmid} — Claims to be data",
-        "proxmcp:plugin/pve@0.1.3",
+        "proxmcp:plugin/pve@0.1.4",
         "loads under the current config: no: plugin \"hostile\"",
         "[grants]\nhostile = [\"POST /nodes/*/qemu/*/status/*\"]",
     ] {
@@ -140,7 +140,7 @@ fn a_plugin_built_for_another_contract_is_refused_naming_both_versions() {
     // Patch the manifest of a real component: same length, other version.
     for (version, replacement) in [("9.9.9", br#""contract":"9.9.9""#), ("0.0.9", br#""contract":"0.0.9""#)] {
         let mut bytes = std::fs::read(support::hostile_wasm()).expect("read hostile.wasm");
-        let needle = br#""contract":"0.1.3""#;
+        let needle = br#""contract":"0.1.4""#;
         let spots: Vec<usize> =
             (0..bytes.len() - needle.len()).filter(|&i| &bytes[i..i + needle.len()] == needle).collect();
         assert!(!spots.is_empty(), "manifest not found");
@@ -154,7 +154,8 @@ fn a_plugin_built_for_another_contract_is_refused_naming_both_versions() {
         assert!(!out.status.success());
         let err = stderr(&out);
         assert!(
-            err.contains(&format!("proxmcp:plugin@{version}")) && err.contains("loads only 0.1.0, 0.1.1, 0.1.2, 0.1.3"),
+            err.contains(&format!("proxmcp:plugin@{version}"))
+                && err.contains("loads only 0.1.0, 0.1.1, 0.1.2, 0.1.3, 0.1.4"),
             "{err}"
         );
         assert!(!stdout(&out).contains("tool hostile_"), "the plugin must not be compiled or run");

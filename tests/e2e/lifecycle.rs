@@ -4,16 +4,14 @@
 //! notifications received by an rmcp client.
 
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 
 use proxmcp::sim::{SimOptions, SimToken, Simulator};
-use rmcp::model::{CallToolRequestParams, ProgressNotificationParam};
-use rmcp::service::NotificationContext;
+use rmcp::ServiceExt;
+use rmcp::model::CallToolRequestParams;
 use rmcp::transport::TokioChildProcess;
-use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use serde_json::json;
 
-use crate::support::{self, Launch, Session, TOKEN_ID, TOKEN_SECRET, is_error, text, writes};
+use crate::support::{self, Launch, ProgressRecorder, Session, TOKEN_ID, TOKEN_SECRET, is_error, text, writes};
 
 pub const LIFECYCLE_TOOLS: &[&str] = &[
     "pve_backup_vm",
@@ -155,20 +153,6 @@ async fn task_failure_and_timeout_are_reported_with_upid_and_log_tail() {
     let msg = text(&r);
     assert!(msg.contains("no space left on device") && msg.contains("UPID:pve1:"), "{msg}");
     session.finish().await;
-}
-
-/// An rmcp client that records progress notifications.
-#[derive(Clone, Default)]
-struct ProgressRecorder {
-    seen: Arc<Mutex<Vec<ProgressNotificationParam>>>,
-}
-
-impl ClientHandler for ProgressRecorder {
-    async fn on_progress(&self, params: ProgressNotificationParam, _context: NotificationContext<RoleClient>) {
-        if let Ok(mut seen) = self.seen.lock() {
-            seen.push(params);
-        }
-    }
 }
 
 #[tokio::test]

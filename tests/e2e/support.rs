@@ -353,3 +353,21 @@ pub fn validate_requests(jsonl: &str) -> Option<String> {
     assert!(out.status.success(), "validate.py found problems:\n{report}\nlog:\n{jsonl}");
     Some(report)
 }
+
+/// An rmcp client that records the progress notifications it receives.
+#[derive(Clone, Default)]
+pub struct ProgressRecorder {
+    pub seen: std::sync::Arc<std::sync::Mutex<Vec<rmcp::model::ProgressNotificationParam>>>,
+}
+
+impl rmcp::ClientHandler for ProgressRecorder {
+    async fn on_progress(
+        &self,
+        params: rmcp::model::ProgressNotificationParam,
+        _context: rmcp::service::NotificationContext<rmcp::RoleClient>,
+    ) {
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.push(params);
+        }
+    }
+}

@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::access::Role;
 use super::approval::{Approval, ask_user};
 use super::audit::RequestRecord;
-use super::{CallContext, Grant, Protection, ToolSelection};
+use super::{CallContext, Grant, Progress, Protection, ToolSelection};
 use crate::pve::apischema::{ApiSchema, Checked, check};
 use crate::pve::endpoints::{self, Matched};
 use crate::pve::{ApiError, GuestInfo, Method, PveClient, TaskOutcome, encode_path};
@@ -43,6 +43,8 @@ pub(crate) struct CallBroker {
     pub ctx: CallContext,
     /// Every request of the call, for the audit line.
     pub requests: Mutex<Vec<RequestRecord>>,
+    /// The plugin's last reported step (`progress.report`): done, total.
+    pub step: Mutex<Option<(u32, u32)>>,
 }
 
 /// The HTTP status an error stands for in the audit (0: nothing was sent).
@@ -269,9 +271,10 @@ impl CallBroker {
             sink(node, upid);
         }
         let progress = self.ctx.progress.clone();
+        let step = *self.step.lock().unwrap_or_else(|e| e.into_inner());
         let wait = self.client()?.wait_task(node, upid, timeout, move |p| {
             if let Some(sink) = &progress {
-                sink(p);
+                sink(Progress::of_task(&p, step));
             }
         });
         tokio::select! {
@@ -291,6 +294,25 @@ impl Broker for CallBroker {
 
     async fn request(&self, method: Method, path: &[String], params: &Value) -> Result<String, ApiError> {
         self.send(method, path, params, false).await.map(|(data, _)| data)
+    }
+
+    fn progress(&self, done: u32, total: u32, message: &str) {
+        *self.step.lock().unwrap_or_else(|e| e.into_inner()) = Some((done, total));
+        if let Some(sink) = &self.ctx.progress {
+            let total = (total > 0).then_some(f64::from(total));
+            sink(Progress { value: f64::from(done), total, message: message.to_string() });
+        }
+    }
+
+    async fn pause(&self, wanted: Duration) -> bool {
+        let left = self.deadline.saturating_duration_since(Instant::now()).saturating_sub(ANSWER_MARGIN);
+        if left.is_zero() || self.ctx.cancel.is_cancelled() {
+            return false;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(wanted.min(left)) => !self.ctx.cancel.is_cancelled(),
+            () = self.ctx.cancel.cancelled() => false,
+        }
     }
 
     async fn schema_request(
@@ -356,6 +378,7 @@ mod tests {
             deadline: Instant::now() + Duration::from_secs(5),
             ctx: CallContext::default(),
             requests: Mutex::new(Vec::new()),
+            step: Mutex::new(None),
         };
         setup(&mut b);
         b

@@ -191,6 +191,7 @@ impl Gate {
             deadline: started + self.runtime.limits().call_timeout,
             ctx: ctx.clone(),
             requests: std::sync::Mutex::new(Vec::new()),
+            step: std::sync::Mutex::new(None),
         });
         let result = self.runtime.call(&entry.plugin, name, arguments, broker.clone()).await;
         let requests = broker.requests.lock().map(|r| r.clone()).unwrap_or_default();

@@ -83,8 +83,40 @@ impl Default for Policy {
 /// asked (the reason).
 pub type Confirmer = Arc<dyn Fn(String) -> futures::future::BoxFuture<'static, Result<bool, String>> + Send + Sync>;
 
-/// Receives progress while a call waits for a Proxmox task.
-pub type ProgressSink = Arc<dyn Fn(TaskProgress) + Send + Sync>;
+/// Receives a call's progress: a Proxmox task's, or the plugin's own steps.
+pub type ProgressSink = Arc<dyn Fn(Progress) + Send + Sync>;
+
+/// One progress report, as MCP carries it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    /// Grows with every report that moves forward.
+    pub value: f64,
+    /// What `value` counts up to, when known.
+    pub total: Option<f64>,
+    /// What is going on, for the user.
+    pub message: String,
+}
+
+impl Progress {
+    /// A task's progress; within a plugin's step `done` of `total`, the
+    /// task's percentage moves the value from `done` towards `done + 1`.
+    pub fn of_task(p: &TaskProgress, step: Option<(u32, u32)>) -> Progress {
+        let message = match (&p.line, p.percent) {
+            (Some(line), _) => line.clone(),
+            (None, Some(pct)) => format!("{pct:.0}% done"),
+            (None, None) => format!("waiting for the Proxmox task ({}s)", p.elapsed.as_secs()),
+        };
+        let (value, total) = match (step, p.percent) {
+            (Some((done, total)), pct) => {
+                let within = pct.map_or(0.0, |pct| (pct / 100.0).clamp(0.0, 0.99));
+                (f64::from(done) + within, (total > 0).then_some(f64::from(total)))
+            }
+            (None, Some(pct)) => (pct, Some(100.0)),
+            (None, None) => (p.elapsed.as_secs_f64(), None),
+        };
+        Progress { value, total, message }
+    }
+}
 
 /// Receives the messages a plugin logs during a call: level, plugin,
 /// message.

@@ -159,6 +159,7 @@ impl Gate {
             deadline: read.started + self.runtime.limits().call_timeout,
             ctx: CallContext { progress: None, confirmer: None, retry: None, ..ctx.clone() },
             requests: std::sync::Mutex::new(Vec::new()),
+            step: std::sync::Mutex::new(None),
         })
     }
 

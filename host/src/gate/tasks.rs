@@ -52,6 +52,7 @@ impl Gate {
             deadline: started + self.runtime.limits().call_timeout,
             ctx: CallContext { caller: Some(caller.clone()), ..CallContext::default() },
             requests: std::sync::Mutex::new(Vec::new()),
+            step: std::sync::Mutex::new(None),
         });
         let path = ["nodes".to_string(), node.to_string(), "tasks".to_string(), upid.to_string()];
         let result = broker.request(Method::Delete, &path, &json!({})).await;

@@ -19,8 +19,7 @@ use rmcp::service::{Peer, RequestContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, ServiceExt};
 use serde_json::{Map, Value, json};
 
-use crate::gate::{CallContext, Caller, CompletionRef, Confirmer, Gate, GateError, ProgressSink, Retry};
-use crate::pve::TaskProgress;
+use crate::gate::{CallContext, Caller, CompletionRef, Confirmer, Gate, GateError, Progress, ProgressSink, Retry};
 use crate::runtime::{CallError, ToolFailure, ToolSpec};
 
 /// The MCP server over a [`Gate`].
@@ -260,30 +259,21 @@ pub fn to_mcp_tool(spec: &ToolSpec) -> Tool {
     tool
 }
 
-/// Turns task progress into MCP progress notifications for `token`: the
-/// percentage PVE logs when there is one, else elapsed seconds, with the
-/// newest log line as the message. Progress never goes backwards. The
-/// returned task ends once every sender is dropped and all are sent.
+/// Turns a call's progress into MCP progress notifications for `token`.
+/// Progress never goes backwards. The returned task ends once every sender
+/// is dropped and all are sent.
 fn progress_sink(peer: Peer<RoleServer>, token: ProgressToken) -> (ProgressSink, tokio::task::JoinHandle<()>) {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<TaskProgress>();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Progress>();
     let task = tokio::spawn(async move {
         let mut last = -1.0f64;
         while let Some(p) = rx.recv().await {
-            let (value, total) = match p.percent {
-                Some(pct) => (pct, Some(100.0)),
-                None => (p.elapsed.as_secs_f64(), None),
-            };
-            if value <= last {
+            if p.value <= last {
                 continue;
             }
-            last = value;
-            let mut param = ProgressNotificationParam::new(token.clone(), value);
-            param.total = total;
-            param.message = Some(match (&p.line, p.percent) {
-                (Some(line), _) => line.clone(),
-                (None, Some(pct)) => format!("{pct:.0}% done"),
-                (None, None) => format!("waiting for the Proxmox task ({}s)", p.elapsed.as_secs()),
-            });
+            last = p.value;
+            let mut param = ProgressNotificationParam::new(token.clone(), p.value);
+            param.total = p.total;
+            param.message = Some(p.message);
             if peer.notify_progress(param).await.is_err() {
                 break;
             }

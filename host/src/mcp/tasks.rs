@@ -112,12 +112,11 @@ impl TaskBook {
         });
         let book = Arc::clone(self);
         let task_id = id.clone();
-        let on_progress: crate::gate::ProgressSink = Arc::new(move |p: crate::pve::TaskProgress| {
-            let line = match (p.percent, p.line) {
-                (Some(pct), Some(line)) => format!("{pct:.0}%: {line}"),
-                (None, Some(line)) => line,
-                (Some(pct), None) => format!("{pct:.0}% done"),
-                (None, None) => format!("waiting for the Proxmox task ({}s)", p.elapsed.as_secs()),
+        let on_progress: crate::gate::ProgressSink = Arc::new(move |p: crate::gate::Progress| {
+            let line = match p.total {
+                Some(100.0) => format!("{:.0}%: {}", p.value, p.message),
+                Some(total) => format!("{:.0} of {total:.0}: {}", p.value.floor(), p.message),
+                None => p.message,
             };
             book.update(&task_id, |r| r.progress = Some(line));
         });

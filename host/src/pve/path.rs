@@ -28,14 +28,40 @@ pub fn encode_path<S: AsRef<str>>(segments: &[S]) -> Result<String, ApiError> {
         )));
     }
     let mut path = String::new();
+    let volume_at = volume_slot(segments);
     for (i, seg) in segments.iter().enumerate() {
         let seg = seg.as_ref();
-        check_segment(seg)
-            .map_err(|why| ApiError::InvalidRequest(format!("path segment {i} ({}) {why}", printable(seg))))?;
+        let checked = if Some(i) == volume_at { check_volume_id(seg) } else { check_segment(seg) };
+        checked.map_err(|why| ApiError::InvalidRequest(format!("path segment {i} ({}) {why}", printable(seg))))?;
         path.push('/');
         path.extend(utf8_percent_encode(seg, SEGMENT));
     }
     Ok(path)
+}
+
+/// Where a volume id sits in `/nodes/{node}/storage/{storage}/content/{volume}`:
+/// the one place Proxmox takes a value with slashes (`local:iso/x.iso`) as
+/// one path level. It is sent with its slashes encoded (`%2F`), so it stays
+/// one level, and it is the last segment, so even a server that decoded it
+/// could only reach deeper under `content/`.
+fn volume_slot<S: AsRef<str>>(segments: &[S]) -> Option<usize> {
+    let s: Vec<&str> = segments.iter().map(AsRef::as_ref).collect();
+    matches!(s.as_slice(), ["nodes", _, "storage", _, "content", _]).then_some(5)
+}
+
+/// A volume id: the checks of any segment, but slashes are allowed between
+/// non-empty parts that are not `.` or `..`.
+fn check_volume_id(seg: &str) -> Result<(), &'static str> {
+    for part in seg.split('/') {
+        if part.is_empty() || part == "." || part == ".." {
+            return Err("is not a volume id: its parts between slashes must be names, not empty, '.' or '..'");
+        }
+        check_segment(part)?;
+    }
+    if seg.len() > MAX_SEGMENT_LEN {
+        return Err("is too long");
+    }
+    Ok(())
 }
 
 fn check_segment(seg: &str) -> Result<(), &'static str> {
@@ -161,5 +187,19 @@ mod tests {
         }
         assert!(encode_path::<&str>(&[]).is_err());
         assert!(encode_path(&["a"; 17]).is_err());
+    }
+
+    #[test]
+    fn a_volume_id_keeps_its_slashes_encoded_in_one_level_and_only_there() {
+        let delete = ["nodes", "pve1", "storage", "local", "content", "local:iso/debian.iso"];
+        assert_eq!(encode_path(&delete).unwrap(), "/nodes/pve1/storage/local/content/local%3Aiso%2Fdebian.iso");
+        assert!(check_encoding(&delete).is_ok());
+        for bad in ["local:iso/../../../access", "local:iso//x", "local:iso/./x", "local:iso/x%2Fy", "/x"] {
+            let segs = ["nodes", "pve1", "storage", "local", "content", bad];
+            assert!(encode_path(&segs).is_err(), "{bad}");
+        }
+        // Anywhere else a slash is still refused.
+        assert!(encode_path(&["nodes", "pve1", "qemu/100", "status", "stop"]).is_err());
+        assert!(encode_path(&["nodes", "pve1", "storage", "local", "content", "a/b", "x"]).is_err());
     }
 }

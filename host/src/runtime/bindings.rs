@@ -1,6 +1,6 @@
 //! The host side of the contract: generated bindings, per-call store
-//! state, and the implementations of the `pve`, `log`, `api-schema` and
-//! `permissions` imports.
+//! state, and the implementations of the `pve`, `log`, `api-schema`,
+//! `permissions` and `progress` imports.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,6 +70,14 @@ pub trait Broker: Send + Sync {
     async fn wait_task(&self, node: &str, upid: &str, timeout: Duration) -> Result<TaskOutcome, ApiError>;
     /// A message the plugin logged (already in the host's log).
     fn log(&self, _level: tracing::Level, _message: &str) {}
+    /// The plugin's own progress (`progress.report`): `done` of `total`
+    /// steps (0: unknown).
+    fn progress(&self, _done: u32, _total: u32, _message: &str) {}
+    /// Pauses the call (`progress.pause`); `false` when it was cancelled or
+    /// its deadline is too close.
+    async fn pause(&self, _wanted: Duration) -> bool {
+        false
+    }
     /// The cluster's API schema, for the `api-schema` import; `Err` says
     /// why there is none.
     async fn api_schema(&self) -> Result<Arc<ApiSchema>, String> {
@@ -365,6 +373,20 @@ fn unavailable(why: &str) -> wit::ApiError {
 impl self::proxmcp::plugin::permissions::Host for CallState {
     async fn check(&mut self) -> wasmtime::Result<Result<String, wit::ApiError>> {
         Ok(self.broker.permissions().await.map_err(to_wit))
+    }
+}
+
+impl self::proxmcp::plugin::progress::Host for CallState {
+    async fn report(&mut self, done: u32, total: u32, message: String) -> wasmtime::Result<()> {
+        // Counted like log lines, so a loop cannot flood the client.
+        if self.budget.emit("progress", tracing::Level::DEBUG, &message) {
+            self.broker.progress(done, total, &message);
+        }
+        Ok(())
+    }
+
+    async fn pause(&mut self, ms: u32) -> wasmtime::Result<bool> {
+        Ok(self.broker.pause(Duration::from_millis(u64::from(ms))).await)
     }
 }
 

@@ -15,9 +15,9 @@ pub const MANIFEST_SECTION: &str = "proxmcp-manifest";
 
 /// Contract versions (`proxmcp:plugin@X`) this host can load.
 /// 0.1.1 added the optional `resources` export, 0.1.2 the `api-schema`
-/// import, 0.1.3 the `permissions` import; plugins built for earlier
-/// versions load as they are.
-pub const SUPPORTED_CONTRACTS: &[&str] = &["0.1.0", "0.1.1", "0.1.2", "0.1.3"];
+/// import, 0.1.3 the `permissions` import, 0.1.4 the `progress` import;
+/// plugins built for earlier versions load as they are.
+pub const SUPPORTED_CONTRACTS: &[&str] = &["0.1.0", "0.1.1", "0.1.2", "0.1.3", "0.1.4"];
 
 /// WASI interfaces a plugin may import: what a language runtime needs for
 /// stdio, clocks, randomness, environment and exit. All of them are inert
@@ -51,6 +51,7 @@ const CONTRACT_IMPORTS: &[&str] = &[
     "proxmcp:plugin/log",
     "proxmcp:plugin/api-schema",
     "proxmcp:plugin/permissions",
+    "proxmcp:plugin/progress",
 ];
 
 /// What a plugin says about itself, readable without running it.
