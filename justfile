@@ -11,7 +11,7 @@ build:
 
 # Build only the wasm plugins (built-ins and test guests).
 plugins:
-    cargo build --release --target wasm32-wasip2 --target-dir target/wasm-plugins -p proxmcp-plugin-inventory -p proxmcp-plugin-lifecycle -p proxmcp-plugin-provisioning -p proxmcp-plugin-guest-exec -p proxmcp-plugin-raw-api -p proxmcp-plugin-firewall-ha-read -p proxmcp-plugin-firewall-ha -p proxmcp-plugin-backups-read -p proxmcp-plugin-backups -p proxmcp-plugin-hostile -p proxmcp-plugin-forbidden-net
+    cargo build --release --target wasm32-wasip2 --target-dir target/wasm-plugins -p proxmcp-plugin-inventory -p proxmcp-plugin-lifecycle -p proxmcp-plugin-provisioning -p proxmcp-plugin-guest-exec -p proxmcp-plugin-raw-api -p proxmcp-plugin-firewall-ha-read -p proxmcp-plugin-firewall-ha -p proxmcp-plugin-backups-read -p proxmcp-plugin-backups -p proxmcp-plugin-provisioning-read -p proxmcp-plugin-storage-disks -p proxmcp-plugin-node-maintenance -p proxmcp-plugin-hostile -p proxmcp-plugin-forbidden-net
 
 # Run the whole test suite (the README's test command; CI runs the same).
 test:

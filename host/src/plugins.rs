@@ -53,6 +53,11 @@ pub const BUILTINS: &[Builtin] = &[
     // Opt-in: backup jobs and coverage, reads and writes apart.
     builtin!("backups-read", "BACKUPS_READ", default: false),
     builtin!("backups", "BACKUPS", default: false),
+    // Opt-in: guest info and waiting, appliance catalogue (reads);
+    // templates, disks, downloads and volumes (writes); node evacuation.
+    builtin!("provisioning-read", "PROVISIONING_READ", default: false),
+    builtin!("storage-disks", "STORAGE_DISKS", default: false),
+    builtin!("node-maintenance", "NODE_MAINTENANCE", default: false),
 ];
 
 /// Why plugin files could not be read.

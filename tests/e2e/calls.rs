@@ -22,6 +22,9 @@ const BUILTINS: &[(&str, &str)] = &[
     ("firewall-ha", env!("PROXMCP_WASM_FIREWALL_HA")),
     ("backups-read", env!("PROXMCP_WASM_BACKUPS_READ")),
     ("backups", env!("PROXMCP_WASM_BACKUPS")),
+    ("provisioning-read", env!("PROXMCP_WASM_PROVISIONING_READ")),
+    ("storage-disks", env!("PROXMCP_WASM_STORAGE_DISKS")),
+    ("node-maintenance", env!("PROXMCP_WASM_NODE_MAINTENANCE")),
 ];
 
 fn run(name: &str, wasm: &str) -> Value {

@@ -159,20 +159,26 @@ async fn every_inventory_tool_answers_filters_and_refuses_bad_arguments() {
 
     // Storage and backups.
     let v = t.ok("pve_list_storage", json!({})).await;
-    assert_eq!(v["count"], 6, "3 storages on each of the 2 online nodes");
+    assert_eq!(v["count"], 10, "5 storages on each of the 2 online nodes");
     let v = t.ok("pve_list_storage", json!({"node": "pve2"})).await;
     let nfs = v["storages"].as_array().unwrap().iter().find(|s| s["storage"] == "backup-nfs").unwrap().clone();
     assert_eq!((nfs["shared"].as_bool(), nfs["total_human"].as_str()), (Some(true), Some("4 TiB")));
     t.err("pve_list_storage", json!({"node": "pve3"}), "offline").await;
     let v = t.ok("pve_list_storage_content", json!({"storage": "local", "content": "iso", "node": "pve1"})).await;
     assert_eq!(v["volumes"][0]["volid"], "local:iso/debian-13.1.0-amd64-netinst.iso");
+    // The backup server's snapshots carry their verification and protection.
+    let v = t.ok("pve_list_backups", json!({"storage": "backup-pbs"})).await;
+    let pbs = v["backups"].as_array().unwrap();
+    let of = |vmid: u64| pbs.iter().find(|b| b["vmid"] == vmid).unwrap().clone();
+    assert_eq!((of(100)["verified"].as_bool(), of(100)["protected"].as_bool()), (Some(true), Some(true)), "{v}");
+    assert_eq!(of(102)["verified"].as_bool(), Some(false), "{v}");
     let v = t.ok("pve_list_storage_content", json!({"storage": "local-lvm", "vmid": 100})).await;
     assert_eq!((v["count"].as_u64(), v["volumes"][0]["size_human"].as_str()), (Some(1), Some("32 GiB")));
     t.err("pve_list_storage_content", json!({"storage": "nope"}), "pve_list_storage").await;
     t.err("pve_list_storage_content", json!({}), "storage").await;
     let v = t.ok("pve_list_backups", json!({})).await;
-    assert_eq!(v["count"], 3);
-    let v = t.ok("pve_list_backups", json!({"vmid": 100})).await;
+    assert_eq!(v["count"], 5, "3 vzdump archives and 2 backup server snapshots");
+    let v = t.ok("pve_list_backups", json!({"vmid": 100, "storage": "backup-nfs"})).await;
     assert_eq!((v["count"].as_u64(), v["backups"][0]["notes"].as_str()), (Some(1), Some("nightly")));
     let v = t.ok("pve_list_backups", json!({"storage": "local", "node": "pve1"})).await;
     assert_eq!(v["backups"][0]["vmid"], 102);
@@ -239,7 +245,13 @@ async fn backups_are_listed_with_a_node_unreachable_and_the_node_is_named() {
     let v = session.ok("pve_list_backups", json!({})).await;
     assert_eq!(v["unreachable_nodes"], json!(["pve1"]), "{v}");
     let backups = v["backups"].as_array().unwrap();
-    assert!(!backups.is_empty() && backups.iter().all(|b| b["storage"] == "backup-nfs" && b["node"] == "pve2"), "{v}");
+    assert!(
+        !backups.is_empty()
+            && backups
+                .iter()
+                .all(|b| ["backup-nfs", "backup-pbs"].contains(&b["storage"].as_str().unwrap()) && b["node"] == "pve2"),
+        "the shared stores, read through pve2: {v}"
+    );
     let newest = &backups[0];
     assert!(newest["ctime_utc"].as_str().unwrap().ends_with('Z') && newest["age"].as_str().unwrap().ends_with(" ago"));
     assert!(v["now_utc"].as_str().is_some());

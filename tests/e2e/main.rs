@@ -37,4 +37,5 @@ mod simulator;
 mod stateless_approval;
 mod stdio_inventory;
 mod support;
+mod templates_disks;
 mod testkit;

@@ -93,6 +93,10 @@ pub fn volume_owner(volume: &str) -> Result<Option<u32>, Unreadable> {
     {
         owners.push(id);
     }
+    // A Proxmox Backup Server snapshot: `backup/vm/VMID/TIME`, `backup/ct/VMID/TIME`.
+    if let ["backup", "vm" | "ct", id, ..] = name.split('/').collect::<Vec<_>>().as_slice() {
+        owners.push(id.parse().map_err(|_| Unreadable(format!("volume {volume:?}: bad vmid")))?);
+    }
     let base = name.rsplit('/').next().unwrap_or(name);
     for prefix in ["vm-", "base-", "subvol-", "basevol-", "vzdump-qemu-", "vzdump-lxc-", "vzdump-openvz-"] {
         if let Some(rest) = base.strip_prefix(prefix) {
@@ -156,6 +160,8 @@ mod tests {
         assert_eq!(volume_owner("local:subvol-200-disk-0").unwrap(), Some(200));
         assert_eq!(volume_owner("local:100/vm-100-disk-0.qcow2").unwrap(), Some(100));
         assert_eq!(volume_owner("backup-nfs:backup/vzdump-qemu-100-2026_01_01-00_00_00.vma.zst").unwrap(), Some(100));
+        assert_eq!(volume_owner("backup-pbs:backup/vm/100/2026-12-03T04:00:00Z").unwrap(), Some(100));
+        assert_eq!(volume_owner("backup-pbs:backup/ct/200/2026-12-03T04:00:00Z").unwrap(), Some(200));
         assert_eq!(volume_owner("local:iso/debian.iso").unwrap(), None);
         assert!(volume_owner("local:101/vm-100-disk-0.qcow2").is_err());
         assert!(truthy(&json!(1)) && truthy(&json!("1")) && truthy(&json!(true)) && !truthy(&json!(0)));

@@ -1,5 +1,6 @@
 //! The QEMU guest agent (`exec`, `exec-status`, the guest's network
-//! interfaces) and a container's interfaces. A guest's address is its
+//! interfaces, OS, host name, file systems, users, time zone) and a
+//! container's interfaces. A guest's address is its
 //! cloud-init `ipconfig0` address, else one DHCP would hand out.
 
 use serde_json::json;
@@ -28,7 +29,49 @@ pub(super) static ROUTES: &[Route] = &[
         network,
     ),
     ("GET", "/nodes/{node}/{kind:lxc}/{vmid}/interfaces", "The {kind}'s network interfaces and addresses.", interfaces),
+    (
+        "GET",
+        "/nodes/{node}/{kind:qemu}/{vmid}/agent/{command:info|get-osinfo|get-host-name|get-fsinfo|get-users|get-timezone}",
+        "What the {kind}'s guest agent reports: {command}.",
+        report,
+    ),
 ];
+
+/// The guest agent's answer to one read-only command.
+fn report(x: &mut Ctx<'_>) -> R {
+    check(x.params, &[])?;
+    let g = &x.c.guests[&x.vmid()];
+    if !g.agent || !guest_running(g) {
+        return Err(fail(500, "QEMU guest agent is not running"));
+    }
+    let windows = g.config.get("ostype").is_some_and(|o| o.starts_with("win"));
+    let disk = g.disk_gib * GIB;
+    let result = match x.var("command") {
+        "info" => json!({"version": "9.2.0", "supported_commands": [
+            {"name": "guest-ping", "enabled": true, "success-response": true},
+            {"name": "guest-get-osinfo", "enabled": true, "success-response": true},
+            {"name": "guest-network-get-interfaces", "enabled": true, "success-response": true}]}),
+        "get-osinfo" if windows => json!({"id": "mswindows", "name": "Microsoft Windows",
+            "pretty-name": "Windows Server 2022 Standard", "version": "Microsoft Windows Server 2022",
+            "version-id": "2022", "kernel-release": "20348", "kernel-version": "10.0", "machine": "x86_64"}),
+        "get-osinfo" => json!({"id": "debian", "name": "Debian GNU/Linux",
+            "pretty-name": "Debian GNU/Linux 13 (trixie)", "version": "13 (trixie)", "version-id": "13",
+            "kernel-release": "6.12.48+deb13-amd64", "kernel-version": "#1 SMP PREEMPT_DYNAMIC", "machine": "x86_64"}),
+        "get-host-name" => json!({"host-name": g.name}),
+        "get-fsinfo" => json!([
+            {"name": "sda1", "mountpoint": if windows { "C:\\" } else { "/" }, "type": if windows { "NTFS" } else { "ext4" },
+             "total-bytes": disk - GIB, "used-bytes": disk * 2 / 5,
+             "disk": [{"bus-type": "scsi", "bus": 0, "target": 0, "unit": 0, "dev": "/dev/sda1"}]},
+            {"name": "sda15", "mountpoint": "/boot/efi", "type": "vfat", "total-bytes": 130_000_000u64,
+             "used-bytes": 6_000_000u64, "disk": [{"bus-type": "scsi", "bus": 0, "target": 0, "unit": 0, "dev": "/dev/sda15"}]}
+        ]),
+        "get-users" => {
+            json!([{"user": if windows { "Administrator" } else { "admin" }, "login-time": 1_764_000_000.25}])
+        }
+        _ => json!({"zone": "UTC", "offset": 0}),
+    };
+    Ok(json!({"result": result}).into())
+}
 
 /// The guest's IPv4 address with prefix: `ipconfig0`'s, else a DHCP one.
 fn address(g: &crate::sim::seed::SimGuest) -> String {

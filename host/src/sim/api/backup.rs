@@ -141,6 +141,8 @@ fn vzdump(x: &mut Ctx<'_>) -> R {
                         vmid: Some(id),
                         ctime: now(),
                         notes: notes.clone(),
+                        verification: None,
+                        protected: false,
                     });
                 }
                 Ok(())

@@ -10,6 +10,7 @@ mod cluster;
 mod collections;
 mod config;
 mod create;
+mod disks;
 mod firewall;
 mod guests;
 mod ha;
@@ -17,6 +18,7 @@ mod nodes;
 mod power;
 mod schema;
 mod snapshots;
+mod storage;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, LazyLock};
@@ -170,6 +172,8 @@ static ROUTES: LazyLock<Vec<Compiled>> = LazyLock::new(|| {
         access::ROUTES,
         agent::ROUTES,
         ha::ROUTES,
+        disks::ROUTES,
+        storage::ROUTES,
     ]
     .into_iter()
     .flatten()
@@ -284,7 +288,10 @@ pub(super) fn privilege(segs: &[&str]) -> &'static str {
         ["nodes", _, "qemu" | "lxc", _, "clone"] => "VM.Clone",
         ["nodes", _, "qemu" | "lxc", _, "migrate"] => "VM.Migrate",
         ["nodes", _, "qemu" | "lxc", _, "config"] => "VM.Config.Options",
-        ["nodes", _, "qemu" | "lxc", _, "resize"] => "VM.Config.Disk",
+        ["nodes", _, "qemu" | "lxc", _, "resize" | "move_disk" | "move_volume"] => "VM.Config.Disk",
+        ["nodes", _, "qemu" | "lxc", _, "template"] => "VM.Allocate",
+        ["nodes", _, "storage", _, "download-url"] | ["nodes", _, "aplinfo"] => "Datastore.AllocateTemplate",
+        ["nodes", _, "storage", _, "content", _] => "Datastore.Allocate",
         ["nodes", _, "qemu", _, "agent", ..] => "VM.GuestAgent.Unrestricted",
         ["nodes", _, "qemu" | "lxc", _] => "VM.Allocate",
         ["nodes", _, "vzdump"] => "VM.Backup",
@@ -392,6 +399,8 @@ pub(super) fn disk_volume(vmid: u32, node: String, content: &str, gib: u64) -> c
         vmid: Some(vmid),
         ctime: crate::sim::state::now(),
         notes: None,
+        verification: None,
+        protected: false,
     }
 }
 

@@ -203,6 +203,12 @@ pub(super) fn storage_content(c: &Cluster, node: &str, storage: &str, params: &P
             if v.content == "backup" {
                 e["subtype"] = json!(if v.volid.contains("-lxc-") { "lxc" } else { "qemu" });
             }
+            if let Some(state) = &v.verification {
+                e["verification"] = json!({"state": state, "upid": format!("UPID:pbs:0000A1B2:00C3D4E5:{:08X}:verificationjob:backup\\x2dpbs:root@pam:", v.ctime)});
+            }
+            if v.protected {
+                e["protected"] = json!(1);
+            }
             e
         })
         .collect();

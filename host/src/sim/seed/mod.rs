@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 mod firewall;
+mod storages;
 
 use firewall::demo_firewall;
 pub use firewall::{Options, SimFirewall, SimIpSet, SimLogLine};
@@ -225,6 +226,13 @@ pub struct SimVolume {
     /// Notes.
     #[serde(default)]
     pub notes: Option<String>,
+    /// PBS: the last verification's state (`ok`, `failed`); none: never
+    /// verified.
+    #[serde(default)]
+    pub verification: Option<String>,
+    /// Protected from pruning and deletion.
+    #[serde(default)]
+    pub protected: bool,
 }
 
 /// A pool.
@@ -297,6 +305,8 @@ fn volume(volid: &str, node: Option<&str>, content: &str, format: &str, size: u6
         vmid,
         ctime: 1_763_000_000,
         notes: None,
+        verification: None,
+        protected: false,
     }
 }
 
@@ -504,6 +514,8 @@ impl Default for Seed {
                     base_used: 0,
                     volumes: images,
                 },
+                storages::ceph(),
+                storages::pbs(),
                 SimStorage {
                     storage: "backup-nfs".into(),
                     kind: "nfs".into(),

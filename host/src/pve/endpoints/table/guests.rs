@@ -137,7 +137,7 @@ pub(super) static ROWS: &[Endpoint] = &[
         acl: VMS_ACL,
         role: "PVEVMAdmin",
         action: "migrate {guest}",
-        tools: &["pve_migrate_vm"],
+        tools: &["pve_migrate_vm", "pve_evacuate_node"],
         ..ROW
     },
     Endpoint {
@@ -159,6 +159,7 @@ pub(super) static ROWS: &[Endpoint] = &[
         acl: VMS_ACL,
         role: "PVEVMAdmin",
         action: "move a disk of {guest}",
+        tools: &["pve_move_disk"],
         ..ROW
     },
     Endpoint {
@@ -169,6 +170,7 @@ pub(super) static ROWS: &[Endpoint] = &[
         acl: VMS_ACL,
         role: "PVEVMAdmin",
         action: "turn {guest} into a template, irreversibly",
+        tools: &["pve_convert_to_template"],
         ..ROW
     },
     Endpoint {

@@ -102,6 +102,7 @@ pub(super) static ROWS: &[Endpoint] = &[
         acl: "/storage/{storage}",
         role: "PVEDatastoreAdmin",
         action: "change or delete volume {volume}",
+        tools: &["pve_delete_volume"],
         ..ROW
     },
     Endpoint {
@@ -121,6 +122,7 @@ pub(super) static ROWS: &[Endpoint] = &[
         acl: "/storage/{storage}",
         role: "PVEDatastoreAdmin",
         action: "download a file to {storage}",
+        tools: &["pve_download_to_storage"],
         ..ROW
     },
     Endpoint {
@@ -131,6 +133,16 @@ pub(super) static ROWS: &[Endpoint] = &[
         role: "PVEDatastoreAdmin",
         action: "add a file to {storage}",
         secret_params: &["password"],
+        ..ROW
+    },
+    Endpoint {
+        methods: One(Post),
+        path: "/nodes/{node}/aplinfo",
+        privileges: "Datastore.AllocateTemplate on the target storage",
+        acl: "/storage",
+        role: "PVEDatastoreAdmin",
+        action: "download an appliance template on {node}",
+        tools: &["pve_download_appliance_template"],
         ..ROW
     },
     // ---- node disks and Ceph: destroying storage can destroy any guest's disks

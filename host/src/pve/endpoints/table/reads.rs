@@ -23,6 +23,7 @@ pub(super) static ROWS: &[Endpoint] = &[
     Endpoint { path: "/nodes/{node}/tasks", ..OPEN },
     Endpoint { path: "/nodes/{node}/tasks/{upid}/{what:status|log}", ..OPEN },
     Endpoint { path: "/access/{what:permissions|roles|users|groups|acl}", ..OPEN },
+    Endpoint { path: "/nodes/{node}/aplinfo", ..OPEN },
     // ---- reads that need a privilege (the permissions doctor, 403 hints)
     Endpoint {
         methods: One(Get),
@@ -113,7 +114,7 @@ pub(super) static ROWS: &[Endpoint] = &[
         privileges: "Datastore.Audit or Datastore.AllocateSpace",
         acl: "/storage/{storage}",
         role: "PVEAuditor",
-        tools: &["pve_list_storage_content", "pve_list_backups", "pve_backup_coverage"],
+        tools: &["pve_list_storage_content", "pve_list_backups", "pve_backup_coverage", "pve_delete_volume"],
         ..ROW
     },
     Endpoint {
@@ -131,7 +132,7 @@ pub(super) static ROWS: &[Endpoint] = &[
         privileges: "VM.GuestAgent.Audit or VM.GuestAgent.Unrestricted",
         acl: VMS_ACL,
         role: "PVEVMAdmin",
-        tools: &["pve_get_guest_network"],
+        tools: &["pve_get_guest_network", "pve_get_guest_info", "pve_wait_for_guest"],
         ..ROW
     },
     Endpoint {
@@ -164,6 +165,11 @@ pub(super) static ROWS: &[Endpoint] = &[
             "pve_delete_firewall_rule",
             "pve_set_firewall_options",
             "pve_get_guest_network",
+            "pve_get_guest_info",
+            "pve_wait_for_guest",
+            "pve_convert_to_template",
+            "pve_move_disk",
+            "pve_delete_volume",
         ],
         ..ROW
     },
