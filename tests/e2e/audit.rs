@@ -108,6 +108,7 @@ async fn the_audit_outcome_comes_from_the_gates_and_proxmox_not_the_plugin() {
         env: vec![("PROXMCP_AUDIT_LOG".into(), file.display().to_string())],
         global_args: vec!["--plugin".into(), support::hostile_wasm().to_string()],
         config: Some("[grants]\nhostile = [\"POST /nodes/*/qemu/*/status/*\"]\n".into()),
+        ..Launch::default()
     };
     let session = Session::start(&sim.base_url(), launch).await;
     let r = session.call("hostile_fake_denial", json!({"confirm": true})).await;

@@ -37,5 +37,6 @@ mod simulator;
 mod stateless_approval;
 mod stdio_inventory;
 mod support;
+mod targets;
 mod templates_disks;
 mod testkit;

@@ -131,6 +131,9 @@ pub struct Launch {
     pub config: Option<String>,
     /// Extra environment.
     pub env: Vec<(String, String)>,
+    /// Variables of the base environment to leave out (e.g. `PVE_BASE_URL`
+    /// when the config file names its targets).
+    pub unset: Vec<&'static str>,
 }
 
 /// The base command: real binary, clean environment, a scratch working
@@ -153,6 +156,9 @@ pub fn command_for(pve_uri: &str, launch: &Launch, work: &Path, args: &[&str]) -
         .env("PROXMCP_LOG", "info");
     for (k, v) in &launch.env {
         cmd.env(k, v);
+    }
+    for k in &launch.unset {
+        cmd.env_remove(k);
     }
     if let Some(config) = &launch.config {
         let path = work.join("proxmcp.toml");

@@ -68,18 +68,34 @@ pub(crate) async fn config_check(config: &Config) -> Result<()> {
         gate.skipped().len(),
         gate.tools().count()
     );
-    let Some(client) = client else {
+    if client.is_none() {
         bail!(pve::ConfigError::MissingBaseUrl);
-    };
-    let version = client
-        .request(pve::Method::Get, &["version"], &serde_json::Value::Null)
-        .await
-        .with_context(|| format!("Proxmox at {} did not answer", client.api_root()))?;
-    println!(
-        "proxmox:   {} reachable, version {}",
-        client.api_root(),
-        version["version"].as_str().unwrap_or("unknown")
-    );
+    }
+    for target in gate.targets() {
+        let Some(client) = &target.pve else { continue };
+        if target.caller_credentials {
+            let reached = client.request(pve::Method::Get, &["version"], &serde_json::Value::Null).await;
+            if let Some(e) = reached.as_ref().err().filter(|e| !matches!(e, pve::ApiError::Unauthorized(_))) {
+                bail!("target {}: Proxmox at {} did not answer: {e}", target.name, client.api_root());
+            }
+            println!("proxmox:   {} reachable (target {}, each caller's own token)", client.api_root(), target.name);
+            continue;
+        }
+        let version = client
+            .request(pve::Method::Get, &["version"], &serde_json::Value::Null)
+            .await
+            .with_context(|| format!("target {}: Proxmox at {} did not answer", target.name, client.api_root()))?;
+        println!(
+            "proxmox:   {} reachable, version {}{}",
+            client.api_root(),
+            version["version"].as_str().unwrap_or("unknown"),
+            match (gate.targets().count() > 1, target.read_only) {
+                (false, _) => String::new(),
+                (true, false) => format!(" (target {})", target.name),
+                (true, true) => format!(" (target {}, read-only)", target.name),
+            }
+        );
+    }
     println!("configuration OK");
     Ok(())
 }

@@ -4,7 +4,7 @@
 //! non-zero exit when a loaded tool cannot work.
 
 use anyhow::{Context, Result, bail};
-use proxmcp::config::Config;
+use proxmcp::config::{Config, TargetSettings};
 use proxmcp::pve::{self, Method, PveClient};
 use serde_json::{Value, json};
 
@@ -14,11 +14,11 @@ use super::setup::{build_gate, make_client};
 const SKEW_LIMIT_SECS: i64 = 30;
 
 /// How the node's certificate is trusted: the client's own TLS setting.
-fn trust(config: &Config, client: &PveClient) -> Result<String> {
+fn trust(client: &PveClient, settings: Option<&TargetSettings>) -> String {
     if client.api_root().starts_with("http://") {
-        return Ok("plain HTTP, no TLS (allow_insecure_http)".into());
+        return "plain HTTP, no TLS (allow_insecure_http)".into();
     }
-    Ok(config.pve()?.map_or_else(|| "not configured".into(), |p| p.tls.describe()))
+    settings.map_or_else(|| "not configured".into(), |s| s.pve.tls.describe())
 }
 
 async fn get(client: &PveClient, path: &[&str]) -> Result<Value, pve::ApiError> {
@@ -46,7 +46,8 @@ fn quorum(status: &Value) -> String {
 
 pub(crate) async fn doctor(config: &Config, as_json: bool) -> Result<()> {
     let client = make_client(config)?.ok_or(pve::ConfigError::MissingBaseUrl)?;
-    let gate = build_gate(config, Some(client.clone())).await?;
+    let gate = build_gate(config, Some(client)).await?;
+    let settings = config.targets()?;
     let plugins: Vec<Value> = gate
         .plugins()
         .map(|p| json!({"name": p.manifest.name, "version": p.manifest.version, "tools": p.tools.len()}))
@@ -56,55 +57,45 @@ pub(crate) async fn doctor(config: &Config, as_json: bool) -> Result<()> {
         .iter()
         .map(|s| format!("{} ({}): {}", s.name.as_deref().unwrap_or("?"), s.origin, s.reason))
         .collect();
-    let tls = trust(config, &client)?;
-    let version = get(&client, &["version"])
-        .await
-        .with_context(|| format!("Proxmox at {} did not answer ({tls})", client.api_root()))?;
-    let status = get(&client, &["cluster", "status"]).await;
-    let nodes = get(&client, &["nodes"]).await.unwrap_or(Value::Null);
-    let online = nodes
-        .as_array()
-        .and_then(|n| n.iter().find(|n| n["status"] == "online"))
-        .and_then(|n| n["node"].as_str().map(str::to_string));
-    let skew = match &online {
-        Some(node) => get(&client, &["nodes", node, "time"]).await.ok().and_then(|t| t["time"].as_i64()).map(|t| {
-            let here = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-            t - i64::try_from(here).unwrap_or(i64::MAX)
-        }),
-        None => None,
-    };
-    let report = gate.permissions_report().await.context("cannot read the credentials' permissions")?;
-    let quorum = match &status {
-        Ok(s) => quorum(s),
-        Err(e) => format!("unknown ({e})"),
-    };
+    let several = gate.targets().count() > 1;
+    let mut sections = Vec::new();
+    let mut failing = Vec::new();
+    for target in gate.targets() {
+        let Some(client) = &target.pve else { continue };
+        if target.caller_credentials {
+            // Its permissions are each caller's; there is no one to judge.
+            if !as_json {
+                println!("target:      {} takes each caller's own token; not examined", target.name);
+            }
+            sections.push(json!({"target": target.name, "caller_credentials": true}));
+            continue;
+        }
+        let tls = trust(client, settings.iter().find(|s| s.name == target.name));
+        let (section, lines) = examine_target(&gate, target, client, tls).await?;
+        for f in section["permissions"]["fails"].as_array().into_iter().flatten() {
+            let tool = f["tool"].as_str().unwrap_or_default();
+            failing.push(if several { format!("{tool} on {}", target.name) } else { tool.to_string() });
+        }
+        if !as_json {
+            if several {
+                println!("target:      {}{}", target.name, if target.read_only { " (read-only)" } else { "" });
+            }
+            for line in lines {
+                println!("{line}");
+            }
+        }
+        sections.push(section);
+    }
     if as_json {
-        let out = json!({
-            "proxmox": client.api_root(),
-            "tls": tls,
-            "version": version["version"],
-            "quorum": quorum,
-            "clock_skew_secs": skew,
-            "read_only": config.read_only(),
-            "plugins": plugins,
-            "skipped": skipped,
-            "permissions": report,
-        });
+        let mut out = match (several, sections.first()) {
+            (false, Some(only)) => only.clone(),
+            _ => json!({ "targets": sections }),
+        };
+        out["read_only"] = json!(config.read_only());
+        out["plugins"] = json!(plugins);
+        out["skipped"] = json!(skipped);
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
-        println!("proxmox:     {}", client.api_root());
-        println!("tls:         {tls}");
-        println!("version:     PVE {}", version["version"].as_str().unwrap_or("unknown"));
-        println!("quorum:      {quorum}");
-        match (skew, &online) {
-            (Some(s), Some(node)) if s.abs() > SKEW_LIMIT_SECS => {
-                println!(
-                    "clock:       {node} is {s:+} s off this host's clock: fix NTP (tickets and TOTP fail past a few minutes)"
-                )
-            }
-            (Some(s), Some(node)) => println!("clock:       {node} within {} s of this host", s.abs()),
-            _ => println!("clock:       not checked (no online node answered /time)"),
-        }
         println!("read-only:   {}", config.read_only());
         for p in &plugins {
             println!(
@@ -117,30 +108,84 @@ pub(crate) async fn doctor(config: &Config, as_json: bool) -> Result<()> {
         for s in &skipped {
             println!("skipped:     {s}");
         }
-        println!("credentials: {}", report.credentials);
-        println!("works:       {} tools", report.works.len());
-        for f in &report.fails {
-            println!("FAILS (403): {} — needs {}", f.tool, f.missing.join("; "));
-        }
-        for p in &report.partly {
-            println!("partly:      {} — {}", p.tool, p.only.join("; "));
-        }
-        for u in &report.unknown {
-            println!("unknown:     {} — {}", u.tool, u.why);
-        }
-        for g in &report.grant {
-            println!("grant:       {}   # for {}", g.command, g.tools.join(", "));
-        }
-        if let Some(note) = &report.note {
-            println!("note:        {note}");
-        }
     }
-    if !report.fails.is_empty() {
+    if !failing.is_empty() {
         bail!(
             "{} loaded tools will fail with 403 ({}); grant what is listed above, or leave those tools out with [tools] deny or hide_unauthorized = true",
-            report.fails.len(),
-            report.fails.iter().map(|f| f.tool.as_str()).collect::<Vec<_>>().join(", ")
+            failing.len(),
+            failing.join(", ")
         );
     }
     Ok(())
+}
+
+/// One target's part of the report: its JSON, and its lines for people.
+async fn examine_target(
+    gate: &proxmcp::gate::Gate,
+    target: &proxmcp::gate::Target,
+    client: &PveClient,
+    tls: String,
+) -> Result<(Value, Vec<String>)> {
+    let version = get(client, &["version"])
+        .await
+        .with_context(|| format!("Proxmox at {} did not answer ({tls})", client.api_root()))?;
+    let status = get(client, &["cluster", "status"]).await;
+    let nodes = get(client, &["nodes"]).await.unwrap_or(Value::Null);
+    let online = nodes
+        .as_array()
+        .and_then(|n| n.iter().find(|n| n["status"] == "online"))
+        .and_then(|n| n["node"].as_str().map(str::to_string));
+    let skew = match &online {
+        Some(node) => get(client, &["nodes", node, "time"]).await.ok().and_then(|t| t["time"].as_i64()).map(|t| {
+            let here = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            t - i64::try_from(here).unwrap_or(i64::MAX)
+        }),
+        None => None,
+    };
+    let report = gate.permissions_report_on(target).await.context("cannot read the credentials' permissions")?;
+    let quorum = match &status {
+        Ok(s) => quorum(s),
+        Err(e) => format!("unknown ({e})"),
+    };
+    let mut lines = vec![
+        format!("proxmox:     {}", client.api_root()),
+        format!("tls:         {tls}"),
+        format!("version:     PVE {}", version["version"].as_str().unwrap_or("unknown")),
+        format!("quorum:      {quorum}"),
+    ];
+    lines.push(match (skew, &online) {
+        (Some(s), Some(node)) if s.abs() > SKEW_LIMIT_SECS => {
+            format!("clock:       {node} is {s:+} s off this host's clock: fix NTP (tickets and TOTP fail past a few minutes)")
+        }
+        (Some(s), Some(node)) => format!("clock:       {node} within {} s of this host", s.abs()),
+        _ => "clock:       not checked (no online node answered /time)".to_string(),
+    });
+    lines.push(format!("credentials: {}", report.credentials));
+    lines.push(format!("works:       {} tools", report.works.len()));
+    for f in &report.fails {
+        lines.push(format!("FAILS (403): {} — needs {}", f.tool, f.missing.join("; ")));
+    }
+    for p in &report.partly {
+        lines.push(format!("partly:      {} — {}", p.tool, p.only.join("; ")));
+    }
+    for u in &report.unknown {
+        lines.push(format!("unknown:     {} — {}", u.tool, u.why));
+    }
+    for g in &report.grant {
+        lines.push(format!("grant:       {}   # for {}", g.command, g.tools.join(", ")));
+    }
+    if let Some(note) = &report.note {
+        lines.push(format!("note:        {note}"));
+    }
+    let section = json!({
+        "target": target.name,
+        "proxmox": client.api_root(),
+        "tls": tls,
+        "version": version["version"],
+        "quorum": quorum,
+        "clock_skew_secs": skew,
+        "target_read_only": target.read_only,
+        "permissions": report,
+    });
+    Ok((section, lines))
 }

@@ -43,7 +43,17 @@ pub(crate) async fn serve(config: &Config, hints: Option<&dyn Fn(&str)>) -> Resu
             }
         }
     }
-    check_proxmox(&client).await;
+    let gate_targets: Vec<(String, Option<pve::PveClient>, bool)> =
+        gate.targets().map(|t| (t.name.clone(), t.pve.clone(), t.caller_credentials)).collect();
+    for (name, client, caller) in &gate_targets {
+        match client {
+            Some(_) if *caller => {
+                tracing::info!(target_name = %name, "each call carries the caller's own Proxmox token")
+            }
+            Some(client) => check_proxmox(name, client).await,
+            None => {}
+        }
+    }
     let tools = gate.tools().count();
     let plugins = gate.plugins().count();
     let rbac = gate.rbac().clone();
@@ -59,7 +69,8 @@ pub(crate) async fn serve(config: &Config, hints: Option<&dyn Fn(&str)>) -> Resu
         "sse" => HttpTransport::Sse,
         _ => HttpTransport::Streamable,
     };
-    let ready_client = client.clone();
+    let ready_targets: Vec<(String, pve::PveClient, bool)> =
+        gate_targets.iter().filter_map(|(name, c, caller)| c.clone().map(|c| (name.clone(), c, *caller))).collect();
     let options = HttpOptions {
         addr: config.listen_addr()?,
         path: config.mcp_path().to_string(),
@@ -69,13 +80,20 @@ pub(crate) async fn serve(config: &Config, hints: Option<&dyn Fn(&str)>) -> Resu
         allow_unauthenticated: config.mcp.allow_unauthenticated.unwrap_or(false),
         limits: http_limits(config),
         ready: Arc::new(move || {
-            let client = ready_client.clone();
+            let targets = ready_targets.clone();
             Box::pin(async move {
-                client
-                    .request(pve::Method::Get, &["version"], &serde_json::Value::Null)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| format!("Proxmox at {} is not usable: {e}", client.api_root()))
+                let checks = targets.iter().map(|(name, client, caller)| async move {
+                    let answer = client.request(pve::Method::Get, &["version"], &serde_json::Value::Null).await;
+                    // Without a caller's token, an answer at all is ready.
+                    let answer = match answer {
+                        Err(pve::ApiError::Unauthorized(_)) if *caller => Ok(serde_json::Value::Null),
+                        other => other,
+                    };
+                    let result =
+                        answer.map(|_| ()).map_err(|e| format!("Proxmox at {} is not usable: {e}", client.api_root()));
+                    (name.clone(), result)
+                });
+                futures::future::join_all(checks).await
             })
         }),
     };
@@ -144,19 +162,23 @@ pub(crate) async fn shutdown_signal() {
 /// Says before "ready" whether Proxmox answers with these credentials: a
 /// wrong secret is reported at start, not at the first call. A cluster that
 /// cannot be reached now is no reason not to start.
-async fn check_proxmox(client: &pve::PveClient) {
+async fn check_proxmox(target: &str, client: &pve::PveClient) {
     let root = client.api_root();
     let asked = client.request(pve::Method::Get, &["version"], &serde_json::Value::Null);
     // Bounded: a cluster that is down must not hold up the start for long.
     match tokio::time::timeout(std::time::Duration::from_secs(2), asked).await {
         Ok(Ok(v)) => {
             let version = v.get("version").and_then(serde_json::Value::as_str).unwrap_or("?").to_string();
-            tracing::info!(%root, version, "Proxmox answers; the credentials are accepted");
+            tracing::info!(target_name = target, %root, version, "Proxmox answers; the credentials are accepted");
         }
         Ok(Err(e @ (pve::ApiError::Unauthorized(_) | pve::ApiError::Forbidden(_)))) => {
-            tracing::error!(%root, "Proxmox refused the credentials; every call will fail until they are fixed: {e}");
+            tracing::error!(target_name = target, %root, "Proxmox refused the credentials; every call will fail until they are fixed: {e}");
         }
-        Ok(Err(e)) => tracing::warn!(%root, "Proxmox cannot be used now; calls will fail until it can: {e}"),
-        Err(_) => tracing::warn!(%root, "Proxmox did not answer within 2 s; calls will fail until it does"),
+        Ok(Err(e)) => {
+            tracing::warn!(target_name = target, %root, "Proxmox cannot be used now; calls will fail until it can: {e}")
+        }
+        Err(_) => {
+            tracing::warn!(target_name = target, %root, "Proxmox did not answer within 2 s; calls will fail until it does")
+        }
     }
 }

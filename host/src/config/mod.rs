@@ -10,11 +10,13 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::defaults;
-use crate::pve::{Auth, PveConfig, TlsMode};
 use crate::runtime::Limits;
 use crate::secret::Secret;
 
 mod env;
+mod targets;
+
+pub use targets::TargetSettings;
 
 /// Why the configuration is unusable.
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +80,26 @@ pub struct ProxmoxSection {
     pub max_concurrency: Option<usize>,
     /// `PVE_RETRIES`: extra attempts for a read after a reset or 502/503/504 (default 2).
     pub retries: Option<u32>,
+    /// This target refuses every write (its reads stay available).
+    pub read_only: Option<bool>,
+    /// `"configured"` (default): the token or password above. `"caller"`:
+    /// each HTTP request's `X-Proxmox-Token` header, so Proxmox's ACLs
+    /// apply per person.
+    pub credentials: Option<Credentials>,
+    /// `[targets.NAME.protect]`: this target's protected guests (default:
+    /// the top-level `[protect]`). In `[proxmox]`, use `[protect]`.
+    pub protect: Option<ProtectSection>,
+}
+
+/// Whose Proxmox credentials a target's requests carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Credentials {
+    /// The ones in the configuration.
+    #[default]
+    Configured,
+    /// The caller's own API token (`X-Proxmox-Token`), per request.
+    Caller,
 }
 
 /// `[mcp]`: how clients reach proxmcp.
@@ -273,6 +295,21 @@ pub struct RoleSection {
     /// The role's calls may only read, whatever the tool.
     #[serde(default)]
     pub read_only: bool,
+    /// Targets it may use (default: all).
+    #[serde(default)]
+    pub targets: Vec<String>,
+    /// Its guests are in these pools.
+    #[serde(default)]
+    pub pools: Vec<String>,
+    /// Its guests carry one of these tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Its guests run on these nodes.
+    #[serde(default)]
+    pub nodes: Vec<String>,
+    /// Its guests' ids: `"105"` or `"100-199"`.
+    #[serde(default)]
+    pub vmids: Vec<String>,
 }
 
 fn all_tools() -> Vec<String> {
@@ -345,6 +382,13 @@ pub struct Config {
     /// `[rbac]`.
     #[serde(default)]
     pub rbac: RbacSection,
+    /// `[targets.NAME]`: further Proxmox clusters, each with everything
+    /// `[proxmox]` has. `[proxmox]` and `PVE_*` are the target `default`.
+    #[serde(default)]
+    pub targets: std::collections::BTreeMap<String, ProxmoxSection>,
+    /// The target a call uses when it names none (default: `default`, or
+    /// the only target).
+    pub default_target: Option<String>,
 }
 
 /// Settings given as command-line flags; they win over file and environment.
@@ -460,7 +504,7 @@ impl Config {
         if self.proxmox.timeout_secs == Some(0) {
             return Err(ConfigError::Invalid("PVE_TIMEOUT must be at least 1 second".into()));
         }
-        Ok(())
+        self.validate_targets()
     }
 
     /// The MCP transport (`stdio` by default).
@@ -522,44 +566,6 @@ impl Config {
             return Some(PathBuf::from(xdg).join("proxmcp"));
         }
         env("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".cache").join("proxmcp"))
-    }
-
-    /// The Proxmox client settings, or `Ok(None)` when no URL is set.
-    pub fn pve(&self) -> Result<Option<PveConfig>, crate::pve::ConfigError> {
-        let p = &self.proxmox;
-        let Some(base_url) = p.base_url.clone() else {
-            return Ok(None);
-        };
-        let auth = match (&p.token_id, &p.token_secret, &p.username, &p.password) {
-            (Some(id), Some(secret), _, _) => Auth::ApiToken { id: id.clone(), secret: secret.clone() },
-            (_, _, Some(username), Some(password)) => {
-                Auth::Password { username: username.clone(), password: password.clone() }
-            }
-            _ => return Err(crate::pve::ConfigError::MissingCredentials),
-        };
-        let tls = match (&p.fingerprint, &p.ca_file, p.verify_ssl) {
-            (Some(_), Some(_), _) => {
-                return Err(crate::pve::ConfigError::TlsConflict(
-                    "both PVE_FINGERPRINT and PVE_CA_FILE are set; keep one (the fingerprint pins one node's certificate, the CA file trusts a cluster CA)".into(),
-                ));
-            }
-            (Some(_), None, Some(false)) | (None, Some(_), Some(false)) => {
-                return Err(crate::pve::ConfigError::TlsConflict(
-                    "PVE_VERIFY_SSL=false turns certificate checks off, but PVE_FINGERPRINT or PVE_CA_FILE asks for them; remove PVE_VERIFY_SSL".into(),
-                ));
-            }
-            (Some(fp), None, _) => TlsMode::Fingerprint(crate::pve::tls::parse_fingerprint(fp)?),
-            (None, Some(ca), _) => TlsMode::CaFile(ca.clone()),
-            (None, None, Some(false)) => TlsMode::Insecure,
-            (None, None, _) => TlsMode::System,
-        };
-        let mut config = PveConfig::new(base_url, auth);
-        config.tls = tls;
-        config.allow_insecure_http = p.allow_insecure_http.unwrap_or(false);
-        config.timeout = p.timeout_secs.map_or(defaults::PVE_TIMEOUT, Duration::from_secs);
-        config.max_concurrency = p.max_concurrency.unwrap_or(defaults::PVE_MAX_CONCURRENCY);
-        config.retries = p.retries.unwrap_or(defaults::PVE_RETRIES);
-        Ok(Some(config))
     }
 }
 

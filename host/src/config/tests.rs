@@ -1,4 +1,5 @@
 use super::*;
+use crate::pve::TlsMode;
 use std::collections::HashMap;
 
 fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {

@@ -20,6 +20,8 @@ pub struct Role {
     pub tools: Vec<String>,
     /// Every request of its calls must be a read.
     pub read_only: bool,
+    /// The part of the estate it may reach.
+    pub scope: super::scope::Scope,
 }
 
 impl Role {
@@ -41,6 +43,9 @@ pub struct Caller {
 /// Why the access configuration is unusable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AccessError {
+    /// A role's scope does not parse.
+    #[error("{0}")]
+    BadScope(String),
     /// A token or `stdio_role` names a role that does not exist.
     #[error("{what} names role {role:?}, which is not defined; define [rbac.roles.{role}] or use one of: {known}")]
     UnknownRole {
@@ -85,19 +90,40 @@ impl Rbac {
     /// unless the section redefines them.
     pub fn from_config(section: &RbacSection) -> Result<Rbac, AccessError> {
         let mut roles: BTreeMap<String, Arc<Role>> = BTreeMap::new();
-        roles
-            .insert("admin".into(), Arc::new(Role { name: "admin".into(), tools: vec!["*".into()], read_only: false }));
+        roles.insert(
+            "admin".into(),
+            Arc::new(Role {
+                name: "admin".into(),
+                tools: vec!["*".into()],
+                read_only: false,
+                scope: Default::default(),
+            }),
+        );
         roles.insert(
             "viewer".into(),
-            Arc::new(Role { name: "viewer".into(), tools: vec!["*".into()], read_only: true }),
+            Arc::new(Role {
+                name: "viewer".into(),
+                tools: vec!["*".into()],
+                read_only: true,
+                scope: Default::default(),
+            }),
         );
         for (name, r) in &section.roles {
             if r.tools.iter().any(|p| p.trim().is_empty()) {
                 return Err(AccessError::EmptyPattern(format!("[rbac.roles.{name}] tools")));
             }
+            let vmids = super::scope::Scope::parse_vmids(&r.vmids)
+                .map_err(|why| AccessError::BadScope(format!("[rbac.roles.{name}] {why}")))?;
+            let scope = super::scope::Scope {
+                targets: r.targets.clone(),
+                pools: r.pools.clone(),
+                tags: r.tags.clone(),
+                nodes: r.nodes.clone(),
+                vmids,
+            };
             roles.insert(
                 name.clone(),
-                Arc::new(Role { name: name.clone(), tools: r.tools.clone(), read_only: r.read_only }),
+                Arc::new(Role { name: name.clone(), tools: r.tools.clone(), read_only: r.read_only, scope }),
             );
         }
         let known = || roles.keys().cloned().collect::<Vec<_>>().join(", ");
@@ -242,7 +268,16 @@ mod tests {
 
     fn section() -> RbacSection {
         let mut s = RbacSection::default();
-        s.roles.insert("ops".into(), RoleSection { tools: vec!["pve_vm_*".into()], read_only: false });
+        let ops = RoleSection {
+            tools: vec!["pve_vm_*".into()],
+            read_only: false,
+            targets: vec![],
+            pools: vec![],
+            tags: vec![],
+            nodes: vec![],
+            vmids: vec![],
+        };
+        s.roles.insert("ops".into(), ops);
         s.tokens.push(TokenSection { principal: "alice".into(), role: "ops".into(), sha256: hash_token("s3cret") });
         s.tokens.push(TokenSection { principal: "bob".into(), role: "viewer".into(), sha256: hash_token("other") });
         s

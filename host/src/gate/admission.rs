@@ -76,6 +76,9 @@ pub enum BuildError {
     /// `[rbac]` is unusable.
     #[error("{0}")]
     Access(String),
+    /// The targets do not fit together.
+    #[error("{0}")]
+    Targets(String),
     /// Two plugins share a name.
     #[error("two plugins are named {name:?} ({first} and {second}); remove one from the configuration")]
     DuplicatePlugin {
@@ -207,7 +210,21 @@ impl Gate {
                 super::doctor::ToolFacts::of(spec, crate::plugins::BUILTINS.iter().any(|b| b.name == name))
             })
             .collect();
-        Ok(Gate { auditing: None, runtime, pve, policy, entries, tools, skipped, rbac, rate: None, sealer, catalog })
+        let targets = super::targets::Targets::single(pve, policy.protection.clone());
+        Ok(Gate {
+            auditing: None,
+            runtime,
+            targets,
+            policy,
+            entries,
+            tools,
+            skipped,
+            rbac,
+            rate: None,
+            sealer,
+            catalog,
+            host_tools: Vec::new(),
+        })
     }
 
     /// Puts calls under `rbac`'s roles and `rate`'s limits. Every pattern of

@@ -67,6 +67,7 @@ impl Gate {
     /// when the call plans no write.
     pub(super) async fn plan_of(
         &self,
+        target: &super::Target,
         result: Result<ToolOutput, CallError>,
     ) -> Result<Option<Vec<Planned>>, ApiError> {
         let plan = match result {
@@ -78,27 +79,32 @@ impl Gate {
         if plan.is_empty() {
             return Ok(None);
         }
-        self.check_plan(&plan).await?;
+        self.check_plan(target, &plan).await?;
         Ok(Some(plan))
     }
 
-    pub(super) async fn check_plan(&self, plan: &[Planned]) -> Result<(), ApiError> {
+    pub(super) async fn check_plan(&self, target: &super::Target, plan: &[Planned]) -> Result<(), ApiError> {
         for p in plan {
-            self.policy.protection.check(self.pve.as_ref(), p.method, &p.path, &p.params).await?;
+            target.protection.check(target.pve.as_ref(), p.method, &p.path, &p.params).await?;
         }
         Ok(())
     }
 
     /// Asks the user to approve `plan`, described request by request.
-    pub(super) async fn ask(&self, ctx: &CallContext, plan: &[Planned]) -> Result<(), ApiError> {
-        ask_user(ctx.confirmer.as_ref(), &self.actions(plan).await).await
+    pub(super) async fn ask(
+        &self,
+        target: &super::Target,
+        ctx: &CallContext,
+        plan: &[Planned],
+    ) -> Result<(), ApiError> {
+        ask_user(ctx.confirmer.as_ref(), &self.actions(target, plan).await).await
     }
 
     /// What each request of `plan` does, in words.
-    pub(super) async fn actions(&self, plan: &[Planned]) -> Vec<String> {
+    pub(super) async fn actions(&self, target: &super::Target, plan: &[Planned]) -> Vec<String> {
         let mut actions = Vec::new();
         for p in plan {
-            actions.push(broker::describe(self.pve.as_ref(), p.method, &p.path, &p.params).await);
+            actions.push(broker::describe(target.pve.as_ref(), p.method, &p.path, &p.params).await);
         }
         actions
     }

@@ -79,6 +79,9 @@ pub struct Record {
     pub plugin: String,
     /// Tool name.
     pub tool: String,
+    /// The Proxmox target the call's requests went to (with several).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
     /// Arguments, redacted and capped.
     pub arguments: Value,
     /// How it ended.
@@ -111,6 +114,8 @@ pub struct Call<'a> {
     pub requests: Vec<RequestRecord>,
     /// How its writes were approved.
     pub approved_by: Option<String>,
+    /// Its target, when the deployment has several.
+    pub target: Option<&'a str>,
 }
 
 /// Why the audit log could not be used.
@@ -283,6 +288,7 @@ impl AuditLog {
             role: call.caller.role.name.clone(),
             plugin: call.plugin.to_string(),
             tool: call.tool.to_string(),
+            target: call.target.map(str::to_string),
             arguments: cap(self.redact(call.arguments)),
             outcome: call.outcome,
             approved_by: call.approved_by,

@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::access::Role;
 use super::approval::{Approval, ask_user};
 use super::audit::RequestRecord;
-use super::{CallContext, Grant, Progress, Protection, ToolSelection};
+use super::{CallContext, Grant, Progress, ToolSelection};
 use crate::pve::apischema::{ApiSchema, Checked, check};
 use crate::pve::endpoints::{self, Matched};
 use crate::pve::{ApiError, GuestInfo, Method, PveClient, TaskOutcome, encode_path};
@@ -34,8 +34,8 @@ pub(crate) struct CallBroker {
     pub tools: ToolSelection,
     pub approval: Mutex<Approval>,
     pub dry_run: bool,
-    pub protection: Protection,
-    pub pve: Option<PveClient>,
+    /// Where the call's requests go, and the rules that hold there.
+    pub target: std::sync::Arc<super::Target>,
     /// The deployment's tools, for the permissions doctor.
     pub catalog: std::sync::Arc<[super::doctor::ToolFacts]>,
     pub task_wait: Duration,
@@ -113,7 +113,7 @@ async fn guest_label(pve: Option<&PveClient>, m: &Matched) -> String {
 
 impl CallBroker {
     fn client(&self) -> Result<&PveClient, ApiError> {
-        self.pve.as_ref().ok_or_else(|| {
+        self.target.pve.as_ref().ok_or_else(|| {
             ApiError::Other("no Proxmox connection is configured; set PVE_BASE_URL and an API token".into())
         })
     }
@@ -134,6 +134,12 @@ impl CallBroker {
                 "read-only mode refuses {method} {shown}; nothing was sent (an operator can turn off PROXMCP_READ_ONLY)"
             )));
         }
+        if self.target.read_only && method.is_write() {
+            let name = &self.target.name;
+            return Err(ApiError::DeniedByPolicy(format!(
+                "target {name:?} is read-only ([targets.{name}] read_only = true), so {method} {shown} was refused; nothing was sent. Pick a writable target with the target argument"
+            )));
+        }
         if self.reads_only && method.is_write() {
             return Err(ApiError::DeniedByPolicy(format!(
                 "{} only reads, so {method} {shown} was refused; nothing was sent",
@@ -152,15 +158,16 @@ impl CallBroker {
                 self.plugin
             )));
         }
+        self.role.scope.check(&self.role.name, self.target.pve.as_ref(), method, path, params).await?;
         if method.is_write() {
             self.check_tool_of_endpoint(method, shown, path)?;
-            self.protection.check(self.pve.as_ref(), method, path, params).await?;
+            self.target.protection.check(self.target.pve.as_ref(), method, path, params).await?;
         }
         let checked = if schema { Some(self.check_schema(method, path, params).await?) } else { None };
         if method.is_write() && self.dry_run {
             return Err(ApiError::DeniedByPolicy(format!(
                 "dry run: this call would {}; nothing was sent",
-                describe(self.pve.as_ref(), method, path, params).await
+                describe(self.target.pve.as_ref(), method, path, params).await
             )));
         }
         if method.is_write() {
@@ -171,6 +178,10 @@ impl CallBroker {
         if method.is_write() {
             client.invalidate_guests().await;
         }
+        let result = match result {
+            Ok(data) if !method.is_write() => self.role.scope.filter(Some(client), path, &data).await,
+            other => other,
+        };
         result.map(|data| (data, checked))
     }
 
@@ -253,12 +264,12 @@ impl CallBroker {
             Some(true) => Ok(()),
             Some(false) => Err(ApiError::ConfirmationRequired(format!(
                 "the user approved other requests, not this one: would {}; nothing was sent",
-                describe(self.pve.as_ref(), method, path, params).await
+                describe(self.target.pve.as_ref(), method, path, params).await
             ))),
             None => {
                 // No plan to approve (a plugin whose dry run lists no
                 // requests): the user is asked for this one request.
-                let action = describe(self.pve.as_ref(), method, path, params).await;
+                let action = describe(self.target.pve.as_ref(), method, path, params).await;
                 ask_user(self.ctx.confirmer.as_ref(), &[action]).await
             }
         }
@@ -268,7 +279,7 @@ impl CallBroker {
         let left = self.deadline.saturating_duration_since(Instant::now()).saturating_sub(ANSWER_MARGIN);
         let timeout = timeout.min(self.task_wait).min(left);
         if let Some(sink) = &self.ctx.on_task {
-            sink(node, upid);
+            sink(&self.target.name, node, upid);
         }
         let progress = self.ctx.progress.clone();
         let step = *self.step.lock().unwrap_or_else(|e| e.into_inner());
@@ -327,7 +338,17 @@ impl Broker for CallBroker {
     }
 
     async fn resolve_guest(&self, vmid: u32) -> Result<GuestInfo, ApiError> {
-        self.client()?.resolve_guest(vmid).await
+        let g = self.client()?.resolve_guest(vmid).await?;
+        let scope = &self.role.scope;
+        if !scope.guests_open() && !scope.covers(&g) {
+            // Outside the scope is as good as absent.
+            return Err(ApiError::NotFound(format!(
+                "guest {vmid} is not among the guests role {:?} may reach ({})",
+                self.role.name,
+                scope.describe()
+            )));
+        }
+        Ok(g)
     }
 
     async fn wait_task(&self, node: &str, upid: &str, timeout: Duration) -> Result<TaskOutcome, ApiError> {
@@ -345,7 +366,7 @@ impl Broker for CallBroker {
     }
 
     async fn api_schema(&self) -> Result<std::sync::Arc<ApiSchema>, String> {
-        match &self.pve {
+        match &self.target.pve {
             Some(client) => client.api_schema().await,
             None => Err("no Proxmox connection is configured".into()),
         }
@@ -355,7 +376,7 @@ impl Broker for CallBroker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gate::UnknownWrites;
+    use crate::gate::{Protection, UnknownWrites};
     use serde_json::json;
 
     /// A broker for the `raw` tool of plugin `p` with no Proxmox behind it:
@@ -367,12 +388,22 @@ mod tests {
             grants: vec![Grant::parse(grant).unwrap()].into(),
             read_only: false,
             reads_only: false,
-            role: std::sync::Arc::new(Role { name: "admin".into(), tools: vec!["*".into()], read_only: false }),
+            role: std::sync::Arc::new(Role {
+                name: "admin".into(),
+                tools: vec!["*".into()],
+                read_only: false,
+                scope: Default::default(),
+            }),
             tools: ToolSelection::default(),
             approval: Mutex::new(Approval::None),
             dry_run: false,
-            protection: Protection { tag: None, vmids: [100].into(), unknown_writes: UnknownWrites::Refuse },
-            pve: None,
+            target: std::sync::Arc::new(crate::gate::Target {
+                name: "default".into(),
+                pve: None,
+                read_only: false,
+                protection: Protection { tag: None, vmids: [100].into(), unknown_writes: UnknownWrites::Refuse },
+                caller_credentials: false,
+            }),
             catalog: std::sync::Arc::new([]),
             task_wait: Duration::from_secs(1),
             deadline: Instant::now() + Duration::from_secs(5),
@@ -398,7 +429,12 @@ mod tests {
         assert!(err.contains("read-only mode"), "read-only comes first: {err}");
         let err = stop(
             &broker("GET /**", |b| {
-                b.role = std::sync::Arc::new(Role { name: "viewer".into(), tools: vec!["*".into()], read_only: true })
+                b.role = std::sync::Arc::new(Role {
+                    name: "viewer".into(),
+                    tools: vec!["*".into()],
+                    read_only: true,
+                    scope: Default::default(),
+                })
             }),
             "100",
         )

@@ -25,8 +25,32 @@ impl Gate {
         let caller = self.caller_of(&ctx);
         let started = Instant::now();
         let plugin = self.tools.get(name).map_or("", |(i, _)| self.entries[*i].plugin.manifest.name.as_str());
+        let picked = self.targets.pick(&arguments).and_then(|t| {
+            if caller.role.scope.allows_target(&t.name) {
+                t.for_caller(ctx.proxmox_token.as_ref())
+            } else {
+                Err(GateError::UnknownTarget(format!(
+                    "role {:?} may use the targets {} only, not {:?}",
+                    caller.role.name,
+                    caller.role.scope.targets.join(", "),
+                    t.name
+                )))
+            }
+        });
+        let target = match picked {
+            Ok(t) => t,
+            Err(e) => {
+                self.audit_refused(&caller, plugin, name, &arguments, started)?;
+                return Err(e);
+            }
+        };
+        // Each target has its own buckets: a busy lab does not slow prod.
+        let bucket = match self.targets.several() {
+            true => format!("{} on {}", caller.principal, target.name),
+            false => caller.principal.clone(),
+        };
         if let Some(rate) = &self.rate
-            && let Err(retry_after) = rate.check(&caller.principal)
+            && let Err(retry_after) = rate.check(&bucket)
         {
             self.audit_refused(&caller, plugin, name, &arguments, started)?;
             return Err(GateError::RateLimited {
@@ -34,6 +58,29 @@ impl Gate {
                 limit: rate.describe(),
                 retry_after,
             });
+        }
+        if let Some(spec) = self.host_tools.iter().find(|t| t.name == name) {
+            if !may_call(&caller.role, spec) {
+                self.audit_refused(&caller, "host", name, &arguments, started)?;
+                return Err(GateError::NotAllowed {
+                    tool: name.to_string(),
+                    principal: caller.principal.clone(),
+                    role: caller.role.name.clone(),
+                });
+            }
+            let output = self.list_targets(ctx.proxmox_token.as_ref()).await;
+            self.audit(audit::Call {
+                caller: &caller,
+                plugin: "host",
+                tool: name,
+                arguments: &arguments,
+                outcome: Outcome::Ok,
+                started,
+                requests: Vec::new(),
+                approved_by: None,
+                target: None,
+            })?;
+            return Ok(output);
         }
         let Some((index, spec)) = self.tools.get(name).filter(|(_, spec)| may_call(&caller.role, spec)) else {
             self.audit_refused(&caller, plugin, name, &arguments, started)?;
@@ -51,7 +98,8 @@ impl Gate {
             return Err(GateError::ArgumentsNotObject);
         }
         let entry = &self.entries[*index];
-        let call = Invocation { entry, name, arguments: &arguments, caller: &caller, ctx: &ctx, started };
+        let call =
+            Invocation { entry, name, arguments: &arguments, caller: &caller, ctx: &ctx, started, target: &target };
         let confirmed = arguments.get("confirm") == Some(&Value::Bool(true));
         let dry_run = arguments.get("dry_run") == Some(&Value::Bool(true));
         let mut requests = Vec::new();
@@ -85,7 +133,7 @@ impl Gate {
         if dry_run && let Ok(output) = &result {
             // The plugin's plan is checked against protection, so a dry run
             // says when the real call would be refused.
-            if let Err(refusal) = self.check_plan(&plan_requests(output)).await {
+            if let Err(refusal) = self.check_plan(&target, &plan_requests(output)).await {
                 result = Err(CallError::Tool(ToolFailure::Api(refusal)));
             }
         }
@@ -103,7 +151,7 @@ impl Gate {
         plan_args["dry_run"] = Value::Bool(true);
         let (plan_result, plan_requests) = self.run(call, &plan_args, Approval::None).await;
         requests.extend(plan_requests);
-        self.plan_of(plan_result).await
+        self.plan_of(call.target, plan_result).await
     }
 
     /// Approval by asking the user mid-call: the plan they approved, `None`
@@ -114,7 +162,7 @@ impl Gate {
         requests: &mut Vec<RequestRecord>,
     ) -> Result<Option<Vec<Planned>>, ApiError> {
         match self.dry_run_plan(call, requests).await? {
-            Some(plan) => self.ask(call.ctx, &plan).await.map(|()| Some(plan)),
+            Some(plan) => self.ask(call.target, call.ctx, &plan).await.map(|()| Some(plan)),
             None => Ok(None),
         }
     }
@@ -144,14 +192,14 @@ impl Gate {
             if retry.accepted == Some(true) {
                 return Ok(Ok(Some(plan)));
             }
-            return Ok(Err(not_approved(&self.actions(&plan).await)));
+            return Ok(Err(not_approved(&self.actions(call.target, &plan).await)));
         }
         let plan = match self.dry_run_plan(call, requests).await {
             Ok(Some(plan)) => plan,
             Ok(None) => return Ok(Ok(None)),
             Err(refusal) => return Ok(Err(refusal)),
         };
-        let actions = self.actions(&plan).await;
+        let actions = self.actions(call.target, &plan).await;
         let state = self.sealer.seal(&caller.principal, name, arguments, &plan);
         let asked = ApiError::ConfirmationRequired(format!(
             "would {}; nothing was sent; the user was asked",
@@ -173,7 +221,8 @@ impl Gate {
         arguments: &Value,
         approval: Approval,
     ) -> (Result<ToolOutput, CallError>, Vec<RequestRecord>) {
-        let Invocation { entry, name, caller, ctx, started, .. } = *call;
+        let Invocation { entry, name, caller, ctx, started, target, .. } = *call;
+        let arguments = &self.targets.strip(arguments);
         let broker = Arc::new(CallBroker {
             plugin: entry.plugin.manifest.name.clone(),
             tool: name.to_string(),
@@ -184,8 +233,7 @@ impl Gate {
             tools: self.policy.tools.clone(),
             approval: std::sync::Mutex::new(approval),
             dry_run: arguments.get("dry_run") == Some(&Value::Bool(true)),
-            protection: self.policy.protection.clone(),
-            pve: self.pve.clone(),
+            target: target.clone(),
             catalog: self.catalog.clone(),
             task_wait: self.policy.task_wait,
             deadline: started + self.runtime.limits().call_timeout,
@@ -219,6 +267,7 @@ impl Gate {
             started,
             requests,
             approved_by,
+            target: self.targets.several().then_some(call.target.name.as_str()),
         };
         self.audit(record)?;
         Ok(result?)
@@ -244,6 +293,7 @@ impl Gate {
             started,
             requests: Vec::new(),
             approved_by: None,
+            target: None,
         })
     }
 
@@ -287,6 +337,7 @@ struct Invocation<'a> {
     caller: &'a Caller,
     ctx: &'a CallContext,
     started: Instant,
+    target: &'a std::sync::Arc<super::Target>,
 }
 
 /// A call's outcome for the audit, from what the gates refused and what

@@ -245,9 +245,15 @@ impl Gate {
     }
 
     /// The doctor's report for the tools this deployment loaded, read from
-    /// Proxmox with the credentials in use.
+    /// the default target with the credentials in use.
     pub async fn permissions_report(&self) -> Result<Report, ApiError> {
-        let pve = self.pve.as_ref().ok_or_else(|| ApiError::Other("no Proxmox connection is configured".into()))?;
+        self.permissions_report_on(self.targets.default()).await
+    }
+
+    /// The doctor's report for the tools this deployment loaded, read from
+    /// `target` with its credentials.
+    pub async fn permissions_report_on(&self, target: &super::Target) -> Result<Report, ApiError> {
+        let pve = target.pve.as_ref().ok_or_else(|| ApiError::Other("no Proxmox connection is configured".into()))?;
         examine(&self.catalog, pve.identity(), |what| async move {
             pve.request(crate::pve::Method::Get, &["access", what], &serde_json::Value::Null).await
         })

@@ -27,6 +27,8 @@ pub mod protect;
 pub mod ratelimit;
 mod resources;
 mod retry;
+pub mod scope;
+mod targets;
 mod tasks;
 
 use std::collections::BTreeMap;
@@ -45,8 +47,9 @@ pub use ratelimit::RateLimits;
 pub use resources::CompletionRef;
 use retry::Sealer;
 pub use retry::{Retry, StateError};
+pub use targets::{ProxmoxToken, TOKEN_HEADER, Target};
 
-use crate::pve::{PveClient, TaskProgress};
+use crate::pve::TaskProgress;
 use crate::runtime::{CallError, LoadedPlugin, Runtime, ToolSpec};
 
 /// The deployment's policy.
@@ -122,8 +125,8 @@ impl Progress {
 /// message.
 pub type LogSink = Arc<dyn Fn(tracing::Level, &str, &str) + Send + Sync>;
 
-/// Receives the node and UPID of a Proxmox task a call waits for.
-pub type TaskSink = Arc<dyn Fn(&str, &str) + Send + Sync>;
+/// Receives the target, node and UPID of a Proxmox task a call waits for.
+pub type TaskSink = Arc<dyn Fn(&str, &str, &str) + Send + Sync>;
 
 /// What the transport knows about one call: where progress goes and
 /// whether the client gave up.
@@ -145,6 +148,8 @@ pub struct CallContext {
     /// Asks by answering with a question the client brings back answered
     /// (the stateless wire's elicitation); used when there is no confirmer.
     pub retry: Option<Retry>,
+    /// The caller's own Proxmox API token, for targets that take it.
+    pub proxmox_token: Option<ProxmoxToken>,
 }
 
 /// Why a tool call was refused or failed.
@@ -206,6 +211,13 @@ pub enum GateError {
         /// The sealed state the retry must bring back.
         state: String,
     },
+    /// The target takes the caller's own Proxmox credentials and the call
+    /// brought none (or unusable ones).
+    #[error("{0}")]
+    CallerCredentials(String),
+    /// The call names a target that is not configured (the valid ones).
+    #[error("{0}")]
+    UnknownTarget(String),
     /// The audit line could not be written, so the result is withheld.
     #[error("the call ran but its audit line could not be written, so its result is withheld: {0}")]
     Audit(#[from] audit::AuditError),
@@ -228,7 +240,7 @@ pub struct Auditing {
 pub struct Gate {
     auditing: Option<Auditing>,
     runtime: Runtime,
-    pve: Option<PveClient>,
+    targets: targets::Targets,
     policy: Policy,
     entries: Vec<Entry>,
     tools: BTreeMap<String, (usize, ToolSpec)>,
@@ -238,6 +250,9 @@ pub struct Gate {
     sealer: Sealer,
     /// What the permissions doctor knows of each offered tool.
     catalog: Arc<[doctor::ToolFacts]>,
+    /// Tools the host itself answers (`pve_list_targets` with several
+    /// targets).
+    host_tools: Vec<ToolSpec>,
 }
 
 impl std::fmt::Debug for Gate {
@@ -256,7 +271,7 @@ impl Gate {
     /// principal), sorted by name.
     pub fn tools_for<'a>(&'a self, caller: Option<&'a Caller>) -> impl Iterator<Item = &'a ToolSpec> + 'a {
         let role = caller.unwrap_or(self.rbac.local()).role.clone();
-        self.tools.values().map(|(_, t)| t).filter(move |t| may_call(&role, t))
+        self.tools().filter(move |t| may_call(&role, t))
     }
 
     /// Records every call in `auditing`'s log from now on.
@@ -287,7 +302,7 @@ impl Gate {
 
     /// The tools clients may call, sorted by name.
     pub fn tools(&self) -> impl Iterator<Item = &ToolSpec> {
-        self.tools.values().map(|(_, t)| t)
+        self.tools.values().map(|(_, t)| t).chain(&self.host_tools)
     }
 
     /// The runtime (limits, engine kind).

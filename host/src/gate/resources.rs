@@ -152,8 +152,7 @@ impl Gate {
             tools: self.policy.tools.clone(),
             approval: std::sync::Mutex::new(Approval::None),
             dry_run: false,
-            protection: self.policy.protection.clone(),
-            pve: self.pve.clone(),
+            target: self.targets.default().clone(),
             catalog: self.catalog.clone(),
             task_wait: self.policy.task_wait,
             deadline: read.started + self.runtime.limits().call_timeout,
@@ -180,6 +179,7 @@ impl Gate {
             started: read.started,
             requests,
             approved_by: None,
+            target: self.targets.several().then_some(broker.target.name.as_str()),
         })
     }
 }

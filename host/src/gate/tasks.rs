@@ -18,16 +18,25 @@ use crate::runtime::Broker;
 const CANCEL: &str = "tasks/cancel";
 
 impl Gate {
-    /// Proxmox's status of task `upid` on `node` (a read that needs no
-    /// grant, as waiting for a task needs none).
-    pub async fn task_status(&self, node: &str, upid: &str) -> Result<serde_json::Value, ApiError> {
-        let pve = self.pve.as_ref().ok_or_else(|| ApiError::Other("no Proxmox connection is configured".into()))?;
+    /// Proxmox's status of task `upid` on `node` of `target` (a read that
+    /// needs no grant, as waiting for a task needs none).
+    pub async fn task_status(&self, target: &str, node: &str, upid: &str) -> Result<serde_json::Value, ApiError> {
+        let target = self.targets.named(target).map_err(|e| ApiError::Other(e.to_string()))?;
+        let pve = target.pve.as_ref().ok_or_else(|| ApiError::Other("no Proxmox connection is configured".into()))?;
         pve.request(Method::Get, &["nodes", node, "tasks", upid, "status"], &serde_json::Value::Null).await
     }
 
-    /// Stops task `upid` on `node`, started by a call of `plugin` for
-    /// `caller`.
-    pub async fn stop_task(&self, caller: &Caller, plugin: &str, node: &str, upid: &str) -> Result<(), GateError> {
+    /// Stops task `upid` on `node` of `target`, started by a call of
+    /// `plugin` for `caller`.
+    pub async fn stop_task(
+        &self,
+        caller: &Caller,
+        plugin: &str,
+        target: &str,
+        node: &str,
+        upid: &str,
+    ) -> Result<(), GateError> {
+        let target = self.targets.named(target)?.clone();
         let started = Instant::now();
         let arguments = json!({"node": node, "upid": upid});
         let read = Reading { plugin, what: CANCEL, arguments: &arguments, caller, started };
@@ -45,8 +54,7 @@ impl Gate {
             // The caller asked for it by cancelling its own task.
             approval: std::sync::Mutex::new(Approval::Confirmed),
             dry_run: false,
-            protection: self.policy.protection.clone(),
-            pve: self.pve.clone(),
+            target,
             catalog: self.catalog.clone(),
             task_wait: self.policy.task_wait,
             deadline: started + self.runtime.limits().call_timeout,

@@ -2,6 +2,7 @@
 //! from the loaded plugins, and the transports that carry it (stdio here,
 //! HTTP in [`http`]).
 
+mod call_context;
 pub mod http;
 mod logging;
 mod prompts;
@@ -14,13 +15,14 @@ use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, InitializeResult,
     ListToolsResult, PaginatedRequestParams, ServerCapabilities, Tool, ToolAnnotations,
 };
-use rmcp::model::{ProgressNotificationParam, ProgressToken};
-use rmcp::service::{Peer, RequestContext};
+use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, ServiceExt};
 use serde_json::{Map, Value, json};
 
-use crate::gate::{CallContext, Caller, CompletionRef, Confirmer, Gate, GateError, Progress, ProgressSink, Retry};
+use crate::gate::{CallContext, Caller, CompletionRef, Gate, GateError};
 use crate::runtime::{CallError, ToolFailure, ToolSpec};
+
+use self::call_context::{confirmer, input_required, progress_sink, proxmox_token, retry};
 
 /// The MCP server over a [`Gate`].
 #[derive(Clone)]
@@ -147,6 +149,7 @@ impl ProxmcpServer {
             on_task: Some(started.on_task),
             cancel: started.cancel,
             caller: Some(caller),
+            proxmox_token: proxmox_token(context),
             ..CallContext::default()
         };
         let (gate, book, id) = (self.gate.clone(), self.tasks.clone(), started.id);
@@ -189,7 +192,30 @@ impl ProxmcpServer {
 
     fn tools_for(&self, caller: Option<&Caller>) -> Vec<Tool> {
         let names: std::collections::BTreeSet<&str> = self.gate.tools_for(caller).map(|t| t.name.as_str()).collect();
-        self.tools.iter().filter(|t| names.contains(t.name.as_ref())).cloned().collect()
+        let mut tools: Vec<Tool> = self.tools.iter().filter(|t| names.contains(t.name.as_ref())).cloned().collect();
+        // A role limited to some targets is offered only those.
+        let role = &caller.unwrap_or(self.gate.rbac().local()).role;
+        let allowed = &role.scope.targets;
+        if !allowed.is_empty() {
+            for tool in &mut tools {
+                let Some(Value::Array(names)) =
+                    tool.input_schema.get("properties").and_then(|p| p.get("target")).and_then(|t| t.get("enum"))
+                else {
+                    continue;
+                };
+                let kept: Vec<Value> = names
+                    .iter()
+                    .filter(|n| n.as_str().is_some_and(|n| allowed.iter().any(|a| a == n)))
+                    .cloned()
+                    .collect();
+                let mut schema = (*tool.input_schema).clone();
+                if let Some(Value::Object(target)) = schema.get_mut("properties").and_then(|p| p.get_mut("target")) {
+                    target.insert("enum".into(), Value::Array(kept));
+                }
+                tool.input_schema = Arc::new(schema);
+            }
+        }
+        tools
     }
 
     /// Serves MCP over stdin/stdout until the client disconnects or `stop`
@@ -259,98 +285,12 @@ pub fn to_mcp_tool(spec: &ToolSpec) -> Tool {
     tool
 }
 
-/// Turns a call's progress into MCP progress notifications for `token`.
-/// Progress never goes backwards. The returned task ends once every sender
-/// is dropped and all are sent.
-fn progress_sink(peer: Peer<RoleServer>, token: ProgressToken) -> (ProgressSink, tokio::task::JoinHandle<()>) {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Progress>();
-    let task = tokio::spawn(async move {
-        let mut last = -1.0f64;
-        while let Some(p) = rx.recv().await {
-            if p.value <= last {
-                continue;
-            }
-            last = p.value;
-            let mut param = ProgressNotificationParam::new(token.clone(), p.value);
-            param.total = p.total;
-            param.message = Some(p.message);
-            if peer.notify_progress(param).await.is_err() {
-                break;
-            }
-        }
-    });
-    let sink: ProgressSink = Arc::new(move |p| {
-        let _ = tx.send(p);
-    });
-    (sink, task)
-}
-
-/// Asks the user through MCP elicitation, when the client declared it.
-fn confirmer(peer: &Peer<RoleServer>) -> Option<Confirmer> {
-    use rmcp::model::{ElicitRequestParams, ElicitationAction, ElicitationSchema};
-    use rmcp::service::ElicitationMode;
-    if !peer.supported_elicitation_modes().contains(&ElicitationMode::Form) {
-        return None;
-    }
-    let peer = peer.clone();
-    Some(Arc::new(move |message: String| {
-        let peer = peer.clone();
-        Box::pin(async move {
-            let params = ElicitRequestParams::FormElicitationParams {
-                meta: None,
-                message,
-                requested_schema: ElicitationSchema::new(Default::default()),
-            };
-            match peer.create_elicitation(params).await {
-                Ok(result) => Ok(result.action == ElicitationAction::Accept),
-                Err(e) => Err(e.to_string()),
-            }
-        })
-    }))
-}
-
 /// JSON-RPC error codes of proxmcp's own, outside the range -32768..-32000
 /// that JSON-RPC and MCP reserve: over the rate limit (retry after
 /// `data.retryAfterSeconds`), and shutting down (retry once it is back).
 pub const RATE_LIMITED: i32 = -31029;
 /// See [`RATE_LIMITED`].
 pub const SHUTTING_DOWN: i32 = -31001;
-
-/// The key under which the approval question is asked and answered.
-const APPROVAL_INPUT: &str = "approval";
-
-/// Asking by retry, for a request on the stateless wire (2026-07-28) from a
-/// client that declared form elicitation: such a client is not sent
-/// `elicitation/create` mid-call but answers a returned question.
-fn retry(context: &RequestContext<RoleServer>, request: &CallToolRequestParams) -> Option<Retry> {
-    let modern = context.protocol_version().is_some_and(|v| !v.has_initialize());
-    let elicits =
-        context.client_capabilities().and_then(|c| c.elicitation).is_some_and(|e| e.form.is_some() || e.url.is_none());
-    if !(modern && elicits) {
-        return None;
-    }
-    let answer = request.input_responses.as_ref().and_then(|r| r.get(APPROVAL_INPUT));
-    Some(Retry {
-        state: request.request_state.clone(),
-        accepted: answer.map(|a| a.get("action").and_then(Value::as_str) == Some("accept")),
-    })
-}
-
-/// The answer that asks the user `question`; the client calls again with
-/// the user's answer and `state`.
-fn input_required(question: String, state: String) -> CallToolResponse {
-    use rmcp::model::{ElicitRequest, ElicitRequestParams, ElicitationSchema, InputRequest, InputRequiredResult};
-    let params = ElicitRequestParams::FormElicitationParams {
-        meta: None,
-        message: question,
-        requested_schema: ElicitationSchema::new(Default::default()),
-    };
-    let asked = std::collections::BTreeMap::from([(
-        APPROVAL_INPUT.to_string(),
-        InputRequest::Elicitation(ElicitRequest::new(params)),
-    )]);
-    InputRequiredResult::new(Some(asked), Some(state)).into()
-}
 
 /// A refusal of the gate as a JSON-RPC error: unknown or not allowed is
 /// the caller's mistake (invalid params), over the rate limit has its own
@@ -552,6 +492,7 @@ impl ServerHandler for ProxmcpServer {
             confirmer: if retry.is_some() { None } else { confirmer(&context.peer) },
             retry,
             on_task: None,
+            proxmox_token: proxmox_token(&context),
         };
         let outcome = self.gate.call_tool(&request.name, args, ctx).await;
         // The call has dropped every sender: let the last progress

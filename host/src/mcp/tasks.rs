@@ -40,7 +40,8 @@ struct Record {
     updated: u64,
     state: State,
     /// The Proxmox task the call waits for: (node, UPID).
-    upid: Option<(String, String)>,
+    /// Target, node and UPID of the Proxmox task the call waits for.
+    upid: Option<(String, String, String)>,
     /// The newest progress line.
     progress: Option<String>,
     cancel: CancellationToken,
@@ -107,8 +108,8 @@ impl TaskBook {
         }
         let book = Arc::clone(self);
         let task_id = id.clone();
-        let on_task: TaskSink = Arc::new(move |node: &str, upid: &str| {
-            book.update(&task_id, |r| r.upid = Some((node.to_string(), upid.to_string())));
+        let on_task: TaskSink = Arc::new(move |target: &str, node: &str, upid: &str| {
+            book.update(&task_id, |r| r.upid = Some((target.to_string(), node.to_string(), upid.to_string())));
         });
         let book = Arc::clone(self);
         let task_id = id.clone();
@@ -154,7 +155,7 @@ impl TaskBook {
             }
         };
         let pve = match &upid {
-            Some((node, upid)) => Some(match gate.task_status(node, upid).await {
+            Some((target, node, upid)) => Some(match gate.task_status(target, node, upid).await {
                 Ok(s) => {
                     let status = s["status"].as_str().unwrap_or("unknown");
                     let exit = s["exitstatus"].as_str().map(|e| format!(", exit status {e}")).unwrap_or_default();
@@ -183,8 +184,8 @@ impl TaskBook {
             }
             (r.plugin.clone(), r.upid.clone(), r.cancel.clone())
         };
-        if let Some((node, upid)) = &upid {
-            gate.stop_task(caller, &plugin, node, upid)
+        if let Some((target, node, upid)) = &upid {
+            gate.stop_task(caller, &plugin, target, node, upid)
                 .await
                 .map_err(|e| McpError::internal_error(format!("could not stop Proxmox task {upid}: {e}"), None))?;
         }

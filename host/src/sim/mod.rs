@@ -147,6 +147,8 @@ struct Shared {
     tickets: Mutex<HashMap<String, Ticket>>,
     log_file: Option<Mutex<std::fs::File>>,
     requests: Mutex<Vec<Value>>,
+    /// Who each authenticated request came from (token or user id).
+    callers: Mutex<Vec<String>>,
 }
 
 /// A running simulator; stops when dropped.
@@ -208,6 +210,7 @@ impl Simulator {
             tickets: Mutex::new(HashMap::new()),
             log_file,
             requests: Mutex::new(Vec::new()),
+            callers: Mutex::new(Vec::new()),
         });
         let router = axum::Router::new().fallback(serve_request).with_state(shared.clone());
         let (acceptor, tls_info) = if tls {
@@ -254,6 +257,12 @@ impl Simulator {
     /// The cluster state (for tests).
     pub fn world(&self) -> &Arc<World> {
         &self.shared.world
+    }
+
+    /// The credentials (API token id or user) of every authenticated
+    /// request so far, in order.
+    pub fn callers(&self) -> Vec<String> {
+        self.shared.callers.lock().map(|r| r.clone()).unwrap_or_default()
     }
 
     /// Every request received so far, in validate.py's JSONL object form.
@@ -464,6 +473,9 @@ async fn serve_request(
         Ok(c) => c,
         Err((status, message)) => return error(status, message),
     };
+    if let Ok(mut callers) = shared.callers.lock() {
+        callers.push(caller.auth_id.clone());
+    }
     match api::handle(&shared.world, method.as_str(), &segs, &params, &caller) {
         Ok(a) => {
             let mut body = json!({"data": a.data});

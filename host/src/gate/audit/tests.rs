@@ -9,6 +9,7 @@ fn record(tool: &str) -> Record {
         role: "admin".into(),
         plugin: "inventory".into(),
         tool: tool.into(),
+        target: None,
         arguments: json!({"vmid": 100}),
         outcome: Outcome::Ok,
         approved_by: None,

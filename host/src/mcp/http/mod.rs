@@ -34,7 +34,7 @@ mod sessions;
 pub use sessions::HttpLimits;
 
 use super::ProxmcpServer;
-use crate::gate::{Caller, Rbac};
+use crate::gate::{Caller, ProxmoxToken, Rbac, TOKEN_HEADER};
 
 /// Which HTTP transport to serve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,9 +45,9 @@ pub enum HttpTransport {
     Sse,
 }
 
-/// Answers `/readyz`: `Ok` when Proxmox is reachable and accepts our
-/// credentials, else why not.
-pub type ReadyCheck = Arc<dyn Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
+/// Answers `/readyz`: for each target, `Ok` when its Proxmox is reachable
+/// and accepts our credentials, else why not.
+pub type ReadyCheck = Arc<dyn Fn() -> BoxFuture<'static, Vec<(String, Result<(), String>)>> + Send + Sync>;
 
 /// How to serve HTTP.
 #[derive(Clone)]
@@ -92,6 +92,9 @@ pub enum HttpError {
     Serve(std::io::Error),
 }
 
+/// Each target's name and whether it is ready.
+type Readiness = Vec<(String, bool)>;
+
 /// Shared by the middleware and handlers.
 struct Shared {
     server: ProxmcpServer,
@@ -99,10 +102,13 @@ struct Shared {
     allowed_hosts: Vec<String>,
     allowed_origins: Vec<String>,
     ready: ReadyCheck,
-    ready_cache: tokio::sync::Mutex<Option<(std::time::Instant, bool)>>,
+    ready_cache: tokio::sync::Mutex<Option<(std::time::Instant, Readiness)>>,
     sse_sessions: Mutex<HashMap<String, SseSession>>,
     shutdown: CancellationToken,
     limits: HttpLimits,
+    /// Listening on loopback only: nothing crosses a network in clear, so
+    /// a caller's `X-Proxmox-Token` may be accepted.
+    loopback: bool,
 }
 
 struct SseSession {
@@ -147,6 +153,7 @@ impl HttpServer {
             sse_sessions: Mutex::new(HashMap::new()),
             shutdown: shutdown.clone(),
             limits: options.limits.clone(),
+            loopback: options.addr.ip().is_loopback(),
         });
         let mcp = match options.transport {
             HttpTransport::Streamable => {
@@ -308,6 +315,23 @@ async fn authenticate(State(shared): State<Arc<Shared>>, mut request: Request, n
     } else {
         request.extensions_mut().insert(shared.rbac.local().clone());
     }
+    // A caller's own Proxmox token: read once, taken off the headers so
+    // nothing further down can log it, and kept for this request only.
+    if let Some(value) = request.headers_mut().remove(TOKEN_HEADER) {
+        if !shared.loopback {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "X-Proxmox-Token is refused: proxmcp serves plain HTTP on a non-loopback address, where the token would cross the network in clear; listen on 127.0.0.1 behind a TLS-terminating proxy on the same host",
+            );
+        }
+        let token = value.to_str().map_err(|_| "X-Proxmox-Token is not text".to_string()).and_then(ProxmoxToken::parse);
+        match token {
+            Ok(token) => {
+                request.extensions_mut().insert(token);
+            }
+            Err(why) => return problem(StatusCode::BAD_REQUEST, why),
+        }
+    }
     next.run(request).await
 }
 
@@ -315,35 +339,47 @@ async fn authenticate(State(shared): State<Arc<Shared>>, mut request: Request, n
 /// a flood of it must not become a flood of Proxmox requests.
 const READY_CACHE: Duration = Duration::from_secs(5);
 
-/// `/readyz`: 200 or 503 and nothing more; why it is not ready goes to the
-/// server log, not to whoever asks.
+/// `/readyz`: 200 when every target is ready, else 503, with which targets
+/// are (names only); why one is not goes to the server log, not to whoever
+/// asks.
 async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
     if shared.shutdown.is_cancelled() {
         return problem(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
     }
     let mut cached = shared.ready_cache.lock().await;
-    let ready = match &*cached {
-        Some((at, ready)) if at.elapsed() < READY_CACHE => *ready,
+    let targets = match &*cached {
+        Some((at, targets)) if at.elapsed() < READY_CACHE => targets.clone(),
         _ => {
-            let ready = match tokio::time::timeout(Duration::from_secs(10), (shared.ready)()).await {
-                Ok(Ok(())) => true,
-                Ok(Err(why)) => {
-                    tracing::warn!("not ready: {why}");
-                    false
-                }
-                Err(_) => {
-                    tracing::warn!("not ready: Proxmox did not answer within 10 s");
-                    false
-                }
-            };
-            *cached = Some((std::time::Instant::now(), ready));
-            ready
+            let targets: Vec<(String, bool)> =
+                match tokio::time::timeout(Duration::from_secs(10), (shared.ready)()).await {
+                    Ok(checks) => checks
+                        .into_iter()
+                        .map(|(name, result)| {
+                            if let Err(why) = &result {
+                                tracing::warn!(target_name = %name, "not ready: {why}");
+                            }
+                            (name, result.is_ok())
+                        })
+                        .collect(),
+                    Err(_) => {
+                        tracing::warn!("not ready: Proxmox did not answer within 10 s");
+                        Vec::new()
+                    }
+                };
+            *cached = Some((std::time::Instant::now(), targets.clone()));
+            targets
         }
     };
+    let ready = !targets.is_empty() && targets.iter().all(|(_, ok)| *ok);
+    let mut body = json!({"ready": ready});
+    if targets.len() > 1 {
+        body["targets"] = targets.iter().map(|(name, ok)| (name.clone(), json!(ok))).collect();
+    }
     if ready {
-        (StatusCode::OK, axum::Json(json!({"ready": true}))).into_response()
+        (StatusCode::OK, axum::Json(body)).into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"ready": false, "see": "the server log"}))).into_response()
+        body["see"] = json!("the server log");
+        (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
     }
 }
 
