@@ -10,7 +10,7 @@ use serde_json::json;
 use super::approval::Approval;
 use super::broker::CallBroker;
 use super::resources::Reading;
-use super::{CallContext, Caller, Gate, GateError, Grant};
+use super::{CallContext, Caller, Gate, GateError, Grant, ProxmoxToken};
 use crate::pve::{ApiError, Method};
 use crate::runtime::Broker;
 
@@ -20,8 +20,15 @@ const CANCEL: &str = "tasks/cancel";
 impl Gate {
     /// Proxmox's status of task `upid` on `node` of `target` (a read that
     /// needs no grant, as waiting for a task needs none).
-    pub async fn task_status(&self, target: &str, node: &str, upid: &str) -> Result<serde_json::Value, ApiError> {
-        let target = self.targets.named(target).map_err(|e| ApiError::Other(e.to_string()))?;
+    pub async fn task_status(
+        &self,
+        target: &str,
+        token: Option<&ProxmoxToken>,
+        node: &str,
+        upid: &str,
+    ) -> Result<serde_json::Value, ApiError> {
+        let target =
+            self.targets.named(target).and_then(|t| t.for_caller(token)).map_err(|e| ApiError::Other(e.to_string()))?;
         let pve = target.pve.as_ref().ok_or_else(|| ApiError::Other("no Proxmox connection is configured".into()))?;
         pve.request(Method::Get, &["nodes", node, "tasks", upid, "status"], &serde_json::Value::Null).await
     }
@@ -33,10 +40,11 @@ impl Gate {
         caller: &Caller,
         plugin: &str,
         target: &str,
+        token: Option<&ProxmoxToken>,
         node: &str,
         upid: &str,
     ) -> Result<(), GateError> {
-        let target = self.targets.named(target)?.clone();
+        let target = self.targets.named(target)?.for_caller(token)?;
         let started = Instant::now();
         let arguments = json!({"node": node, "upid": upid});
         let read = Reading { plugin, what: CANCEL, arguments: &arguments, caller, started };

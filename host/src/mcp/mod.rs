@@ -448,7 +448,8 @@ impl ServerHandler for ProxmcpServer {
         request: rmcp::model::GetTaskParams,
         context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::GetTaskResult, McpError> {
-        self.tasks.get(&self.gate, &self.caller_or_local(&context), &request.task_id).await
+        let token = proxmox_token(&context);
+        self.tasks.get(&self.gate, &self.caller_or_local(&context), token.as_ref(), &request.task_id).await
     }
 
     async fn cancel_task(
@@ -456,7 +457,8 @@ impl ServerHandler for ProxmcpServer {
         request: rmcp::model::CancelTaskParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
-        self.tasks.cancel(&self.gate, &self.caller_or_local(&context), &request.task_id).await
+        let token = proxmox_token(&context);
+        self.tasks.cancel(&self.gate, &self.caller_or_local(&context), token.as_ref(), &request.task_id).await
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {

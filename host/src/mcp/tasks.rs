@@ -16,7 +16,7 @@ use rmcp::ErrorData as McpError;
 use rmcp::model::{CreateTaskResult, DetailedTask, GetTaskResult, JsonObject, Task, TaskPayload, TaskStatus};
 use tokio_util::sync::CancellationToken;
 
-use crate::gate::{Caller, Gate, TaskSink};
+use crate::gate::{Caller, Gate, ProxmoxToken, TaskSink};
 
 /// How long a task and its result are kept after it was created.
 const TTL: Duration = Duration::from_secs(600);
@@ -145,7 +145,13 @@ impl TaskBook {
     }
 
     /// `tasks/get`: while the call runs, Proxmox's own status of its task.
-    pub async fn get(&self, gate: &Gate, caller: &Caller, id: &str) -> Result<GetTaskResult, McpError> {
+    pub async fn get(
+        &self,
+        gate: &Gate,
+        caller: &Caller,
+        token: Option<&ProxmoxToken>,
+        id: &str,
+    ) -> Result<GetTaskResult, McpError> {
         let upid = {
             let tasks = self.lock();
             let r = find(&tasks, caller, id)?;
@@ -155,7 +161,7 @@ impl TaskBook {
             }
         };
         let pve = match &upid {
-            Some((target, node, upid)) => Some(match gate.task_status(target, node, upid).await {
+            Some((target, node, upid)) => Some(match gate.task_status(target, token, node, upid).await {
                 Ok(s) => {
                     let status = s["status"].as_str().unwrap_or("unknown");
                     let exit = s["exitstatus"].as_str().map(|e| format!(", exit status {e}")).unwrap_or_default();
@@ -172,7 +178,13 @@ impl TaskBook {
 
     /// `tasks/cancel`: stops the call and, once it has one, its Proxmox
     /// task through the gates.
-    pub async fn cancel(&self, gate: &Gate, caller: &Caller, id: &str) -> Result<(), McpError> {
+    pub async fn cancel(
+        &self,
+        gate: &Gate,
+        caller: &Caller,
+        proxmox_token: Option<&ProxmoxToken>,
+        id: &str,
+    ) -> Result<(), McpError> {
         let (plugin, upid, token) = {
             let tasks = self.lock();
             let r = find(&tasks, caller, id)?;
@@ -185,7 +197,7 @@ impl TaskBook {
             (r.plugin.clone(), r.upid.clone(), r.cancel.clone())
         };
         if let Some((target, node, upid)) = &upid {
-            gate.stop_task(caller, &plugin, target, node, upid)
+            gate.stop_task(caller, &plugin, target, proxmox_token, node, upid)
                 .await
                 .map_err(|e| McpError::internal_error(format!("could not stop Proxmox task {upid}: {e}"), None))?;
         }
