@@ -118,6 +118,27 @@ async fn official_python_sdk_lists_and_calls_the_tools_over_legacy_sse() {
     run_client(&["sse".into(), server.url.clone(), "py-token".into()], &[]).await;
 }
 
+#[tokio::test]
+async fn official_python_sdk_over_legacy_sse_carries_the_callers_own_proxmox_token() {
+    let pve = support::sim().await;
+    let config = format!(
+        "[targets.team]\nbase_url = \"{}\"\nallow_insecure_http = true\ncredentials = \"caller\"\n",
+        pve.base_url()
+    );
+    let launch = support::Launch {
+        config: Some(config),
+        unset: vec!["PVE_BASE_URL", "PVE_API_TOKEN_ID", "PVE_API_TOKEN_SECRET", "PVE_ALLOW_INSECURE_HTTP"],
+        ..support::Launch::default()
+    };
+    let server = crate::http::HttpProxmcp::start(&pve.base_url(), "sse", launch).await;
+    let token = format!("{}={}", support::READONLY_TOKEN_ID, support::READONLY_TOKEN_SECRET);
+    run_client(&["sse".into(), server.url.clone()], &[("X_PROXMOX_TOKEN", token)]).await;
+    let seen = pve.callers();
+    assert!(!seen.is_empty() && seen.iter().all(|id| id == support::READONLY_TOKEN_ID), "{seen:?}");
+    let (_, stderr) = server.terminate().await;
+    assert!(!stderr.contains(support::READONLY_TOKEN_SECRET), "the caller's secret reached the log");
+}
+
 /// Runs the client's `elicit` mode with `answer`; its report.
 async fn elicit(pve: &proxmcp::sim::Simulator, answer: &str) -> Value {
     let python = tokio::task::spawn_blocking(python_with_mcp).await.expect("venv");

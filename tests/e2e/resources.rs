@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::support::{self, Launch, Session};
 
-fn read_params(uri: &str) -> ReadResourceRequestParams {
+pub(crate) fn read_params(uri: &str) -> ReadResourceRequestParams {
     ReadResourceRequestParams::new(uri)
 }
 

@@ -169,6 +169,19 @@ async fn call(client: &rmcp::service::RunningService<rmcp::RoleClient, ()>, tool
     (r.is_error == Some(true), support::text(&r))
 }
 
+/// An MCP ping posted straight to `url` with `token` as X-Proxmox-Token.
+async fn ping_with_token(url: &str, token: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(url)
+        .header("x-proxmox-token", token)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#)
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_caller_credentials_target_uses_each_callers_token_and_keeps_it_out_of_every_log() {
     use support::{READONLY_TOKEN_ID, READONLY_TOKEN_SECRET};
@@ -196,6 +209,9 @@ async fn a_caller_credentials_target_uses_each_callers_token_and_keeps_it_out_of
         failed && text.contains("Permission check failed") && text.contains(READONLY_TOKEN_ID),
         "the auditor may not start guests, and the hint names its own token: {text}"
     );
+    // Resources have no target argument; they too go with the caller's token.
+    let nodes = auditor.read_resource(crate::resources::read_params("pve://nodes")).await.expect("read pve://nodes");
+    assert!(format!("{nodes:?}").contains("pve1"), "{nodes:?}");
     let seen = sim.callers();
     assert!(!seen.is_empty() && seen.iter().all(|id| id == READONLY_TOKEN_ID), "{seen:?}");
     let _ = auditor.cancel().await;
@@ -207,15 +223,7 @@ async fn a_caller_credentials_target_uses_each_callers_token_and_keeps_it_out_of
     let _ = anonymous.cancel().await;
 
     // A malformed header is refused at the door, without echoing it.
-    let resp = reqwest::Client::new()
-        .post(&server.url)
-        .header("x-proxmox-token", "auditor-without-secret")
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .body(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#)
-        .send()
-        .await
-        .unwrap();
+    let resp = ping_with_token(&server.url, "auditor-without-secret").await;
     assert_eq!(resp.status(), 400);
     let body = resp.text().await.unwrap();
     assert!(body.contains("USER@REALM!NAME=SECRET") && !body.contains("auditor-without-secret"), "{body}");
@@ -231,15 +239,8 @@ async fn a_caller_credentials_target_uses_each_callers_token_and_keeps_it_out_of
     open.env.push(("MCP_HOST".into(), "0.0.0.0".into()));
     open.env.push(("MCP_ALLOW_UNAUTHENTICATED".into(), "true".into()));
     let server = crate::http::HttpProxmcp::start(&sim.base_url(), "streamable-http", open).await;
-    let resp = reqwest::Client::new()
-        .post(server.url.replace("0.0.0.0", "127.0.0.1"))
-        .header("x-proxmox-token", format!("{READONLY_TOKEN_ID}={READONLY_TOKEN_SECRET}"))
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .body(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#)
-        .send()
-        .await
-        .unwrap();
+    let url = server.url.replace("0.0.0.0", "127.0.0.1");
+    let resp = ping_with_token(&url, &format!("{READONLY_TOKEN_ID}={READONLY_TOKEN_SECRET}")).await;
     assert_eq!(resp.status(), 400);
     assert!(resp.text().await.unwrap().contains("in clear"));
     server.terminate().await;

@@ -8,6 +8,9 @@ Usage:
       (the SDK's high-level Client in its default mode, with an elicitation
       callback that gives that answer, calls pve_stop_vm on vmid 100 over stdio)
 
+X_PROXMOX_TOKEN in the environment is sent as the X-Proxmox-Token header over
+HTTP and SSE (a caller's own Proxmox API token).
+
 Prints one JSON object: the listed tool names and, per tool, the
 structured result and whether it was an error.
 """
@@ -39,7 +42,11 @@ async def connect(mode: str, args: list[str]):
             yield read, write
         return
     url = args[0]
-    headers = {"Authorization": f"Bearer {args[1]}"} if len(args) > 1 else None
+    headers = {"Authorization": f"Bearer {args[1]}"} if len(args) > 1 else {}
+    # A caller's own Proxmox API token, for targets with credentials = "caller".
+    if os.environ.get("X_PROXMOX_TOKEN"):
+        headers["X-Proxmox-Token"] = os.environ["X_PROXMOX_TOKEN"]
+    headers = headers or None
     if mode == "http":
         async with create_mcp_http_client(headers=headers) as http:
             async with streamable_http_client(url, http_client=http) as streams:

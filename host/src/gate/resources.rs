@@ -152,7 +152,13 @@ impl Gate {
             tools: self.policy.tools.clone(),
             approval: std::sync::Mutex::new(Approval::None),
             dry_run: false,
-            target: self.targets.default().clone(),
+            // Resources have no target argument: the default target, with the
+            // caller's own token when it takes one.
+            target: self
+                .targets
+                .default()
+                .for_caller(ctx.proxmox_token.as_ref())
+                .unwrap_or_else(|_| self.targets.default().clone()),
             catalog: self.catalog.clone(),
             task_wait: self.policy.task_wait,
             deadline: read.started + self.runtime.limits().call_timeout,

@@ -75,7 +75,7 @@ impl Target {
         let name = &self.name;
         let Some(token) = token else {
             return Err(GateError::CallerCredentials(format!(
-                "target {name:?} uses each caller's own Proxmox API token: send it in the X-Proxmox-Token header (USER@REALM!NAME=SECRET) with each streamable HTTP request"
+                "target {name:?} uses each caller's own Proxmox API token: send it in the X-Proxmox-Token header (USER@REALM!NAME=SECRET) with each HTTP request (streamable HTTP, or POST /messages on legacy SSE)"
             )));
         };
         let base = self.pve.as_ref().ok_or_else(|| {

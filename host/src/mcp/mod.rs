@@ -419,7 +419,12 @@ impl ServerHandler for ProxmcpServer {
     ) -> Result<rmcp::model::ReadResourceResponse, McpError> {
         self.refuse_when_draining()?;
         let _inflight = self.drain.inflight.token();
-        let ctx = CallContext { cancel: context.ct.clone(), caller: self.caller(&context), ..CallContext::default() };
+        let ctx = CallContext {
+            cancel: context.ct.clone(),
+            caller: self.caller(&context),
+            proxmox_token: proxmox_token(&context),
+            ..CallContext::default()
+        };
         match self.gate.read_resource(&request.uri, ctx).await {
             Ok((contents, ttl)) => Ok(resources::contents(&request.uri, contents, ttl).into()),
             Err(e) => Err(gate_error(&request.uri, e)),
@@ -436,7 +441,12 @@ impl ServerHandler for ProxmcpServer {
             rmcp::model::Reference::Prompt(_) => CompletionRef::Prompt,
             _ => return Ok(resources::completion(Vec::new())),
         };
-        let ctx = CallContext { cancel: context.ct.clone(), caller: self.caller(&context), ..CallContext::default() };
+        let ctx = CallContext {
+            cancel: context.ct.clone(),
+            caller: self.caller(&context),
+            proxmox_token: proxmox_token(&context),
+            ..CallContext::default()
+        };
         match self.gate.complete(reference, &request.argument.name, &request.argument.value, ctx).await {
             Ok(values) => Ok(resources::completion(values)),
             Err(e) => Err(gate_error(&request.argument.name, e)),

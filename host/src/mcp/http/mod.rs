@@ -522,14 +522,20 @@ async fn sse_message(
     if caller.map(|c| c.principal) != Some(principal) {
         return problem(StatusCode::FORBIDDEN, "this session belongs to another principal");
     }
-    let body = match axum::body::to_bytes(request.into_body(), 4 << 20).await {
+    let (parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(body, 4 << 20).await {
         Ok(b) => b,
         Err(_) => return problem(StatusCode::PAYLOAD_TOO_LARGE, "the message is over 4 MiB"),
     };
-    let message: RxJsonRpcMessage<RoleServer> = match serde_json::from_slice(&body) {
+    let mut message: RxJsonRpcMessage<RoleServer> = match serde_json::from_slice(&body) {
         Ok(m) => m,
         Err(e) => return problem(StatusCode::BAD_REQUEST, format!("not a JSON-RPC message: {e}")),
     };
+    // As streamable HTTP does: the request's parts (its caller, a caller's
+    // Proxmox token) travel with the message it carries.
+    if let rmcp::model::ClientJsonRpcMessage::Request(req) = &mut message {
+        rmcp::model::GetExtensions::extensions_mut(&mut req.request).insert(parts);
+    }
     if to_server.send(message).await.is_err() {
         return problem(StatusCode::GONE, "the session has ended; open a new one with GET /sse");
     }
