@@ -303,7 +303,7 @@ fn volume(volid: &str, node: Option<&str>, content: &str, format: &str, size: u6
         format: format.into(),
         size,
         vmid,
-        ctime: 1_763_000_000,
+        ctime: storages::vzdump_time(volid).unwrap_or(1_763_000_000),
         notes: None,
         verification: None,
         protected: false,
