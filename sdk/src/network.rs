@@ -49,6 +49,15 @@ pub fn agent_silence(e: &ApiError) -> Option<&str> {
     message.contains("agent").then_some(message)
 }
 
+/// The error for a call to `g`'s guest agent: what to do when the agent is
+/// silent, else `other(e)` (how the caller reports any other failure).
+pub fn agent_error(g: &Located, e: ApiError, other: impl FnOnce(ApiError) -> ToolError) -> ToolError {
+    match agent_silence(&e) {
+        Some(why) => ToolError::Other(format!("the guest agent of {g} does not answer ({why}): {AGENT_HINT}")),
+        None => other(e),
+    }
+}
+
 /// Reads `GET .../config` of a QEMU guest and fails, saying what to do,
 /// when its agent is not enabled.
 pub fn require_agent(g: &Located) -> Result<(), ToolError> {

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use proxmcp::config::Config;
+use proxmcp::gate::Target;
 use proxmcp::mcp::ProxmcpServer;
 use proxmcp::mcp::http::{HttpOptions, HttpServer, HttpTransport};
 use proxmcp::pve;
@@ -43,14 +44,13 @@ pub(crate) async fn serve(config: &Config, hints: Option<&dyn Fn(&str)>) -> Resu
             }
         }
     }
-    let gate_targets: Vec<(String, Option<pve::PveClient>, bool)> =
-        gate.targets().map(|t| (t.name.clone(), t.pve.clone(), t.caller_credentials)).collect();
-    for (name, client, caller) in &gate_targets {
-        match client {
-            Some(_) if *caller => {
-                tracing::info!(target_name = %name, "each call carries the caller's own Proxmox token")
+    let targets: Vec<Arc<Target>> = gate.targets().cloned().collect();
+    for t in &targets {
+        match &t.pve {
+            Some(_) if t.caller_credentials => {
+                tracing::info!(target_name = %t.name, "each call carries the caller's own Proxmox token")
             }
-            Some(client) => check_proxmox(name, client).await,
+            Some(client) => check_proxmox(&t.name, client).await,
             None => {}
         }
     }
@@ -69,8 +69,6 @@ pub(crate) async fn serve(config: &Config, hints: Option<&dyn Fn(&str)>) -> Resu
         "sse" => HttpTransport::Sse,
         _ => HttpTransport::Streamable,
     };
-    let ready_targets: Vec<(String, pve::PveClient, bool)> =
-        gate_targets.iter().filter_map(|(name, c, caller)| c.clone().map(|c| (name.clone(), c, *caller))).collect();
     let options = HttpOptions {
         addr: config.listen_addr()?,
         path: config.mcp_path().to_string(),
@@ -80,18 +78,18 @@ pub(crate) async fn serve(config: &Config, hints: Option<&dyn Fn(&str)>) -> Resu
         allow_unauthenticated: config.mcp.allow_unauthenticated.unwrap_or(false),
         limits: http_limits(config),
         ready: Arc::new(move || {
-            let targets = ready_targets.clone();
+            let targets = targets.clone();
             Box::pin(async move {
-                let checks = targets.iter().map(|(name, client, caller)| async move {
+                let checks = targets.iter().filter_map(|t| Some((t, t.pve.clone()?))).map(|(t, client)| async move {
                     let answer = client.request(pve::Method::Get, &["version"], &serde_json::Value::Null).await;
                     // Without a caller's token, an answer at all is ready.
                     let answer = match answer {
-                        Err(pve::ApiError::Unauthorized(_)) if *caller => Ok(serde_json::Value::Null),
+                        Err(pve::ApiError::Unauthorized(_)) if t.caller_credentials => Ok(serde_json::Value::Null),
                         other => other,
                     };
                     let result =
                         answer.map(|_| ()).map_err(|e| format!("Proxmox at {} is not usable: {e}", client.api_root()));
-                    (name.clone(), result)
+                    (t.name.clone(), result)
                 });
                 futures::future::join_all(checks).await
             })

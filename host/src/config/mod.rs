@@ -491,19 +491,11 @@ impl Config {
         {
             return Err(ConfigError::Invalid(format!("[limits] output_kib = {o} is out of range; use 1 to 65536")));
         }
-        if let Some(c) = self.proxmox.max_concurrency
-            && !(1..=256).contains(&c)
-        {
-            return Err(ConfigError::Invalid(format!("PVE_MAX_CONCURRENCY={c} is out of range; use 1 to 256")));
-        }
-        if let Some(r) = self.proxmox.retries
-            && r > 10
-        {
-            return Err(ConfigError::Invalid(format!("PVE_RETRIES={r} is out of range; use 0 to 10")));
-        }
-        if self.proxmox.timeout_secs == Some(0) {
-            return Err(ConfigError::Invalid("PVE_TIMEOUT must be at least 1 second".into()));
-        }
+        self.proxmox.check_client_limits(|key| match key {
+            "max_concurrency" => "PVE_MAX_CONCURRENCY".into(),
+            "retries" => "PVE_RETRIES".into(),
+            _ => "PVE_TIMEOUT".into(),
+        })?;
         self.validate_targets()
     }
 

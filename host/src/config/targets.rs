@@ -23,6 +23,27 @@ pub struct TargetSettings {
     pub caller_credentials: bool,
 }
 
+impl ProxmoxSection {
+    /// Checks the client's limits; `key` names a setting as the operator
+    /// wrote it (`PVE_RETRIES`, `[targets.lab] retries`).
+    pub(super) fn check_client_limits(&self, key: impl Fn(&str) -> String) -> Result<(), ConfigError> {
+        if let Some(c) = self.max_concurrency
+            && !(1..=256).contains(&c)
+        {
+            return Err(ConfigError::Invalid(format!("{}={c} is out of range; use 1 to 256", key("max_concurrency"))));
+        }
+        if let Some(r) = self.retries
+            && r > 10
+        {
+            return Err(ConfigError::Invalid(format!("{}={r} is out of range; use 0 to 10", key("retries"))));
+        }
+        if self.timeout_secs == Some(0) {
+            return Err(ConfigError::Invalid(format!("{} must be at least 1 second", key("timeout_secs"))));
+        }
+        Ok(())
+    }
+}
+
 /// The token id a caller-credentials target's own client carries when no
 /// credentials are configured.
 pub const CALLER_PLACEHOLDER: &str = "proxmcp@pve!caller-credentials";
@@ -52,14 +73,7 @@ impl Config {
             if t.base_url.is_none() {
                 return Err(ConfigError::Invalid(format!("[targets.{name}] needs base_url (https://HOST:8006)")));
             }
-            if t.max_concurrency.is_some_and(|c| !(1..=256).contains(&c)) || t.retries.is_some_and(|r| r > 10) {
-                return Err(ConfigError::Invalid(format!(
-                    "[targets.{name}]: max_concurrency is 1 to 256 and retries 0 to 10"
-                )));
-            }
-            if t.timeout_secs == Some(0) {
-                return Err(ConfigError::Invalid(format!("[targets.{name}] timeout_secs must be at least 1")));
-            }
+            t.check_client_limits(|key| format!("[targets.{name}] {key}"))?;
         }
         if let Some(d) = &self.default_target {
             let names = self.target_names();

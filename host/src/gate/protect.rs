@@ -124,15 +124,11 @@ impl Protection {
             }
             targets.merge(inner);
         }
-        let Targets { mut ids, everything, exclude, nodes, pools, .. } = targets;
+        targets.add_node_and_pool_members(&guests);
+        let Targets { mut ids, everything, exclude, .. } = targets;
         if everything {
             ids.extend(guests.iter().map(|g| g.vmid).filter(|id| !exclude.contains(id)));
             ids.extend(self.vmids.iter().filter(|id| !exclude.contains(id)));
-        }
-        for g in &guests {
-            if nodes.contains(&g.node) || g.pool.as_ref().is_some_and(|p| pools.contains(p)) {
-                ids.insert(g.vmid);
-            }
         }
         let action = describe_briefly(matched);
         for vmid in ids {

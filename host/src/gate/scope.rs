@@ -136,11 +136,7 @@ impl Scope {
         }
         let client = pve.ok_or_else(|| ApiError::Other("no Proxmox connection is configured".into()))?;
         let guests = client.guests().await?;
-        for g in &guests {
-            if targets.nodes.contains(&g.node) || g.pool.as_ref().is_some_and(|p| targets.pools.contains(p)) {
-                targets.ids.insert(g.vmid);
-            }
-        }
+        targets.add_node_and_pool_members(&guests);
         let new_pool = params.get("pool").and_then(Value::as_str);
         for vmid in &targets.ids {
             match guests.iter().find(|g| g.vmid == *vmid) {

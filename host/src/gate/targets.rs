@@ -132,13 +132,15 @@ impl Targets {
         self.list.iter()
     }
 
+    /// The valid names, for errors.
+    fn valid(&self) -> String {
+        names(self.list.iter().map(|t| t.as_ref())).join(", ")
+    }
+
     /// The target named `name`, or an error listing the valid ones.
     pub fn named(&self, name: &str) -> Result<&Arc<Target>, GateError> {
         self.list.iter().find(|t| t.name == name).ok_or_else(|| {
-            GateError::UnknownTarget(format!(
-                "target {name:?} is not configured; use one of: {}",
-                names(self.list.iter().map(|t| t.as_ref())).join(", ")
-            ))
+            GateError::UnknownTarget(format!("target {name:?} is not configured; use one of: {}", self.valid()))
         })
     }
 
@@ -148,7 +150,7 @@ impl Targets {
             Some(Value::String(name)) if self.several() => self.named(name),
             Some(other) if self.several() => Err(GateError::UnknownTarget(format!(
                 "target must be a target's name, not {other}; use one of: {}",
-                names(self.list.iter().map(|t| t.as_ref())).join(", ")
+                self.valid()
             ))),
             _ => Ok(self.default()),
         }

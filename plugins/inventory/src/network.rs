@@ -2,7 +2,7 @@
 //! containers through Proxmox; with a best guess at the address to reach.
 
 use proxmcp_sdk::guest::OnGuest;
-use proxmcp_sdk::network::{self, AGENT_HINT, Interface};
+use proxmcp_sdk::network::{self, Interface};
 use proxmcp_sdk::{Answer, NoArgs, Router, ToolError};
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -37,11 +37,10 @@ fn network(a: OnGuest<NoArgs>) -> Result<Answer<Network>, ToolError> {
             other => other,
         })?;
     }
-    let interfaces =
-        network::interfaces(&g).map_err(|e| match network::agent_silence(&e).filter(|_| g.kind == "qemu") {
-            Some(why) => ToolError::Other(format!("the guest agent of {g} does not answer ({why}): {AGENT_HINT}")),
-            None => on_node(&g.node)(e),
-        })?;
+    let interfaces = network::interfaces(&g).map_err(|e| match g.kind {
+        "qemu" => network::agent_error(&g, e, on_node(&g.node)),
+        _ => on_node(&g.node)(e),
+    })?;
     let primary_ip = network::primary_ip(&interfaces);
     let summary = match &primary_ip {
         Some(ip) => format!("{g}: {} interfaces, primary address {ip}", interfaces.len()),

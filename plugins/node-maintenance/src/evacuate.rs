@@ -88,9 +88,9 @@ struct Node {
     free: u64,
 }
 
-fn online_nodes(except: &str) -> Result<Vec<Node>, ToolError> {
-    let nodes = pve::get(&["nodes"], &Value::Null)?;
-    Ok(items(&nodes)
+/// The online nodes of `/nodes` but `except`, with their free memory.
+fn online_nodes(nodes: &Value, except: &str) -> Vec<Node> {
+    items(nodes)
         .iter()
         .filter(|n| n["status"] == "online")
         .filter_map(|n| {
@@ -98,7 +98,7 @@ fn online_nodes(except: &str) -> Result<Vec<Node>, ToolError> {
             let free = uint(n, "maxmem")?.saturating_sub(uint(n, "mem").unwrap_or(0));
             (name != except).then_some(Node { name, free })
         })
-        .collect())
+        .collect()
 }
 
 fn evacuate(a: Args, writes: &mut Writes) -> Result<Answer<Evacuation>, ToolError> {
@@ -108,7 +108,7 @@ fn evacuate(a: Args, writes: &mut Writes) -> Result<Answer<Evacuation>, ToolErro
         let names: Vec<String> = items(&nodes).iter().filter_map(|n| text(n, "node")).collect();
         return Err(ToolError::InvalidArguments(format!("no node {:?}; nodes: {}", a.node, names.join(", "))));
     }
-    let mut targets = online_nodes(&a.node)?;
+    let mut targets = online_nodes(&nodes, &a.node);
     if let Some(t) = &a.target {
         if t == &a.node {
             return Err(ToolError::InvalidArguments("target is the node being evacuated; pick another node".into()));

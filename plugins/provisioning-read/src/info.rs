@@ -2,7 +2,7 @@
 //! through its guest agent; a container through what Proxmox knows of it.
 
 use proxmcp_sdk::guest::{Located, OnGuest};
-use proxmcp_sdk::network::{self, AGENT_HINT};
+use proxmcp_sdk::network;
 use proxmcp_sdk::value::{items, text, uint};
 use proxmcp_sdk::{Answer, ApiError, NoArgs, Router, ToolError, format, pve};
 use schemars::JsonSchema;
@@ -106,10 +106,7 @@ fn qemu(g: &Located) -> Result<Info, ToolError> {
         pve::get(&["nodes", &g.node, "qemu", &vmid, "agent", command], &Value::Null).map(|v| v["result"].clone())
     };
     // The OS answers first: when the agent is silent, say so once.
-    let osinfo = ask("get-osinfo").map_err(|e| match network::agent_silence(&e) {
-        Some(why) => ToolError::Other(format!("the guest agent of {g} does not answer ({why}): {AGENT_HINT}")),
-        None => ToolError::Api(e),
-    })?;
+    let osinfo = ask("get-osinfo").map_err(|e| network::agent_error(g, e, ToolError::Api))?;
     let mut unavailable = Vec::new();
     let mut optional = |command: &str| match ask(command) {
         Ok(v) => Some(v),

@@ -121,35 +121,31 @@ fn delete(a: Args, writes: &mut Writes) -> Result<Answer<Outcome<Deleted>>, Tool
         )));
     };
     let found = find(storage, &a.volume, a.node.as_deref())?;
-    let (node, entry) = match found.as_slice() {
-        [] => {
-            let on = a.node.as_deref().map(|n| format!(" on node {n}")).unwrap_or_default();
-            return Err(ToolError::InvalidArguments(format!(
-                "no volume {}{on}; list the storage with pve_list_storage_content",
-                a.volume
-            )));
-        }
-        [(n, v)] => (n.clone(), v.clone()),
-        several => {
-            if !shared_storage(&several[0].0, storage)? && a.node.is_none() {
-                let names: Vec<&str> = several.iter().map(|(n, _)| n.as_str()).collect();
-                return Err(ToolError::InvalidArguments(format!(
-                    "{} exists on nodes {}; say which one with node",
-                    a.volume,
-                    names.join(", ")
-                )));
-            }
-            several[0].clone()
-        }
+    let Some((node, entry)) = found.first().cloned() else {
+        let on = a.node.as_deref().map(|n| format!(" on node {n}")).unwrap_or_default();
+        return Err(ToolError::InvalidArguments(format!(
+            "no volume {}{on}; list the storage with pve_list_storage_content",
+            a.volume
+        )));
     };
+    // A shared storage lists the same volume on every node; a node's own
+    // storage only on that node, where only its guests can use it.
+    let shared = shared_storage(&node, storage)?;
+    if found.len() > 1 && !shared {
+        let names: Vec<&str> = found.iter().map(|(n, _)| n.as_str()).collect();
+        return Err(ToolError::InvalidArguments(format!(
+            "{} exists on nodes {}; say which one with node",
+            a.volume,
+            names.join(", ")
+        )));
+    }
     if flag(&entry, "protected") == Some(true) {
         return Err(ToolError::InvalidArguments(format!(
             "{} is protected; remove its protection in Proxmox first if it really should go",
             a.volume
         )));
     }
-    // On a node's own storage only that node's guests can use the volume.
-    let on_node = if shared_storage(&node, storage)? { None } else { Some(node.as_str()) };
+    let on_node = if shared { None } else { Some(node.as_str()) };
     let users = users_of(&a.volume, owner(path), on_node)?;
     if !users.is_empty() {
         return Err(ToolError::InvalidArguments(format!(

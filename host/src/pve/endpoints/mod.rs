@@ -238,6 +238,16 @@ impl Targets {
             && self.unknowable.is_none()
     }
 
+    /// Adds to `ids` the guests of `guests` the request reaches through
+    /// its nodes and pools.
+    pub fn add_node_and_pool_members(&mut self, guests: &[super::GuestInfo]) {
+        for g in guests {
+            if self.nodes.contains(&g.node) || g.pool.as_ref().is_some_and(|p| self.pools.contains(p)) {
+                self.ids.insert(g.vmid);
+            }
+        }
+    }
+
     fn unknowable(&mut self, why: impl Into<String>) {
         self.unknowable.get_or_insert_with(|| why.into());
     }

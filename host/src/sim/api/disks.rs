@@ -74,14 +74,7 @@ fn move_disk(x: &mut Ctx<'_>) -> R {
         return Err(fail(500, "cannot move volumes of a running container"));
     }
     let content = if kind == GuestType::Qemu { "images" } else { "rootdir" };
-    let s = c
-        .storages
-        .iter()
-        .find(|s| s.storage == storage)
-        .ok_or_else(|| bad_param("storage", format!("storage '{storage}' does not exist")))?;
-    if !s.content.iter().any(|ct| ct == content) {
-        return Err(fail(500, format!("storage '{storage}' does not support content-type '{content}'")));
-    }
+    let s = super::storage::storage_for(c, node, &storage, content)?;
     let old_volid = current.split(',').next().unwrap_or_default().to_string();
     if old_volid.split(':').next() == Some(storage.as_str()) {
         return Err(fail(500, format!("you can't move to the same storage with same format ({disk})")));

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::sim::params::{Ty, first, opt, req};
-use crate::sim::seed::SimVolume;
+use crate::sim::seed::{SimStorage, SimVolume};
 use crate::sim::state::{Cluster, TaskSpec};
 
 pub(super) static ROUTES: &[Route] = &[
@@ -49,7 +49,12 @@ fn aplinfo(x: &mut Ctx<'_>) -> R {
 }
 
 /// A storage of the node that takes `content`, or PVE's refusal.
-fn storage_for<'a>(c: &'a Cluster, node: &str, storage: &str, content: &str) -> Result<&'a SimStoragePart, ApiErr> {
+pub(super) fn storage_for<'a>(
+    c: &'a Cluster,
+    node: &str,
+    storage: &str,
+    content: &str,
+) -> Result<&'a SimStorage, ApiErr> {
     let s = c
         .storages
         .iter()
@@ -60,8 +65,6 @@ fn storage_for<'a>(c: &'a Cluster, node: &str, storage: &str, content: &str) -> 
     }
     Ok(s)
 }
-
-type SimStoragePart = crate::sim::seed::SimStorage;
 
 /// A download task: progress lines, then the new volume.
 fn download(x: &mut Ctx<'_>, storage: &str, content: &str, filename: &str, source: String, size: u64) -> R {
