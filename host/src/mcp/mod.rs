@@ -7,6 +7,7 @@ pub mod http;
 mod logging;
 mod prompts;
 mod resources;
+mod stdio;
 mod tasks;
 
 use std::sync::Arc;
@@ -137,9 +138,12 @@ impl ProxmcpServer {
         let args = request.arguments.as_ref()?;
         let confirmed =
             args.get("confirm") == Some(&Value::Bool(true)) && args.get("dry_run") != Some(&Value::Bool(true));
+        // The cheap tests first: most calls are reads without `confirm`.
+        if !(declared && confirmed) {
+            return None;
+        }
         let caller = self.caller_or_local(context);
-        let writes = self.gate.tools_for(Some(&caller)).any(|t| t.name == request.name && !t.hints.read_only);
-        if !(declared && confirmed && writes) {
+        if !self.gate.tools_for(Some(&caller)).any(|t| t.name == request.name && !t.hints.read_only) {
             return None;
         }
         let plugin = self.gate.plugin_of(&request.name)?;
@@ -226,9 +230,10 @@ impl ProxmcpServer {
         grace: std::time::Duration,
     ) -> Result<(), std::io::Error> {
         let ct = tokio_util::sync::CancellationToken::new();
+        let (input, output, _restore) = stdio::streams();
         let running = self
             .clone()
-            .serve_with_ct(rmcp::transport::stdio(), ct.clone())
+            .serve_with_ct((input, output), ct.clone())
             .await
             .map_err(|e| std::io::Error::other(e.to_string()))?;
         tokio::select! {
