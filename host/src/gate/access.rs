@@ -201,12 +201,15 @@ pub fn new_token() -> Result<String, getrandom::Error> {
 /// Tool-name pattern matching: `*` matches any run of characters, every
 /// other character itself.
 pub fn pattern_matches(pattern: &str, name: &str) -> bool {
-    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
+    // Bytes, not chars: it runs for every tool on every call, and matching
+    // UTF-8 bytewise gives the same answer (`*` is ASCII, and a literal
+    // byte never matches inside another character).
+    let (p, n) = (pattern.as_bytes(), name.as_bytes());
     // Classic wildcard matching with backtracking to the last `*`.
     let (mut pi, mut ni) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while ni < n.len() {
-        if pi < p.len() && p[pi] == '*' {
+        if pi < p.len() && p[pi] == b'*' {
             star = Some((pi, ni));
             pi += 1;
         } else if pi < p.len() && p[pi] == n[ni] {
@@ -220,7 +223,7 @@ pub fn pattern_matches(pattern: &str, name: &str) -> bool {
             return false;
         }
     }
-    p[pi..].iter().all(|c| *c == '*')
+    p[pi..].iter().all(|c| *c == b'*')
 }
 
 /// The deployment's `[tools]` allow and deny lists.

@@ -7,8 +7,8 @@
 //! `prev` followed by the line's JSON without `hash`. The key sits in a
 //! 0600 file beside the log (`FILE.key`, created on first use) or where
 //! `[audit] key_file` says; without it nobody can forge a line. The chain's
-//! head (last `seq` and `hash`) is rewritten to `FILE.head` after every
-//! line and logged at start, every [`ANCHOR_EVERY`] lines and at shutdown,
+//! head (last `seq` and `hash`) is rewritten in place in `FILE.head` after
+//! every line and logged at start, every [`ANCHOR_EVERY`] lines and at shutdown,
 //! so a log pipeline can anchor it off-box and a cut-off end shows.
 //!
 //! Arguments are redacted before they are written (the endpoint model's
@@ -140,7 +140,7 @@ pub enum AuditError {
 }
 
 enum Sink {
-    File { path: PathBuf, head: PathBuf, file: std::fs::File },
+    File { path: PathBuf, head: std::fs::File, file: std::fs::File },
     Stderr,
 }
 
@@ -271,7 +271,8 @@ impl AuditLog {
             Err(e) => return Err(io(e)),
         }
         let file = open_private(p, true).map_err(io)?;
-        let sink = Sink::File { path: p.to_path_buf(), head: head_file(p), file };
+        let head = open_head(&head_file(p)).map_err(|source| AuditError::Io { path: head_file(p), source })?;
+        let sink = Sink::File { path: p.to_path_buf(), head, file };
         let log = AuditLog { state: Mutex::new(State { sink, prev, seq }), key, redact_keys };
         for marker in pending {
             log.append(marker)?;
@@ -355,13 +356,32 @@ impl Drop for AuditLog {
     }
 }
 
-fn write_head(head: &Path, seq: u64, hash: &str) -> std::io::Result<()> {
-    let tmp = sibling(head, "tmp");
-    let mut f = open_private(&tmp, false)?;
-    f.write_all(format!("{}\n", json!({"seq": seq, "hash": hash})).as_bytes())?;
-    // Renamed into place whole, so a reader sees the old head or the new
-    // one; not synced per line, like the log itself.
-    std::fs::rename(tmp, head)
+/// The head file's fixed size: the record, padded with spaces, and a newline.
+const HEAD_BYTES: usize = 128;
+
+/// Opens the head file for rewriting in place, 0600. What it says now is
+/// kept until the next line (it is the evidence of a cut-off end); every
+/// record is `HEAD_BYTES` long, so each write covers the whole file.
+fn open_head(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let file = std::fs::OpenOptions::new().create(true).write(true).truncate(false).mode(0o600).open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    if file.metadata()?.len() > HEAD_BYTES as u64 {
+        file.set_len(HEAD_BYTES as u64)?;
+    }
+    Ok(file)
+}
+
+/// Rewrites the head record with one positioned write of the same size
+/// every time (not a new file and a rename per line, which cost more than
+/// the rest of the line); not synced per line, like the log itself.
+fn write_head(head: &std::fs::File, seq: u64, hash: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let mut record = json!({"seq": seq, "hash": hash}).to_string();
+    let pad = HEAD_BYTES.saturating_sub(record.len() + 1);
+    record.extend(std::iter::repeat_n(' ', pad));
+    record.push('\n');
+    head.write_all_at(record.as_bytes(), 0)
 }
 
 /// Arguments over [`MAX_ARGUMENT_BYTES`] become their size, keys and hash.
@@ -380,16 +400,15 @@ pub fn digest_only(args: &Value) -> Value {
     json!({"bytes": text.len(), "sha256": hex::encode(Sha256::digest(text.as_bytes()))})
 }
 
-/// HMAC-SHA-256 over `prev` and the line without its `hash` member.
-/// serde_json maps keep their keys sorted, so the text is canonical.
-fn hash_of(key: &[u8], obj: &Map<String, Value>, prev: &str) -> String {
-    let mut body = obj.clone();
-    body.remove("hash");
+/// HMAC-SHA-256 over `prev` and the line without its `hash` member
+/// (`body` must not have one). serde_json maps keep their keys sorted, so
+/// the text is canonical.
+fn hash_of(key: &[u8], body: &Map<String, Value>, prev: &str) -> String {
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
         return String::new();
     };
     mac.update(prev.as_bytes());
-    mac.update(Value::Object(body).to_string().as_bytes());
+    mac.update(serde_json::to_string(body).unwrap_or_default().as_bytes());
     hex::encode(mac.finalize().into_bytes())
 }
 
@@ -492,7 +511,7 @@ pub fn verify(bytes: &[u8], key: &[u8], head: Option<(u64, String)>) -> Verdict 
             partial = Some(hex::encode(Sha256::digest(line.as_bytes())));
             continue;
         }
-        let Ok(Value::Object(obj)) = serde_json::from_str::<Value>(line) else {
+        let Ok(Value::Object(mut obj)) = serde_json::from_str::<Value>(line) else {
             return broken(n, "is not a JSON object");
         };
         if let Some(digest) = partial.take()
@@ -508,7 +527,10 @@ pub fn verify(bytes: &[u8], key: &[u8], head: Option<(u64, String)>) -> Verdict 
         if claimed_prev != prev {
             return broken(n, "does not follow the line before it (a line was removed, inserted or reordered)");
         }
-        let claimed = obj.get("hash").and_then(Value::as_str).unwrap_or_default().to_string();
+        let claimed = match obj.remove("hash") {
+            Some(Value::String(hash)) => hash,
+            _ => String::new(),
+        };
         if hash_of(key, &obj, &prev) != claimed {
             return broken(n, "does not match its keyed hash (the line was edited or forged)");
         }

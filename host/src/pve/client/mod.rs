@@ -128,6 +128,9 @@ struct Inner {
     http: reqwest::Client,
     /// `https://host:port/api2/json`, no trailing slash.
     api_root: String,
+    /// The same, parsed once: a request's URL is this with its path set,
+    /// so the host is not parsed again on every request.
+    api_url: Url,
     identity: Identity,
     credentials: Credentials,
     timeout: Duration,
@@ -174,6 +177,7 @@ impl PveClient {
             .user_agent(concat!("proxmcp/", env!("CARGO_PKG_VERSION")));
         let http = tls::configure(builder, &config.tls)?.build().map_err(|e| ConfigError::Http(e.to_string()))?;
         let api_root = format!("{}api2/json", origin.as_str());
+        let api_url = Url::parse(&api_root).map_err(|e| ConfigError::Http(e.to_string()))?;
         let identity = match &config.auth {
             Auth::ApiToken { id, .. } => Identity::Token(id.clone()),
             Auth::Password { username, .. } => Identity::User(username.clone()),
@@ -182,6 +186,7 @@ impl PveClient {
             inner: Arc::new(Inner {
                 http,
                 api_root,
+                api_url,
                 identity,
                 credentials,
                 timeout: config.timeout,
@@ -207,6 +212,7 @@ impl PveClient {
             inner: Arc::new(Inner {
                 http: i.http.clone(),
                 api_root: i.api_root.clone(),
+                api_url: i.api_url.clone(),
                 identity: Identity::Token(id.to_string()),
                 credentials: Credentials::Token(Secret::new(format!("PVEAPIToken={id}={}", secret.expose()))),
                 timeout: i.timeout,
@@ -333,14 +339,16 @@ impl PveClient {
 
     /// One HTTP exchange with the current credentials.
     async fn attempt(&self, method: Method, path: &str, form: &[(String, String)]) -> Result<Attempt, ApiError> {
-        let url = format!("{}{path}", self.inner.api_root);
+        // `path` is already percent-encoded, one level per segment.
+        let mut url = self.inner.api_url.clone();
+        url.set_path(&format!("{}{path}", self.inner.api_url.path()));
         let http_method = match method {
             Method::Get => reqwest::Method::GET,
             Method::Post => reqwest::Method::POST,
             Method::Put => reqwest::Method::PUT,
             Method::Delete => reqwest::Method::DELETE,
         };
-        let mut req = self.inner.http.request(http_method, &url);
+        let mut req = self.inner.http.request(http_method, url);
         req = match &self.inner.credentials {
             Credentials::Token(header) => req.header("Authorization", header.expose()),
             Credentials::Password { .. } => {
