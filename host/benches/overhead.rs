@@ -423,7 +423,8 @@ async fn main() {
     let mcp = Arc::new(().serve(transport).await.unwrap());
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (default_idle, _) = rss_mib(stdio_pid);
-    let default_list = serde_json::to_vec(&mcp.list_all_tools().await.unwrap()).unwrap().len();
+    let default_tools = mcp.list_all_tools().await.unwrap();
+    let default_list = serde_json::to_vec(&default_tools).unwrap().len();
     let stdio = measure(|| call(mcp.clone(), "pve_get_version")).await;
     let stdio_cpu = cpu_per_call(stdio_pid, || call(mcp.clone(), "pve_get_version")).await;
 
@@ -468,14 +469,14 @@ async fn main() {
         none.push(start_to_initialize(&uri, work.path(), None).await);
     }
     let (cold, warm, none) = (stats(cold), stats(warm), stats(none));
-    println!("\nstart to initialize answered, all 5 built-in plugins ({STARTS} starts each, median)");
+    println!("\nstart to initialize answered, all {} built-in plugins ({STARTS} starts each, median)", BUILTINS.len());
     println!("  cold compile cache           {:>8.1} ms", cold.p50.as_secs_f64() * 1e3);
     println!("  warm compile cache           {:>8.1} ms", warm.p50.as_secs_f64() * 1e3);
     println!("  cache off                    {:>8.1} ms", none.p50.as_secs_f64() * 1e3);
     println!("  ratio cold / warm = {:.2}", cold.p50.as_secs_f64() / warm.p50.as_secs_f64());
 
     // 6. Throughput and memory over streamable HTTP, and tools/list sizes.
-    let http = http_figures(&uri, work.path(), &cache, &noop_url).await;
+    let http = http_figures(&uri, work.path(), &cache, &noop_url, (default_tools.len(), default_list)).await;
 
     let stdio_ratio = stdio.p50.as_secs_f64() / floor_stdio.as_secs_f64();
     println!("\ntargets (issue #19), within this run");
@@ -562,7 +563,13 @@ async fn throughput(url: &str, tool: &'static str, clients: usize) -> (f64, Stat
     (n as f64 / secs, stats(all))
 }
 
-async fn http_figures(uri: &str, work: &Path, cache: &Path, noop_url: &str) -> HttpFigures {
+async fn http_figures(
+    uri: &str,
+    work: &Path,
+    cache: &Path,
+    noop_url: &str,
+    (default_count, default_list): (usize, usize),
+) -> HttpFigures {
     use rmcp::transport::StreamableHttpClientTransport;
     use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -642,7 +649,8 @@ async fn http_figures(uri: &str, work: &Path, cache: &Path, noop_url: &str) -> H
     let ro_bytes = serde_json::to_vec(&ro_tools).unwrap().len();
     let _ = ro.cancel().await;
     println!("\ntools/list size");
-    println!("  all 5 built-in plugins  {full_count:>3} tools  {full_bytes:>7} bytes");
+    println!("  default plugins         {:>3} tools  {default_list:>7} bytes", default_count);
+    println!("  all {:>2} built-in plugins {full_count:>3} tools  {full_bytes:>7} bytes", BUILTINS.len());
     println!("  read-only mode          {:>3} tools  {ro_bytes:>7} bytes", ro_tools.len());
     HttpFigures { throughput_ratio_32: ratio_32 }
 }
