@@ -230,22 +230,28 @@ impl ProxmcpServer {
         grace: std::time::Duration,
     ) -> Result<(), std::io::Error> {
         let ct = tokio_util::sync::CancellationToken::new();
-        let (input, output, _restore) = stdio::streams();
+        let (input, output, restore) = stdio::streams();
         let running = self
             .clone()
             .serve_with_ct((input, output), ct.clone())
             .await
             .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let waiting = running.waiting();
+        tokio::pin!(waiting);
         tokio::select! {
-            done = running.waiting() => {
+            done = &mut waiting => {
                 done.map_err(|e| std::io::Error::other(e.to_string()))?;
             }
             () = stop => {
                 self.drain(grace).await;
                 tokio::time::sleep(FLUSH_WINDOW).await;
                 ct.cancel();
+                // The session lets go of stdin and stdout before their
+                // flags are restored (blocking again) below.
+                let _ = tokio::time::timeout(FLUSH_WINDOW, waiting).await;
             }
         }
+        drop(restore);
         Ok(())
     }
 }

@@ -54,7 +54,7 @@ pub fn create(limits: &Limits) -> wasmtime::Result<(Engine, EngineKind)> {
     // Every call still gets a fresh instance with pristine memory.
     // Without the scan the whole kept size would be cleared on every call,
     // which costs more than the `madvise` it saves.
-    if pagemap_scan_available() {
+    if PoolingAllocationConfig::is_pagemap_scan_available() {
         pool.pagemap_scan(wasmtime::Enabled::Yes)
             .linear_memory_keep_resident(KEEP_RESIDENT)
             .table_keep_resident(KEEP_RESIDENT / 16);
@@ -67,14 +67,6 @@ pub fn create(limits: &Limits) -> wasmtime::Result<(Engine, EngineKind)> {
             Ok((Engine::new(&base_config(limits))?, EngineKind::OnDemand))
         }
     }
-}
-
-/// Whether the kernel has the `PAGEMAP_SCAN` ioctl (Linux 6.7 and later).
-fn pagemap_scan_available() -> bool {
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let mut numbers = release.trim().split(['.', '-']).map(|n| n.parse::<u32>().unwrap_or(0));
-    let (major, minor) = (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0));
-    (major, minor) >= (6, 7)
 }
 
 /// Advances the engine's epoch every tick until dropped.
