@@ -72,6 +72,19 @@ async fn stdout_spam_never_reaches_the_protocol_stream() {
 }
 
 #[tokio::test]
+async fn no_call_sees_what_an_earlier_call_left_in_memory() {
+    let pve = support::sim().await;
+    let session = Session::start(&pve.base_url(), hostile_launch()).await;
+    for call in 1..=3 {
+        let r = session.call("hostile_remember", json!({})).await;
+        assert!(!is_error(&r), "call {call}: {}", text(&r));
+        // Each call marks 512 pages (more than a slot keeps resident) and
+        // counts itself; the next one must find its memory pristine.
+        assert_eq!(r.structured_content, Some(json!({"calls_before": 0, "marked_pages": 0})), "call {call}");
+    }
+}
+
+#[tokio::test]
 async fn oversized_output_is_refused() {
     let pve = support::sim().await;
     let session = Session::start(&pve.base_url(), hostile_launch()).await;
