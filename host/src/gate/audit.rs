@@ -179,16 +179,27 @@ fn sibling(path: &Path, ext: &str) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// Opens for appending, creating the file 0600.
-fn open_private(path: &Path, append: bool) -> std::io::Result<std::fs::File> {
+/// How [`open_private`] writes to a file.
+#[derive(Clone, Copy)]
+enum Writes {
+    /// At its end.
+    Append,
+    /// From scratch.
+    Truncate,
+    /// Over what it holds (the head file).
+    InPlace,
+}
+
+/// Opens for writing, creating the file 0600.
+fn open_private(path: &Path, how: Writes) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut o = std::fs::OpenOptions::new();
     o.create(true).mode(0o600);
-    if append {
-        o.append(true);
-    } else {
-        o.write(true).truncate(true);
-    }
+    match how {
+        Writes::Append => o.append(true),
+        Writes::Truncate => o.write(true).truncate(true),
+        Writes::InPlace => o.write(true).truncate(false),
+    };
     o.open(path)
 }
 
@@ -207,7 +218,7 @@ pub fn load_or_create_key(path: &Path) -> Result<Vec<u8>, AuditError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let mut key = vec![0u8; 32];
             getrandom::fill(&mut key).map_err(|e| err(e.to_string()))?;
-            let mut f = open_private(path, false).map_err(|e| err(e.to_string()))?;
+            let mut f = open_private(path, Writes::Truncate).map_err(|e| err(e.to_string()))?;
             f.write_all(format!("{}\n", hex::encode(&key)).as_bytes()).map_err(|e| err(e.to_string()))?;
             Ok(key)
         }
@@ -251,7 +262,7 @@ impl AuditLog {
                     (prev, seq) = (last, n);
                     if let Some(partial) = partial {
                         tracing::error!(file = %p.display(), "the audit log ends in a partial line (a crash mid-write); ending it and continuing the chain with a marker");
-                        let mut f = open_private(p, true).map_err(io)?;
+                        let mut f = open_private(p, Writes::Append).map_err(io)?;
                         f.write_all(b"\n").map_err(io)?;
                         pending.push(json!({"event": "partial_line_ended", "time": now_rfc3339(),
                                             "partial_sha256": hex::encode(Sha256::digest(&partial))}));
@@ -270,8 +281,9 @@ impl AuditLog {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(io(e)),
         }
-        let file = open_private(p, true).map_err(io)?;
-        let head = open_head(&head_file(p)).map_err(|source| AuditError::Io { path: head_file(p), source })?;
+        let file = open_private(p, Writes::Append).map_err(io)?;
+        let head_path = head_file(p);
+        let head = open_head(&head_path).map_err(|source| AuditError::Io { path: head_path, source })?;
         let sink = Sink::File { path: p.to_path_buf(), head, file };
         let log = AuditLog { state: Mutex::new(State { sink, prev, seq }), key, redact_keys };
         for marker in pending {
@@ -323,9 +335,15 @@ impl AuditLog {
         let seq = state.seq + 1;
         obj.insert("seq".into(), json!(seq));
         obj.insert("prev".into(), json!(state.prev));
-        let hash = hash_of(&self.key, &obj, &state.prev);
-        obj.insert("hash".into(), json!(hash));
-        let text = format!("{}\n", Value::Object(obj));
+        // Serialized once: the text the hash covers becomes the line, with
+        // the hash as its last member (a reader parses the line, removes
+        // `hash` and serializes the rest again, keys sorted, to check it).
+        let mut text = serde_json::to_string(&obj).unwrap_or_default();
+        let hash = mac_hex(&self.key, &state.prev, &text);
+        text.pop();
+        text.push_str(",\"hash\":\"");
+        text.push_str(&hash);
+        text.push_str("\"}\n");
         match &mut state.sink {
             Sink::Stderr => eprint!("{text}"),
             Sink::File { path, head, file } => {
@@ -363,8 +381,8 @@ const HEAD_BYTES: usize = 128;
 /// kept until the next line (it is the evidence of a cut-off end); every
 /// record is `HEAD_BYTES` long, so each write covers the whole file.
 fn open_head(path: &Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let file = std::fs::OpenOptions::new().create(true).write(true).truncate(false).mode(0o600).open(path)?;
+    use std::os::unix::fs::PermissionsExt;
+    let file = open_private(path, Writes::InPlace)?;
     file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     if file.metadata()?.len() > HEAD_BYTES as u64 {
         file.set_len(HEAD_BYTES as u64)?;
@@ -386,10 +404,10 @@ fn write_head(head: &std::fs::File, seq: u64, hash: &str) -> std::io::Result<()>
 
 /// Arguments over [`MAX_ARGUMENT_BYTES`] become their size, keys and hash.
 fn cap(args: Value) -> Value {
-    let text = args.to_string();
-    if text.len() <= MAX_ARGUMENT_BYTES {
+    if json_len(&args) <= MAX_ARGUMENT_BYTES {
         return args;
     }
+    let text = args.to_string();
     let keys: Vec<&String> = args.as_object().map(|o| o.keys().collect()).unwrap_or_default();
     json!({"truncated": true, "bytes": text.len(), "keys": keys, "sha256": hex::encode(Sha256::digest(text.as_bytes()))})
 }
@@ -400,15 +418,37 @@ pub fn digest_only(args: &Value) -> Value {
     json!({"bytes": text.len(), "sha256": hex::encode(Sha256::digest(text.as_bytes()))})
 }
 
+/// The length of `value`'s JSON text, without building the text.
+fn json_len(value: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
+}
+
 /// HMAC-SHA-256 over `prev` and the line without its `hash` member
 /// (`body` must not have one). serde_json maps keep their keys sorted, so
 /// the text is canonical.
 fn hash_of(key: &[u8], body: &Map<String, Value>, prev: &str) -> String {
+    mac_hex(key, prev, &serde_json::to_string(body).unwrap_or_default())
+}
+
+/// HMAC-SHA-256 over `prev` and a line's canonical text without `hash`.
+fn mac_hex(key: &[u8], prev: &str, text: &str) -> String {
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
         return String::new();
     };
     mac.update(prev.as_bytes());
-    mac.update(serde_json::to_string(body).unwrap_or_default().as_bytes());
+    mac.update(text.as_bytes());
     hex::encode(mac.finalize().into_bytes())
 }
 
@@ -466,144 +506,6 @@ fn tail_of(bytes: &[u8]) -> Result<Tail, String> {
     }
 }
 
-/// What `verify` found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
-    /// Every line chains up to the recorded head.
-    Intact {
-        /// Lines checked.
-        lines: u64,
-        /// The head the chain ends at.
-        head: String,
-    },
-    /// The first broken line (1-based) and why.
-    Broken {
-        /// Line number (0: the file as a whole).
-        line: usize,
-        /// What is wrong.
-        reason: String,
-    },
-}
-
-/// Checks a whole audit log: its bytes, its key and, when known, the head
-/// recorded beside it (`seq`, `hash`).
-pub fn verify(bytes: &[u8], key: &[u8], head: Option<(u64, String)>) -> Verdict {
-    let broken = |line: usize, reason: &str| Verdict::Broken { line, reason: reason.to_string() };
-    let Ok(text) = std::str::from_utf8(bytes) else {
-        return broken(0, "is not UTF-8 text (a byte was changed)");
-    };
-    let mut prev = GENESIS.to_string();
-    let mut seq = 0u64;
-    let mut partial: Option<String> = None;
-    for (i, line) in text.split_inclusive('\n').enumerate() {
-        let n = i + 1;
-        let ended = line.ends_with('\n');
-        let line = line.trim_end_matches('\n');
-        if line.trim().is_empty() {
-            continue;
-        }
-        if let Err(e) = no_duplicate_keys(line) {
-            if !ended || partial.is_some() {
-                return broken(n, &format!("is not one JSON object ({e})"));
-            }
-            // Only a crash leaves a line that does not parse; the next line
-            // must say so.
-            partial = Some(hex::encode(Sha256::digest(line.as_bytes())));
-            continue;
-        }
-        let Ok(Value::Object(mut obj)) = serde_json::from_str::<Value>(line) else {
-            return broken(n, "is not a JSON object");
-        };
-        if let Some(digest) = partial.take()
-            && (obj.get("event").and_then(Value::as_str) != Some("partial_line_ended")
-                || obj.get("partial_sha256").and_then(Value::as_str) != Some(digest.as_str()))
-        {
-            return broken(n - 1, "is not JSON and no recovery marker follows it (the line was damaged)");
-        }
-        if obj.get("seq").and_then(Value::as_u64) != Some(seq + 1) {
-            return broken(n, "does not carry the next sequence number (a line was removed, inserted or reordered)");
-        }
-        let claimed_prev = obj.get("prev").and_then(Value::as_str).unwrap_or_default();
-        if claimed_prev != prev {
-            return broken(n, "does not follow the line before it (a line was removed, inserted or reordered)");
-        }
-        let claimed = match obj.remove("hash") {
-            Some(Value::String(hash)) => hash,
-            _ => String::new(),
-        };
-        if hash_of(key, &obj, &prev) != claimed {
-            return broken(n, "does not match its keyed hash (the line was edited or forged)");
-        }
-        prev = claimed;
-        seq += 1;
-    }
-    if partial.is_some() {
-        return broken(0, "ends in a damaged line with no recovery marker");
-    }
-    match head {
-        Some((head_seq, head_hash)) if head_seq != seq || head_hash != prev => Verdict::Broken {
-            line: 0,
-            reason: format!(
-                "ends at line seq {seq}, but its head file says seq {head_seq}: lines were removed from the end or added after it"
-            ),
-        },
-        None if seq == 0 => broken(0, "is empty and has no head file"),
-        _ => Verdict::Intact { lines: seq, head: prev },
-    }
-}
-
-/// Fails on a JSON text with a duplicate key in any object.
-fn no_duplicate_keys(text: &str) -> Result<(), String> {
-    use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-
-    struct Checked;
-    impl<'de> Deserialize<'de> for Checked {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            d.deserialize_any(CheckedVisitor)
-        }
-    }
-    struct CheckedVisitor;
-    impl<'de> Visitor<'de> for CheckedVisitor {
-        type Value = Checked;
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("JSON")
-        }
-        fn visit_bool<E>(self, _: bool) -> Result<Checked, E> {
-            Ok(Checked)
-        }
-        fn visit_i64<E>(self, _: i64) -> Result<Checked, E> {
-            Ok(Checked)
-        }
-        fn visit_u64<E>(self, _: u64) -> Result<Checked, E> {
-            Ok(Checked)
-        }
-        fn visit_f64<E>(self, _: f64) -> Result<Checked, E> {
-            Ok(Checked)
-        }
-        fn visit_str<E>(self, _: &str) -> Result<Checked, E> {
-            Ok(Checked)
-        }
-        fn visit_unit<E>(self) -> Result<Checked, E> {
-            Ok(Checked)
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Checked, A::Error> {
-            while seq.next_element::<Checked>()?.is_some() {}
-            Ok(Checked)
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
-            let mut seen = std::collections::HashSet::new();
-            while let Some(k) = map.next_key::<String>()? {
-                if !seen.insert(k.clone()) {
-                    return Err(de::Error::custom(format!("duplicate key {k:?}")));
-                }
-                map.next_value::<Checked>()?;
-            }
-            Ok(Checked)
-        }
-    }
-    serde_json::from_str::<Checked>(text).map(|_| ()).map_err(|e| e.to_string())
-}
-
 /// Now as RFC 3339 UTC with seconds.
 pub fn now_rfc3339() -> String {
     crate::clock::rfc3339(crate::clock::unix_now())
@@ -611,3 +513,6 @@ pub fn now_rfc3339() -> String {
 
 #[cfg(test)]
 mod tests;
+mod verify;
+
+pub use verify::{Verdict, verify};

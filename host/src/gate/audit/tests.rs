@@ -210,3 +210,30 @@ fn secrets_and_exec_input_are_redacted_and_big_arguments_capped() {
     assert_eq!(capped["truncated"], true);
     assert!(capped.to_string().len() < 300);
 }
+
+#[test]
+fn argument_size_is_counted_as_written() {
+    for v in
+        [json!({}), json!({"vmid": 100, "note": "a \"quoted\"\nline", "name": "größe ✓"}), json!([1.5, null, true])]
+    {
+        assert_eq!(json_len(&v), v.to_string().len(), "{v}");
+    }
+    let at_cap = json!({"k": "x".repeat(MAX_ARGUMENT_BYTES - 8)});
+    assert_eq!(at_cap.to_string().len(), MAX_ARGUMENT_BYTES);
+    assert_eq!(cap(at_cap.clone()), at_cap);
+    let over = json!({"k": "x".repeat(MAX_ARGUMENT_BYTES - 7)});
+    assert_eq!(cap(over)["truncated"], true);
+}
+
+#[test]
+fn a_line_carries_its_hash_last_and_verifies() {
+    let w = Written::new(1);
+    let bytes = w.bytes();
+    let line = std::str::from_utf8(&bytes).unwrap().trim_end();
+    let (body, hash) = line.rsplit_once(",\"hash\":\"").unwrap();
+    assert_eq!(hash.len(), 64 + 2, "{line}");
+    let hashed = format!("{body}}}");
+    let reparsed: Value = serde_json::from_str(&hashed).unwrap();
+    assert_eq!(serde_json::to_string(&reparsed).unwrap(), hashed, "the hashed text is canonical");
+    assert!(matches!(w.verify(&bytes), Verdict::Intact { lines: 1, .. }));
+}
