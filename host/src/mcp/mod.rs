@@ -540,15 +540,14 @@ fn answer(
             tracing::info!(tool = %name, elapsed_ms, "tool call ok");
             // The summary line first; then the data as compact JSON, for
             // clients that show the model only `content`.
+            // (Not `CallToolResult::structured`, which serializes the data
+            // once more for a text block that would be replaced.)
             let mut content = vec![ContentBlock::text(out.text)];
-            let mut result = match out.structured {
-                Some(v) => {
-                    content.push(ContentBlock::text(v.to_string()));
-                    CallToolResult::structured(v)
-                }
-                None => CallToolResult::success(vec![]),
-            };
-            result.content = content;
+            if let Some(v) = &out.structured {
+                content.push(ContentBlock::text(v.to_string()));
+            }
+            let mut result = CallToolResult::success(content);
+            result.structured_content = out.structured;
             result
         }
         Err(GateError::InputRequired { question, state }) => {
