@@ -46,6 +46,8 @@ async fn one_session_reads_both_clusters_and_writes_only_where_the_target_allows
     let of = |name: &str| v["targets"].as_array().unwrap().iter().find(|t| t["name"] == name).unwrap().clone();
     assert_eq!((of("prod")["read_only"].as_bool(), of("prod")["reachable"].as_bool()), (Some(true), Some(true)));
     assert_eq!((of("lab")["default"].as_bool(), of("lab")["version"].as_str()), (Some(true), Some("9.1.2")), "{v}");
+    let host_port = |url: String| url.split("://").nth(1).unwrap().trim_end_matches('/').to_string();
+    assert_eq!(of("lab")["host"].as_str(), Some(host_port(lab.base_url()).as_str()), "{v}");
 
     // Reads reach the cluster the call names, the default one otherwise.
     let name_of_101 = |v: &Value| {

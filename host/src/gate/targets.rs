@@ -211,7 +211,8 @@ impl Gate {
             let t = t.for_caller(token).unwrap_or_else(|_| t.clone());
             let (host, answer) = match &t.pve {
                 Some(pve) => {
-                    let host = pve.api_root().split("://").nth(1).and_then(|r| r.split('/').next()).map(str::to_string);
+                    let url = pve.api_url();
+                    let host = url.host_str().map(|h| url.port().map_or_else(|| h.to_string(), |p| format!("{h}:{p}")));
                     (host, Some(pve.request(Method::Get, &["version"], &Value::Null).await))
                 }
                 None => (None, None),

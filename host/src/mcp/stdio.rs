@@ -24,26 +24,49 @@ pub(super) type Output = Pin<Box<dyn AsyncWrite + Send>>;
 /// dropped.
 pub(super) fn streams() -> (Input, Output, RestoreFlags) {
     let mut restore = RestoreFlags(Vec::new());
-    let input = match reactor_stream(std::io::stdin().as_fd().try_clone_to_owned(), &mut restore, Direction::Read) {
-        Some(Stream::Pipe(fd)) => tokio::net::unix::pipe::Receiver::from_owned_fd(fd).map(|r| Box::pin(r) as Input),
-        Some(Stream::Socket(s)) => tokio::net::UnixStream::from_std(s).map(|s| Box::pin(s) as Input),
-        None => Ok(Box::pin(tokio::io::stdin()) as Input),
-    };
-    let output = match reactor_stream(std::io::stdout().as_fd().try_clone_to_owned(), &mut restore, Direction::Write) {
-        Some(Stream::Pipe(fd)) => tokio::net::unix::pipe::Sender::from_owned_fd(fd).map(|w| Box::pin(w) as Output),
-        Some(Stream::Socket(s)) => tokio::net::UnixStream::from_std(s).map(|s| Box::pin(s) as Output),
-        None => Ok(Box::pin(tokio::io::stdout()) as Output),
-    };
-    // A descriptor the reactor refused falls back to tokio's blocking stdio.
-    let input = input.unwrap_or_else(|e| {
-        tracing::debug!("stdin through tokio's blocking reads ({e})");
-        Box::pin(tokio::io::stdin())
-    });
-    let output = output.unwrap_or_else(|e| {
-        tracing::debug!("stdout through tokio's blocking writes ({e})");
-        Box::pin(tokio::io::stdout())
-    });
+    let input = reactor_or_blocking(
+        std::io::stdin().as_fd().try_clone_to_owned(),
+        &mut restore,
+        Direction::Read,
+        |fd| tokio::net::unix::pipe::Receiver::from_owned_fd(fd).map(|r| Box::pin(r) as Input),
+        |s| Box::pin(s) as Input,
+        || Box::pin(tokio::io::stdin()) as Input,
+    );
+    let output = reactor_or_blocking(
+        std::io::stdout().as_fd().try_clone_to_owned(),
+        &mut restore,
+        Direction::Write,
+        |fd| tokio::net::unix::pipe::Sender::from_owned_fd(fd).map(|w| Box::pin(w) as Output),
+        |s| Box::pin(s) as Output,
+        || Box::pin(tokio::io::stdout()) as Output,
+    );
     (input, output, restore)
+}
+
+/// One of the two streams: on the reactor as a pipe or a socket, else (a
+/// terminal, a file, or a descriptor the reactor refused) through tokio's
+/// blocking stdio.
+fn reactor_or_blocking<S>(
+    fd: std::io::Result<OwnedFd>,
+    restore: &mut RestoreFlags,
+    direction: Direction,
+    pipe: impl FnOnce(OwnedFd) -> std::io::Result<S>,
+    socket: impl FnOnce(tokio::net::UnixStream) -> S,
+    blocking: impl FnOnce() -> S,
+) -> S {
+    let name = match direction {
+        Direction::Read => "stdin",
+        Direction::Write => "stdout",
+    };
+    let stream = match reactor_stream(fd, restore, direction) {
+        Some(Stream::Pipe(fd)) => pipe(fd),
+        Some(Stream::Socket(s)) => tokio::net::UnixStream::from_std(s).map(socket),
+        None => return blocking(),
+    };
+    stream.unwrap_or_else(|e| {
+        tracing::debug!("{name} through tokio's blocking stdio ({e})");
+        blocking()
+    })
 }
 
 enum Direction {

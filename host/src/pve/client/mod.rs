@@ -126,10 +126,9 @@ pub struct PveClient {
 
 struct Inner {
     http: reqwest::Client,
-    /// `https://host:port/api2/json`, no trailing slash.
-    api_root: String,
-    /// The same, parsed once: a request's URL is this with its path set,
-    /// so the host is not parsed again on every request.
+    /// `https://host:port/api2/json`, no trailing slash, parsed once: a
+    /// request's URL is this with its path set, so the host is not parsed
+    /// again on every request.
     api_url: Url,
     identity: Identity,
     credentials: Credentials,
@@ -147,7 +146,7 @@ type Attempt = Result<(u16, String, Vec<u8>), reqwest::Error>;
 
 impl std::fmt::Debug for PveClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PveClient").field("api_root", &self.inner.api_root).finish_non_exhaustive()
+        f.debug_struct("PveClient").field("api_root", &self.api_root()).finish_non_exhaustive()
     }
 }
 
@@ -176,8 +175,8 @@ impl PveClient {
             .pool_idle_timeout(Duration::from_secs(60))
             .user_agent(concat!("proxmcp/", env!("CARGO_PKG_VERSION")));
         let http = tls::configure(builder, &config.tls)?.build().map_err(|e| ConfigError::Http(e.to_string()))?;
-        let api_root = format!("{}api2/json", origin.as_str());
-        let api_url = Url::parse(&api_root).map_err(|e| ConfigError::Http(e.to_string()))?;
+        let api_url =
+            Url::parse(&format!("{}api2/json", origin.as_str())).map_err(|e| ConfigError::Http(e.to_string()))?;
         let identity = match &config.auth {
             Auth::ApiToken { id, .. } => Identity::Token(id.clone()),
             Auth::Password { username, .. } => Identity::User(username.clone()),
@@ -185,7 +184,6 @@ impl PveClient {
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
-                api_root,
                 api_url,
                 identity,
                 credentials,
@@ -211,7 +209,6 @@ impl PveClient {
         Ok(PveClient {
             inner: Arc::new(Inner {
                 http: i.http.clone(),
-                api_root: i.api_root.clone(),
                 api_url: i.api_url.clone(),
                 identity: Identity::Token(id.to_string()),
                 credentials: Credentials::Token(Secret::new(format!("PVEAPIToken={id}={}", secret.expose()))),
@@ -227,7 +224,12 @@ impl PveClient {
 
     /// The API root this client talks to (`https://host:port/api2/json`).
     pub fn api_root(&self) -> &str {
-        &self.inner.api_root
+        self.inner.api_url.as_str()
+    }
+
+    /// The API root, parsed (its host and port).
+    pub fn api_url(&self) -> &Url {
+        &self.inner.api_url
     }
 
     /// Whom Proxmox sees: the token or user (never its secret).
@@ -318,7 +320,7 @@ impl PveClient {
     /// `apidoc.js`), with the same TLS trust and credentials, as text.
     /// `path` is absolute on the node, e.g. `/pve-docs/api-viewer/apidoc.js`.
     pub async fn fetch_document(&self, path: &str) -> Result<String, ApiError> {
-        let origin = self.inner.api_root.trim_end_matches("api2/json");
+        let origin = self.api_root().trim_end_matches("api2/json");
         let url = format!("{}{}", origin.trim_end_matches('/'), path);
         let mut req = self.inner.http.get(&url);
         req = match &self.inner.credentials {
@@ -400,7 +402,7 @@ impl PveClient {
 
     /// `POST /access/ticket` with username and password.
     async fn login(&self, username: &str, password: &Secret) -> Result<Ticket, ApiError> {
-        let url = format!("{}/access/ticket", self.inner.api_root);
+        let url = format!("{}/access/ticket", self.api_root());
         let form = [("username", username), ("password", password.expose())];
         let resp = self
             .inner
@@ -497,13 +499,12 @@ impl PveClient {
                 ""
             };
             let hint = if hint.is_empty() {
-                let port =
-                    Url::parse(&self.inner.api_root).ok().and_then(|u| u.port_or_known_default()).unwrap_or(8006);
+                let port = self.inner.api_url.port_or_known_default().unwrap_or(8006);
                 format!("check PVE_BASE_URL and that the node is up and reachable on port {port}")
             } else {
                 hint.to_string()
             };
-            return ApiError::Other(format!("cannot connect to Proxmox at {}: {detail}; {hint}", self.inner.api_root));
+            return ApiError::Other(format!("cannot connect to Proxmox at {}: {detail}; {hint}", self.api_root()));
         }
         ApiError::Other(format!("request {method} {path} failed: {}", error_chain(e)))
     }
