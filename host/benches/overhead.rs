@@ -9,6 +9,10 @@
 //! - proxmcp in-process: the gate + runtime + Proxmox client, no transport;
 //! - proxmcp over stdio: the real binary driven by rmcp's client.
 //!
+//! These rows and the floors below are measured in turns (ten rounds of a
+//! block of calls each), so their ratios hold when the machine's load
+//! drifts during the run.
+//!
 //! Start-up: process start to `initialize` answered with every built-in
 //! plugin, with a cold and a warm compile cache and with the cache off.
 //!
@@ -18,7 +22,8 @@
 //!
 //! Floors: a minimal rmcp server (`noop.rs`) over stdio and streamable
 //! HTTP, whose `noop` tool is the transport's own cost and whose `version`
-//! tool makes the same simulator request with reqwest alone; the server's
+//! tool makes the same simulator request with reqwest alone (printed too:
+//! the request from a server process of its own); the server's
 //! CPU per call comes from its `/proc/PID/stat` over the timed calls. The
 //! targets of issue #19 are printed as ratios within the run.
 //!
@@ -197,6 +202,38 @@ where
     stats(samples)
 }
 
+/// A per-call subject of [`side_by_side`].
+type Subject<'a> = Box<dyn FnMut() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + 'a>> + 'a>;
+
+/// Rounds of [`side_by_side`]; each subject makes `CALLS / ROUNDS` timed
+/// calls per round, after one untimed call.
+const ROUNDS: usize = 10;
+
+/// Measures the subjects in turns, a block of calls each per round, so a
+/// change in the machine's load weighs on all of them alike and the ratios
+/// between them hold when the absolute times drift. Blocks, not single
+/// calls: a call still winding down (an HTTP session's stream, a process
+/// going back to sleep) would otherwise be timed as the next subject's.
+async fn side_by_side(subjects: &mut [Subject<'_>]) -> Vec<Stats> {
+    for f in subjects.iter_mut() {
+        for _ in 0..WARMUP {
+            f().await;
+        }
+    }
+    let mut samples = vec![Vec::with_capacity(CALLS); subjects.len()];
+    for _ in 0..ROUNDS {
+        for (f, s) in subjects.iter_mut().zip(&mut samples) {
+            f().await;
+            for _ in 0..CALLS / ROUNDS {
+                let t = Instant::now();
+                f().await;
+                s.push(t.elapsed());
+            }
+        }
+    }
+    samples.into_iter().map(stats).collect()
+}
+
 fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
@@ -318,20 +355,11 @@ async fn main() {
     let auth = format!("PVEAPIToken={TOKEN_ID}={TOKEN_SECRET}");
     println!("proxmcp benchmark: {CALLS} calls of pve_get_version each, after {WARMUP} warm-up calls");
 
-    // 1. Direct reqwest.
+    // Every per-call subject is set up first, then measured in turns.
     ::proxmcp::pve::install_crypto_provider();
     let http = reqwest::Client::new();
-    let direct = measure(|| {
-        let (http, url, auth) = (http.clone(), format!("{uri}/api2/json/version"), auth.clone());
-        async move {
-            let v: serde_json::Value =
-                http.get(url).header("Authorization", auth).send().await.unwrap().json().await.unwrap();
-            assert_eq!(v["data"]["version"], "9.1.2");
-        }
-    })
-    .await;
 
-    // Floors: the no-op rmcp server's `noop` tool over stdio and HTTP.
+    // Floors: the no-op rmcp server's tools over stdio and HTTP.
     let (transport, _) = TokioChildProcess::builder(noop_command(&uri, "stdio")).stderr(Stdio::null()).spawn().unwrap();
     let noop_pid = transport.id().unwrap();
     let floor = Arc::new(().serve(transport).await.unwrap());
@@ -339,39 +367,19 @@ async fn main() {
         let r = c.call_tool(CallToolRequestParams::new(tool)).await.unwrap();
         assert_ne!(r.is_error, Some(true));
     };
-    let noop_stdio = measure(|| call(floor.clone(), "noop")).await;
-    let noop_stdio_cpu = cpu_per_call(noop_pid, || call(floor.clone(), "noop")).await;
     let (noop_url, _noop_child) = noop_http(&uri).await;
     let floor_http =
         Arc::new(().serve(rmcp::transport::StreamableHttpClientTransport::from_uri(noop_url.clone())).await.unwrap());
-    let noop_http_stats = measure(|| call(floor_http.clone(), "noop")).await;
 
-    // 2. Bare wasmtime, same component, fresh store per call.
+    // Bare wasmtime, same component, fresh store per call.
     let engine = wasmtime::Engine::default();
     let component = wasmtime::component::Component::new(&engine, inventory()).unwrap();
     let mut linker = wasmtime::component::Linker::<bare::State>::new(&engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
     bare::Plugin::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s).unwrap();
     let pre = bare::PluginPre::new(linker.instantiate_pre(&component).unwrap()).unwrap();
-    let bare_stats = measure(|| {
-        let (pre, engine, http, base, auth) = (pre.clone(), engine.clone(), http.clone(), uri.clone(), auth.clone());
-        async move {
-            let state = bare::State {
-                wasi: wasmtime_wasi::WasiCtx::builder().build(),
-                table: wasmtime::component::ResourceTable::new(),
-                http,
-                base,
-                auth,
-            };
-            let mut store = wasmtime::Store::new(&engine, state);
-            let plugin = pre.instantiate_async(&mut store).await.unwrap();
-            let out = plugin.proxmcp_plugin_tools().call_call_tool(&mut store, "pve_get_version", "{}").await.unwrap();
-            assert!(out.is_ok());
-        }
-    })
-    .await;
 
-    // 3. proxmcp in-process: gate + runtime + client.
+    // proxmcp in-process: gate + runtime + client.
     let mut pve_config =
         PveConfig::new(uri.clone(), Auth::ApiToken { id: TOKEN_ID.into(), secret: Secret::new(TOKEN_SECRET) });
     pve_config.allow_insecure_http = true;
@@ -386,16 +394,8 @@ async fn main() {
         sidecar_manifest: None,
     };
     let gate = Arc::new(Gate::build(runtime, &[source], Some(client), Policy::default()).await.unwrap());
-    let in_process = measure(|| {
-        let gate = gate.clone();
-        async move {
-            let out = gate.call_tool("pve_get_version", json!({}), Default::default()).await.unwrap();
-            assert_eq!(out.structured.unwrap()["version"], "9.1.2");
-        }
-    })
-    .await;
 
-    // 4. The real binary over stdio with rmcp's client: a first start
+    // The real binary over stdio with rmcp's client: a first start
     // compiles the plugins into an empty cache; the measured one starts
     // warm, as every later start of a deployment does.
     let work = tempfile::tempdir().unwrap();
@@ -425,10 +425,53 @@ async fn main() {
     let (default_idle, _) = rss_mib(stdio_pid);
     let default_tools = mcp.list_all_tools().await.unwrap();
     let default_list = serde_json::to_vec(&default_tools).unwrap().len();
-    let stdio = measure(|| call(mcp.clone(), "pve_get_version")).await;
+
+    let version_url = format!("{uri}/api2/json/version");
+    let mut subjects: Vec<Subject<'_>> = vec![
+        Box::new(|| {
+            Box::pin(async {
+                let v: serde_json::Value =
+                    http.get(&version_url).header("Authorization", &auth).send().await.unwrap().json().await.unwrap();
+                assert_eq!(v["data"]["version"], "9.1.2");
+            })
+        }),
+        Box::new(|| Box::pin(call(floor.clone(), "noop"))),
+        Box::new(|| Box::pin(call(floor_http.clone(), "noop"))),
+        Box::new(|| Box::pin(call(floor.clone(), "version"))),
+        Box::new(|| {
+            Box::pin(async {
+                let state = bare::State {
+                    wasi: wasmtime_wasi::WasiCtx::builder().build(),
+                    table: wasmtime::component::ResourceTable::new(),
+                    http: http.clone(),
+                    base: uri.clone(),
+                    auth: auth.clone(),
+                };
+                let mut store = wasmtime::Store::new(&engine, state);
+                let plugin = pre.instantiate_async(&mut store).await.unwrap();
+                let out =
+                    plugin.proxmcp_plugin_tools().call_call_tool(&mut store, "pve_get_version", "{}").await.unwrap();
+                assert!(out.is_ok());
+            })
+        }),
+        Box::new(|| {
+            Box::pin(async {
+                let out = gate.call_tool("pve_get_version", json!({}), Default::default()).await.unwrap();
+                assert_eq!(out.structured.unwrap()["version"], "9.1.2");
+            })
+        }),
+        Box::new(|| Box::pin(call(mcp.clone(), "pve_get_version"))),
+    ];
+    let measured = side_by_side(&mut subjects).await;
+    drop(subjects);
+    let [direct, noop_stdio, noop_http_stats, noop_version_stdio, bare_stats, in_process, stdio] =
+        <[Stats; 7]>::try_from(measured).ok().unwrap();
+    let noop_stdio_cpu = cpu_per_call(noop_pid, || call(floor.clone(), "noop")).await;
     let stdio_cpu = cpu_per_call(stdio_pid, || call(mcp.clone(), "pve_get_version")).await;
 
-    println!("\nfloors: a minimal rmcp server (no-op tool), and the request itself");
+    println!(
+        "\nfloors: a minimal rmcp server (no-op tool), and the request itself (every per-call row measured in turns)"
+    );
     row("direct reqwest", &direct, &direct);
     row("no-op rmcp tool over stdio", &noop_stdio, &direct);
     row("no-op rmcp tool over HTTP", &noop_http_stats, &direct);
@@ -439,6 +482,8 @@ async fn main() {
         us(direct.p50 + noop_http_stats.p50),
         us(noop_stdio_cpu)
     );
+    row("no-op server's request, stdio", &noop_version_stdio, &direct);
+    println!("    (the same request from a server process of its own: the sum above without its sandbox and gates)");
     println!("\nper read call, pve_get_version (engine: {kind:?})");
     row("bare wasmtime + reqwest", &bare_stats, &direct);
     row("proxmcp in-process (gate)", &in_process, &direct);
@@ -450,6 +495,10 @@ async fn main() {
         ratio(&in_process, &bare_stats),
         ratio(&stdio, &bare_stats),
         ratio(&stdio, &direct)
+    );
+    println!(
+        "  proxmcp over stdio / the no-op server's same request over stdio, p50 = {:.2}",
+        stdio.p50.as_secs_f64() / noop_version_stdio.p50.as_secs_f64()
     );
     if let Ok(m) = Arc::try_unwrap(mcp) {
         let _ = m.cancel().await;
