@@ -4,7 +4,8 @@
 //!
 //! Each line carries `seq` (1, 2, ...), `prev` (the previous line's hash,
 //! 64 zeros for the first) and `hash` = HMAC-SHA-256 under the log's key of
-//! `prev` followed by the line's JSON without `hash`. The key sits in a
+//! `prev` followed by the line's JSON without `hash`, keys sorted (the
+//! line carries `hash` as its last member). The key sits in a
 //! 0600 file beside the log (`FILE.key`, created on first use) or where
 //! `[audit] key_file` says; without it nobody can forge a line. The chain's
 //! head (last `seq` and `hash`) is rewritten in place in `FILE.head` after
