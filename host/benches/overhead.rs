@@ -2,8 +2,11 @@
 //! side by side in one run against baselines, printed as ratios.
 //!
 //! Per call (`pve_get_version` against the embedded simulator over real
-//! HTTP, tasks instant):
-//! - direct: one reqwest GET, no wasm;
+//! HTTP, tasks instant, in a process of its own: a real Proxmox is never
+//! in its client's process, so every request crosses a process boundary):
+//! - direct: one reqwest GET, no wasm (also printed: the same GET with the
+//!   simulator inside the requesting process, which skips the wake-up of
+//!   another process);
 //! - bare wasmtime: the same inventory component, fresh store per call,
 //!   its `pve` import answered by reqwest, nothing else;
 //! - proxmcp in-process: the gate + runtime + Proxmox client, no transport;
@@ -300,6 +303,42 @@ async fn simulator() -> Simulator {
     Simulator::start(([127, 0, 0, 1], 0).into(), false, options).await.unwrap()
 }
 
+/// Turns the bench binary into the simulator's own process: a real
+/// Proxmox is never in its client's process, so every request measured,
+/// the direct one included, crosses a process boundary.
+const SIM_ENV: &str = "PROXMCP_BENCH_SIM";
+
+/// Serves the simulator, prints its URL, and stops when stdin closes
+/// (the bench ended, however it ended).
+async fn serve_simulator() {
+    use tokio::io::AsyncReadExt;
+    let pve = simulator().await;
+    println!("{}", pve.base_url());
+    let mut sink = Vec::new();
+    let _ = tokio::io::stdin().read_to_end(&mut sink).await;
+}
+
+/// The simulator in a process of its own: its URL and process.
+async fn simulator_process() -> (String, tokio::process::Child) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .env(SIM_ENV, "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = lines.next_line().await.unwrap().expect("the simulator printed no URL");
+    (url, child)
+}
+
+/// The direct request: `GET /version` with reqwest alone.
+async fn direct_get(http: &reqwest::Client, url: &str, auth: &str) {
+    let v: serde_json::Value = http.get(url).header("Authorization", auth).send().await.unwrap().json().await.unwrap();
+    assert_eq!(v["data"]["version"], "9.1.2");
+}
+
 /// Every built-in plugin, for start-up and `tools/list` figures.
 const ALL_BUILTINS: &str = "[plugins]\nbuiltin = [\"inventory\", \"lifecycle\", \"provisioning\", \"guest-exec\", \"raw-api\", \"firewall-ha-read\", \"firewall-ha\", \"backups-read\", \"backups\", \"provisioning-read\", \"storage-disks\", \"node-maintenance\"]\n";
 
@@ -350,8 +389,15 @@ async fn main() {
         noop::serve(&transport).await;
         return;
     }
-    let pve = simulator().await;
-    let uri = pve.base_url();
+    if std::env::var_os(SIM_ENV).is_some() {
+        serve_simulator().await;
+        return;
+    }
+    let (uri, _sim) = simulator_process().await;
+    // The old floor, for comparison: the simulator inside the process
+    // that makes the direct request.
+    let local_sim = simulator().await;
+    let local_version_url = format!("{}/api2/json/version", local_sim.base_url());
     let auth = format!("PVEAPIToken={TOKEN_ID}={TOKEN_SECRET}");
     println!("proxmcp benchmark: {CALLS} calls of pve_get_version each, after {WARMUP} warm-up calls");
 
@@ -428,13 +474,8 @@ async fn main() {
 
     let version_url = format!("{uri}/api2/json/version");
     let mut subjects: Vec<Subject<'_>> = vec![
-        Box::new(|| {
-            Box::pin(async {
-                let v: serde_json::Value =
-                    http.get(&version_url).header("Authorization", &auth).send().await.unwrap().json().await.unwrap();
-                assert_eq!(v["data"]["version"], "9.1.2");
-            })
-        }),
+        Box::new(|| Box::pin(direct_get(&http, &version_url, &auth))),
+        Box::new(|| Box::pin(direct_get(&http, &local_version_url, &auth))),
         Box::new(|| Box::pin(call(floor.clone(), "noop"))),
         Box::new(|| Box::pin(call(floor_http.clone(), "noop"))),
         Box::new(|| Box::pin(call(floor.clone(), "version"))),
@@ -464,8 +505,8 @@ async fn main() {
     ];
     let measured = side_by_side(&mut subjects).await;
     drop(subjects);
-    let [direct, noop_stdio, noop_http_stats, noop_version_stdio, bare_stats, in_process, stdio] =
-        <[Stats; 7]>::try_from(measured).ok().unwrap();
+    let [direct, direct_local, noop_stdio, noop_http_stats, noop_version_stdio, bare_stats, in_process, stdio] =
+        <[Stats; 8]>::try_from(measured).ok().unwrap();
     let noop_stdio_cpu = cpu_per_call(noop_pid, || call(floor.clone(), "noop")).await;
     let stdio_cpu = cpu_per_call(stdio_pid, || call(mcp.clone(), "pve_get_version")).await;
 
@@ -481,6 +522,11 @@ async fn main() {
         us(floor_stdio),
         us(direct.p50 + noop_http_stats.p50),
         us(noop_stdio_cpu)
+    );
+    println!(
+        "  (the direct request with the simulator in the requesting process: {:.1} us p50; as the floor, stdio / it + no-op stdio = {:.2})",
+        us(direct_local.p50),
+        stdio.p50.as_secs_f64() / (direct_local.p50 + noop_stdio.p50).as_secs_f64()
     );
     row("no-op server's request, stdio", &noop_version_stdio, &direct);
     println!("    (the same request from a server process of its own: the sum above without its sandbox and gates)");
