@@ -48,9 +48,12 @@ pub fn create(limits: &Limits) -> wasmtime::Result<(Engine, EngineKind)> {
         .total_stacks(n)
         .max_memory_size(limits.memory_bytes);
     // A call's memory is reset in place rather than handed back to the
-    // kernel: PAGEMAP_SCAN (Linux 6.7+) finds the pages the call wrote and
+    // kernel: PAGEMAP_SCAN (Linux 6.7+) finds the slot's resident pages and
     // only those are restored, so the next call neither faults its memory
     // in again nor pays an `madvise` and the TLB shoot-downs it brings.
+    // (Without userfaultfd write tracking the kernel reports every present
+    // page as written: a reset rewrites each page any call in this slot
+    // has touched, not only this call's.)
     // Every call still gets a fresh instance with pristine memory.
     // Without the scan the whole kept size would be cleared on every call,
     // which costs more than the `madvise` it saves.
