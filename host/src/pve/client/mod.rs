@@ -320,9 +320,9 @@ impl PveClient {
     /// `apidoc.js`), with the same TLS trust and credentials, as text.
     /// `path` is absolute on the node, e.g. `/pve-docs/api-viewer/apidoc.js`.
     pub async fn fetch_document(&self, path: &str) -> Result<String, ApiError> {
-        let origin = self.api_root().trim_end_matches("api2/json");
-        let url = format!("{}{}", origin.trim_end_matches('/'), path);
-        let mut req = self.inner.http.get(&url);
+        let mut url = self.inner.api_url.clone();
+        url.set_path(path);
+        let mut req = self.inner.http.get(url);
         req = match &self.inner.credentials {
             Credentials::Token(header) => req.header("Authorization", header.expose()),
             Credentials::Password { .. } => {
@@ -339,11 +339,18 @@ impl PveClient {
         String::from_utf8(body).map_err(|_| ApiError::Other(format!("GET {path} is not UTF-8 text")))
     }
 
-    /// One HTTP exchange with the current credentials.
-    async fn attempt(&self, method: Method, path: &str, form: &[(String, String)]) -> Result<Attempt, ApiError> {
-        // `path` is already percent-encoded, one level per segment.
+    /// The URL of API path `path` (`/nodes/...`, already percent-encoded,
+    /// one level per segment): the parsed API root with its path extended,
+    /// so nothing parses the host again per request.
+    fn endpoint(&self, path: &str) -> Url {
         let mut url = self.inner.api_url.clone();
         url.set_path(&format!("{}{path}", self.inner.api_url.path()));
+        url
+    }
+
+    /// One HTTP exchange with the current credentials.
+    async fn attempt(&self, method: Method, path: &str, form: &[(String, String)]) -> Result<Attempt, ApiError> {
+        let url = self.endpoint(path);
         let http_method = match method {
             Method::Get => reqwest::Method::GET,
             Method::Post => reqwest::Method::POST,
@@ -402,12 +409,11 @@ impl PveClient {
 
     /// `POST /access/ticket` with username and password.
     async fn login(&self, username: &str, password: &Secret) -> Result<Ticket, ApiError> {
-        let url = format!("{}/access/ticket", self.api_root());
         let form = [("username", username), ("password", password.expose())];
         let resp = self
             .inner
             .http
-            .post(&url)
+            .post(self.endpoint("/access/ticket"))
             .form(&form)
             .send()
             .await
