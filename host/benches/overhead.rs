@@ -188,23 +188,6 @@ fn stats(mut samples: Vec<Duration>) -> Stats {
     }
 }
 
-async fn measure<F, Fut>(mut f: F) -> Stats
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    for _ in 0..WARMUP {
-        f().await;
-    }
-    let mut samples = Vec::with_capacity(CALLS);
-    for _ in 0..CALLS {
-        let t = Instant::now();
-        f().await;
-        samples.push(t.elapsed());
-    }
-    stats(samples)
-}
-
 /// A per-call subject of [`side_by_side`].
 type Subject<'a> = Box<dyn FnMut() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + 'a>> + 'a>;
 
@@ -705,7 +688,9 @@ async fn http_figures(
             assert_eq!(r.is_error, Some(false));
         }
     };
-    let single = measure(call).await;
+    let mut subject: [Subject<'_>; 1] = [Box::new(|| Box::pin(call()))];
+    let single = side_by_side(&mut subject).await.remove(0);
+    drop(subject);
     let cpu = cpu_per_call(pid, call).await;
     println!(
         "\nproxmcp over streamable HTTP, one client: p50 {:.1} us  p99 {:.1} us  server CPU {:.1} us per call",
