@@ -270,13 +270,19 @@ fn noop_command(uri: &str, transport: &str) -> tokio::process::Command {
     cmd
 }
 
+/// Spawns a child server (`what`, for the panic) that prints its URL as
+/// the first line on stdout; that URL and the process.
+async fn spawn_printing_url(cmd: &mut tokio::process::Command, what: &str) -> (String, tokio::process::Child) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = lines.next_line().await.unwrap().unwrap_or_else(|| panic!("{what} printed no URL"));
+    (url, child)
+}
+
 /// Starts the no-op server over streamable HTTP; its URL and process.
 async fn noop_http(uri: &str) -> (String, tokio::process::Child) {
-    use tokio::io::{AsyncBufReadExt, BufReader};
-    let mut child = noop_command(uri, "http").stdin(Stdio::null()).stdout(Stdio::piped()).spawn().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = lines.next_line().await.unwrap().expect("the no-op server printed no URL");
-    (url, child)
+    spawn_printing_url(noop_command(uri, "http").stdin(Stdio::null()), "the no-op server").await
 }
 
 async fn simulator() -> Simulator {
@@ -303,17 +309,9 @@ async fn serve_simulator() {
 
 /// The simulator in a process of its own: its URL and process.
 async fn simulator_process() -> (String, tokio::process::Child) {
-    use tokio::io::{AsyncBufReadExt, BufReader};
-    let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
-        .env(SIM_ENV, "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = lines.next_line().await.unwrap().expect("the simulator printed no URL");
-    (url, child)
+    let mut cmd = tokio::process::Command::new(std::env::current_exe().unwrap());
+    cmd.env(SIM_ENV, "1").stdin(Stdio::piped()).kill_on_drop(true);
+    spawn_printing_url(&mut cmd, "the simulator").await
 }
 
 /// The direct request: `GET /version` with reqwest alone.
