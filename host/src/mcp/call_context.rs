@@ -8,18 +8,15 @@ use rmcp::RoleServer;
 use rmcp::model::{CallToolRequestParams, CallToolResponse, ProgressNotificationParam, ProgressToken};
 use rmcp::service::{Peer, RequestContext};
 use serde_json::Value;
+use tokio::sync::mpsc::UnboundedReceiver;
 
+use super::forward::{Pending, queue};
 use crate::gate::{Confirmer, Progress, ProgressSink, ProxmoxToken, Retry};
 
 /// Turns a call's progress into MCP progress notifications for `token`.
-/// Progress never goes backwards. The returned task ends once every sender
-/// is dropped and all are sent.
-pub(super) fn progress_sink(
-    peer: Peer<RoleServer>,
-    token: ProgressToken,
-) -> (ProgressSink, tokio::task::JoinHandle<()>) {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Progress>();
-    let task = tokio::spawn(async move {
+/// Progress never goes backwards.
+pub(super) fn progress_sink(peer: Peer<RoleServer>, token: ProgressToken) -> (ProgressSink, Pending) {
+    let (push, pending) = queue(move |mut rx: UnboundedReceiver<Progress>| async move {
         let mut last = -1.0f64;
         while let Some(p) = rx.recv().await {
             if p.value <= last {
@@ -34,10 +31,7 @@ pub(super) fn progress_sink(
             }
         }
     });
-    let sink: ProgressSink = Arc::new(move |p| {
-        let _ = tx.send(p);
-    });
-    (sink, task)
+    (Arc::new(push), pending)
 }
 
 /// Asks the user through MCP elicitation, when the client declared it.

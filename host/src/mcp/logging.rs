@@ -11,7 +11,9 @@ use std::sync::{Arc, Mutex};
 use rmcp::RoleServer;
 use rmcp::model::{LoggingLevel, LoggingMessageNotificationParam};
 use rmcp::service::Peer;
+use tokio::sync::mpsc::UnboundedReceiver;
 
+use super::forward::{Pending, queue};
 use crate::gate::LogSink;
 
 /// One session's level; `None` until the client sets one.
@@ -28,13 +30,11 @@ impl SessionLevel {
     }
 
     /// A sink that forwards messages at or above the session's level to
-    /// `peer`, in order; `None` when no level is set. The task ends once
-    /// every sender is dropped and all are sent.
-    pub fn sink(&self, peer: &Peer<RoleServer>) -> Option<(LogSink, tokio::task::JoinHandle<()>)> {
+    /// `peer`, in order; `None` when no level is set.
+    pub fn sink(&self, peer: &Peer<RoleServer>) -> Option<(LogSink, Pending)> {
         let min = rank(self.get()?);
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<LoggingMessageNotificationParam>();
         let peer = peer.clone();
-        let task = tokio::spawn(async move {
+        let (push, pending) = queue(move |mut rx: UnboundedReceiver<LoggingMessageNotificationParam>| async move {
             while let Some(message) = rx.recv().await {
                 if peer.notify_logging_message(message).await.is_err() {
                     break;
@@ -46,10 +46,10 @@ impl SessionLevel {
             if rank(level) >= min {
                 let mut param = LoggingMessageNotificationParam::new(level, serde_json::Value::from(message));
                 param.logger = Some(plugin.to_string());
-                let _ = tx.send(param);
+                push(param);
             }
         });
-        Some((sink, task))
+        Some((sink, pending))
     }
 }
 

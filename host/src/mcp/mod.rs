@@ -3,6 +3,7 @@
 //! HTTP in [`http`]).
 
 mod call_context;
+mod forward;
 pub mod http;
 mod logging;
 mod prompts;
@@ -499,14 +500,14 @@ impl ServerHandler for ProxmcpServer {
         let retry = retry(&context, &request);
         let args = Value::Object(request.arguments.unwrap_or_default());
         let started = std::time::Instant::now();
-        let (progress, forwarder) = match context.meta.get_progress_token() {
+        let (progress, progress_pending) = match context.meta.get_progress_token() {
             Some(token) => {
-                let (sink, task) = progress_sink(context.peer.clone(), token);
-                (Some(sink), Some(task))
+                let (sink, pending) = progress_sink(context.peer.clone(), token);
+                (Some(sink), Some(pending))
             }
             None => (None, None),
         };
-        let (log, log_forwarder) = self.log_level.sink(&context.peer).unzip();
+        let (log, log_pending) = self.log_level.sink(&context.peer).unzip();
         let ctx = CallContext {
             progress,
             log,
@@ -520,8 +521,8 @@ impl ServerHandler for ProxmcpServer {
         let outcome = self.gate.call_tool(&request.name, args, ctx).await;
         // The call has dropped every sender: let the last progress
         // notifications go out before the answer does.
-        for task in forwarder.into_iter().chain(log_forwarder) {
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), task).await;
+        for pending in progress_pending.into_iter().chain(log_pending) {
+            pending.sent(std::time::Duration::from_secs(2)).await;
         }
         answer(&request.name, outcome, started)
     }
