@@ -40,6 +40,49 @@ fn plugins_list_shows_name_version_contract_grants_and_tools() {
     assert!(tools.contains(&"pve_list_vms") && tools.contains(&"pve_get_task_status"));
 }
 
+/// A warm start takes each plugin's tools from the listing kept beside its
+/// compiled code, so the plugin need not run; an unreadable entry is
+/// listed by the plugin again and rewritten.
+#[test]
+fn a_warm_start_takes_the_tool_list_from_the_cache_and_lists_again_when_it_is_unreadable() {
+    let cache = tempfile::Builder::new().prefix("listing-").tempdir_in(support::cache_dir()).expect("tempdir");
+    for entry in std::fs::read_dir(support::cache_dir()).expect("read the cache") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "cwasm") {
+            std::fs::copy(&path, cache.path().join(path.file_name().expect("name"))).expect("copy compiled code");
+        }
+    }
+    let dir = cache.path().to_str().expect("utf-8 path");
+    let inventory_tools = || {
+        let out = run(&["--read-only", "plugins", "list", "--json"], &[("PROXMCP_CACHE_DIR", dir)]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        let tools = v["loaded"][0]["tools"].as_array().expect("tools").iter();
+        tools.filter_map(|t| t.as_str().map(str::to_string)).collect::<Vec<_>>()
+    };
+    let listed = inventory_tools();
+    assert!(listed.iter().any(|t| t == "pve_get_version"), "{listed:?}");
+    let listings: Vec<std::path::PathBuf> = std::fs::read_dir(cache.path())
+        .expect("read the cache")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.to_string_lossy().ends_with(".listing.json"))
+        .collect();
+    assert_eq!(listings.len(), 1, "one listing for the one plugin loaded: {listings:?}");
+
+    // What the entry says is what a warm start offers.
+    let text = std::fs::read_to_string(&listings[0]).expect("read the listing");
+    let renamed = text.replace("\"pve_get_version\"", "\"pve_get_version_from_cache\"");
+    assert_ne!(renamed, text, "the listing names pve_get_version");
+    std::fs::write(&listings[0], renamed).expect("edit the listing");
+    assert!(inventory_tools().iter().any(|t| t == "pve_get_version_from_cache"));
+
+    std::fs::write(&listings[0], "not json").expect("spoil the listing");
+    assert_eq!(inventory_tools(), listed);
+    let rewritten: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&listings[0]).expect("read")).expect("rewritten as JSON");
+    assert_eq!(rewritten["tools"].as_array().map(Vec::len), Some(listed.len()));
+}
+
 #[test]
 fn plugins_list_in_read_only_mode_says_what_was_skipped_and_why() {
     let out = run(&["--read-only", "--plugin", support::hostile_wasm(), "plugins", "list"], &[]);

@@ -151,7 +151,7 @@ pub enum ToolFailure {
 }
 
 /// Behaviour hints of a tool.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Hints {
     /// Changes nothing.
     pub read_only: bool,
@@ -164,7 +164,7 @@ pub struct Hints {
 }
 
 /// A tool as a plugin declared it.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ToolSpec {
     /// Unique name.
     pub name: String,
@@ -231,6 +231,21 @@ impl std::fmt::Debug for LoadedPlugin {
     }
 }
 
+/// What a plugin lists at load, as the compile cache keeps it beside the
+/// code (checked when it was listed).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Listing {
+    tools: Vec<ToolSpec>,
+    resources: resources::Offered,
+}
+
+/// The cache entry of the listing of the code cached as `key`. The host's
+/// version is part of the name: another version may check listings more
+/// strictly, so it lists again.
+fn listing_file(key: &str) -> String {
+    format!("{key}.{}.listing.json", env!("CARGO_PKG_VERSION"))
+}
+
 /// The engine, linker, limits and compile cache shared by every plugin.
 pub struct Runtime {
     engine: Engine,
@@ -286,7 +301,9 @@ impl Runtime {
         let inspection = self.inspect(source)?;
         let name = inspection.manifest.name.clone();
         let compile_err = |reason: String| LoadError::Compile { plugin: name.clone(), reason };
-        let (component, from_cache) = self.compile(source).await.map_err(compile_err)?;
+        let sha256 = source.sha256.clone().unwrap_or_else(|| CompileCache::sha256_hex(&source.bytes));
+        let key = CompileCache::key(&self.engine, &sha256);
+        let (component, from_cache) = self.compile(source, &key).await.map_err(compile_err)?;
         let instance_pre = self.linker.instantiate_pre(&component).map_err(|e| compile_err(format!("{e:#}")))?;
         let pre = bindings::Pre::new(instance_pre).map_err(|e| compile_err(format!("{e:#}")))?;
         let mut plugin = LoadedPlugin {
@@ -297,15 +314,32 @@ impl Runtime {
             from_cache,
             pre,
         };
-        plugin.tools = self.list_tools(&plugin).await?;
-        plugin.resources = self.list_resources(&plugin).await?;
+        let listing = match self.cached_listing(&key) {
+            Some(listing) => listing,
+            None => {
+                let listing =
+                    Listing { tools: self.list_tools(&plugin).await?, resources: self.list_resources(&plugin).await? };
+                if let (Some(cache), Ok(bytes)) = (&self.cache, serde_json::to_vec(&listing)) {
+                    cache.put_file(&listing_file(&key), &bytes);
+                }
+                listing
+            }
+        };
+        plugin.tools = listing.tools;
+        plugin.resources = listing.resources;
         Ok(plugin)
     }
 
-    async fn compile(&self, source: &PluginSource) -> Result<(Component, bool), String> {
-        let sha256 = source.sha256.clone().unwrap_or_else(|| CompileCache::sha256_hex(&source.bytes));
-        let key = CompileCache::key(&self.engine, &sha256);
-        if let Some(component) = self.cached(source, &key) {
+    /// The tools and resources listed when `key` was compiled: the same
+    /// code lists the same, and a warm start that does not run every
+    /// plugin leaves their code unread until a call needs it.
+    fn cached_listing(&self, key: &str) -> Option<Listing> {
+        let bytes = self.cache.as_ref()?.get_file(&listing_file(key))?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    async fn compile(&self, source: &PluginSource, key: &str) -> Result<(Component, bool), String> {
+        if let Some(component) = self.cached(source, key) {
             return Ok((component, true));
         }
         let engine = self.engine.clone();
@@ -320,12 +354,12 @@ impl Runtime {
         .map_err(|e| format!("{e:#}"))?;
         if let Some(cache) = &self.cache {
             match component.serialize() {
-                Ok(bytes) => cache.put(&key, &bytes),
+                Ok(bytes) => cache.put(key, &bytes),
                 Err(e) => tracing::warn!("could not serialize a compiled plugin: {e}"),
             }
             // Run from the file just written, as every later start will:
             // its code pages are then the file's, not anonymous memory.
-            if let Some(mapped) = self.cached(source, &key) {
+            if let Some(mapped) = self.cached(source, key) {
                 return Ok((mapped, false));
             }
         }

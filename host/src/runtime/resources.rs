@@ -11,7 +11,7 @@ use super::{Broker, CallError, LoadError, LoadedPlugin, Runtime};
 
 /// A fixed resource, or a template of a family of them (`{name}` stands
 /// for one URI path segment).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ResourceSpec {
     /// Its URI, or the template, e.g. `pve://guest/{vmid}/config`.
     pub uri: String,
@@ -68,7 +68,7 @@ impl ResourceSpec {
 }
 
 /// What a plugin offers besides tools.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Offered {
     /// Fixed resources.
     pub resources: Vec<ResourceSpec>,
