@@ -552,7 +552,15 @@ async fn main() {
     println!("  ratio cold / warm = {:.2}", cold.p50.as_secs_f64() / warm.p50.as_secs_f64());
 
     // 6. Throughput and memory over streamable HTTP, and tools/list sizes.
-    let http = http_figures(&uri, work.path(), &cache, &noop_url, (default_tools.len(), default_list)).await;
+    let http = http_figures(
+        &uri,
+        work.path(),
+        &cache,
+        &noop_url,
+        _noop_child.id().unwrap(),
+        (default_tools.len(), default_list),
+    )
+    .await;
 
     let stdio_ratio = stdio.p50.as_secs_f64() / floor_stdio.as_secs_f64();
     println!("\ntargets (issue #19), within this run");
@@ -601,49 +609,88 @@ fn rss_mib(pid: u32) -> (f64, f64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-/// Calls per second of `tool` with `clients` concurrent sessions at `url`
-/// for 3 s, and the latencies.
-async fn throughput(url: &str, tool: &'static str, clients: usize) -> (f64, Stats) {
-    use rmcp::transport::StreamableHttpClientTransport;
-    let mut sessions = Vec::new();
-    for _ in 0..clients {
-        sessions.push(Arc::new(().serve(StreamableHttpClientTransport::from_uri(url.to_string())).await.unwrap()));
-    }
-    let deadline = Instant::now() + Duration::from_secs(3);
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for s in &sessions {
-        let s = s.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            while Instant::now() < deadline {
-                let t = Instant::now();
-                let r = s.call_tool(CallToolRequestParams::new(tool)).await.unwrap();
-                assert_ne!(r.is_error, Some(true));
-                lat.push(t.elapsed());
-            }
-            lat
-        }));
-    }
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.unwrap());
-    }
-    let secs = started.elapsed().as_secs_f64();
-    let n = all.len();
-    for s in sessions {
-        if let Ok(s) = Arc::try_unwrap(s) {
-            let _ = s.cancel().await;
-        }
-    }
-    (n as f64 / secs, stats(all))
+/// One server under load: its sessions, the tool they call, its process,
+/// and what was measured so far.
+struct Load {
+    sessions: Vec<Arc<rmcp::service::RunningService<rmcp::RoleClient, ()>>>,
+    tool: &'static str,
+    pid: u32,
+    latencies: Vec<Duration>,
+    busy: Duration,
+    server_cpu: Duration,
 }
+
+impl Load {
+    async fn connect(url: &str, tool: &'static str, clients: usize, pid: u32) -> Load {
+        use rmcp::transport::StreamableHttpClientTransport;
+        let mut sessions = Vec::new();
+        for _ in 0..clients {
+            sessions.push(Arc::new(().serve(StreamableHttpClientTransport::from_uri(url.to_string())).await.unwrap()));
+        }
+        Load { sessions, tool, pid, latencies: Vec::new(), busy: Duration::ZERO, server_cpu: Duration::ZERO }
+    }
+
+    /// Every session calls the tool back to back for `slice`.
+    async fn run(&mut self, slice: Duration) {
+        let started = Instant::now();
+        let deadline = started + slice;
+        let cpu = cpu_time(self.pid);
+        let mut tasks = Vec::new();
+        for s in &self.sessions {
+            let (s, tool) = (s.clone(), self.tool);
+            tasks.push(tokio::spawn(async move {
+                let mut lat = Vec::new();
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    let r = s.call_tool(CallToolRequestParams::new(tool)).await.unwrap();
+                    assert_ne!(r.is_error, Some(true));
+                    lat.push(t.elapsed());
+                }
+                lat
+            }));
+        }
+        for t in tasks {
+            self.latencies.extend(t.await.unwrap());
+        }
+        self.busy += started.elapsed();
+        self.server_cpu += cpu_time(self.pid) - cpu;
+    }
+
+    /// Calls per second, latencies and the server's CPU per call.
+    async fn finish(self) -> (f64, Stats, Duration) {
+        let n = self.latencies.len();
+        for s in self.sessions {
+            if let Ok(s) = Arc::try_unwrap(s) {
+                let _ = s.cancel().await;
+            }
+        }
+        (n as f64 / self.busy.as_secs_f64(), stats(self.latencies), self.server_cpu / n.max(1) as u32)
+    }
+}
+
+/// Throughput of `ours` and `floor` with `clients` concurrent sessions
+/// each, measured in turns (`THROUGHPUT_SLICES` slices of each, 3 s in
+/// all per server) so both meet the same machine: a shared host's quiet
+/// and busy spells would otherwise fall on one of them.
+async fn throughput_side_by_side(ours: Load, floor: Load) -> [(f64, Stats, Duration); 2] {
+    let slice = Duration::from_secs(3) / THROUGHPUT_SLICES;
+    let (mut ours, mut floor) = (ours, floor);
+    for _ in 0..THROUGHPUT_SLICES {
+        ours.run(slice).await;
+        floor.run(slice).await;
+    }
+    [ours.finish().await, floor.finish().await]
+}
+
+/// Turns per throughput step.
+const THROUGHPUT_SLICES: u32 = 6;
 
 async fn http_figures(
     uri: &str,
     work: &Path,
     cache: &Path,
     noop_url: &str,
+    noop_pid: u32,
     (default_count, default_list): (usize, usize),
 ) -> HttpFigures {
     use rmcp::transport::StreamableHttpClientTransport;
@@ -700,12 +747,15 @@ async fn http_figures(
         let _ = one.cancel().await;
     }
 
-    println!("\nthroughput over streamable HTTP (each client its own session, 3 s per step)");
+    println!(
+        "\nthroughput over streamable HTTP (each client its own session; per step 3 s of each server, in {THROUGHPUT_SLICES} turns)"
+    );
     println!("  proxmcp pve_get_version vs the no-op rmcp server's `version` (the same simulator request)");
     let mut ratio_32 = f64::NAN;
     for clients in [1usize, 8, 32] {
-        let (ours, st) = throughput(&url, "pve_get_version", clients).await;
-        let (floor, _) = throughput(noop_url, "version", clients).await;
+        let ours = Load::connect(&url, "pve_get_version", clients, pid).await;
+        let floor = Load::connect(noop_url, "version", clients, noop_pid).await;
+        let [(ours, st, ours_cpu), (floor, _, floor_cpu)] = throughput_side_by_side(ours, floor).await;
         let (rss, hwm) = rss_mib(pid);
         ratio_32 = ours / floor;
         println!(
@@ -713,6 +763,7 @@ async fn http_figures(
             us(st.p50),
             us(st.p99),
         );
+        println!("             server CPU per call: proxmcp {:.0} us, no-op {:.0} us", us(ours_cpu), us(floor_cpu));
     }
     let (_, peak) = rss_mib(pid);
     println!("  RSS idle {idle:.1} MiB, peak under load {peak:.1} MiB");
