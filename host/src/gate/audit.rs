@@ -39,17 +39,18 @@ pub const MAX_ARGUMENT_BYTES: usize = 4096;
 /// The chain head is logged every this many lines.
 pub const ANCHOR_EVERY: u64 = 100;
 
-/// One Proxmox request a call made.
+/// One Proxmox request a call made. Members in sorted order: the line's
+/// canonical text (see [`Line`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RequestRecord {
     /// HTTP method.
     pub method: String,
+    /// Milliseconds it took.
+    pub ms: u64,
     /// Encoded path (after `/api2/json`).
     pub path: String,
     /// HTTP status, or 0 when the gate refused it and nothing was sent.
     pub status: u16,
-    /// Milliseconds it took.
-    pub ms: u64,
 }
 
 /// How a call ended, as the gates and Proxmox saw it (never the plugin's
@@ -94,6 +95,48 @@ pub struct Record {
     pub duration_ms: u64,
     /// Proxmox requests made.
     pub requests: Vec<RequestRecord>,
+}
+
+/// A record as its line says it, chained: members in sorted order, the
+/// canonical text [`hash_of`] covers, so the line is serialized once,
+/// without building a map of it first.
+#[derive(Serialize)]
+struct Line<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    approved_by: Option<&'a str>,
+    arguments: &'a Value,
+    duration_ms: u64,
+    outcome: Outcome,
+    plugin: &'a str,
+    prev: &'a str,
+    principal: &'a str,
+    requests: &'a [RequestRecord],
+    role: &'a str,
+    seq: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target: Option<&'a str>,
+    time: &'a str,
+    tool: &'a str,
+}
+
+impl<'a> Line<'a> {
+    fn of(r: &'a Record, seq: u64, prev: &'a str) -> Self {
+        Line {
+            approved_by: r.approved_by.as_deref(),
+            arguments: &r.arguments,
+            duration_ms: r.duration_ms,
+            outcome: r.outcome,
+            plugin: &r.plugin,
+            prev,
+            principal: &r.principal,
+            requests: &r.requests,
+            role: &r.role,
+            seq,
+            target: r.target.as_deref(),
+            time: &r.time,
+            tool: &r.tool,
+        }
+    }
 }
 
 /// What the gate knows about a call when it audits it.
@@ -323,23 +366,29 @@ impl AuditLog {
 
     /// Chains and writes one record.
     pub fn write(&self, record: &Record) -> Result<(), AuditError> {
-        let value = serde_json::to_value(record).unwrap_or_else(|_| json!({}));
-        self.append(value)
+        self.chain(|seq, prev| serde_json::to_string(&Line::of(record, seq, prev)).unwrap_or_default())
     }
 
     fn append(&self, body: Value) -> Result<(), AuditError> {
+        self.chain(|seq, prev| {
+            let mut obj = match body {
+                Value::Object(o) => o,
+                _ => Map::new(),
+            };
+            obj.insert("seq".into(), json!(seq));
+            obj.insert("prev".into(), json!(prev));
+            serde_json::to_string(&obj).unwrap_or_default()
+        })
+    }
+
+    /// Writes the line `text_of(seq, prev)` gives, its `hash` appended as
+    /// the last member: the text the hash covers becomes the line (a
+    /// reader parses the line, removes `hash` and serializes the rest
+    /// again, keys sorted, to check it).
+    fn chain(&self, text_of: impl FnOnce(u64, &str) -> String) -> Result<(), AuditError> {
         let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut obj = match body {
-            Value::Object(o) => o,
-            _ => Map::new(),
-        };
         let seq = state.seq + 1;
-        obj.insert("seq".into(), json!(seq));
-        obj.insert("prev".into(), json!(state.prev));
-        // Serialized once: the text the hash covers becomes the line, with
-        // the hash as its last member (a reader parses the line, removes
-        // `hash` and serializes the rest again, keys sorted, to check it).
-        let mut text = serde_json::to_string(&obj).unwrap_or_default();
+        let mut text = text_of(seq, &state.prev);
         let hash = mac_hex(&self.key, &state.prev, &text);
         text.pop();
         text.push_str(",\"hash\":\"");

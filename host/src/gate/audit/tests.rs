@@ -237,3 +237,32 @@ fn a_line_carries_its_hash_last_and_verifies() {
     assert_eq!(serde_json::to_string(&reparsed).unwrap(), hashed, "the hashed text is canonical");
     assert!(matches!(w.verify(&bytes), Verdict::Intact { lines: 1, .. }));
 }
+
+#[test]
+fn a_line_with_every_member_is_written_in_canonical_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let log = AuditLog::open(Some(&path), None, None).unwrap();
+    let mut r = record("pve_start_vm");
+    r.target = Some("lab".into());
+    r.approved_by = Some("confirm argument".into());
+    r.arguments = json!({"vmid": 100, "confirm": true, "nested": {"z": 1, "a": [{"y": 2, "b": 3}]}});
+    r.requests.push(RequestRecord {
+        method: "POST".into(),
+        path: "/nodes/pve1/qemu/100/status/start".into(),
+        status: 200,
+        ms: 7,
+    });
+    log.write(&r).unwrap();
+    drop(log);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let line = text.lines().find(|l| l.contains("pve_start_vm")).unwrap();
+    let (body, _) = line.rsplit_once(",\"hash\":\"").unwrap();
+    let hashed = format!("{body}}}");
+    let reparsed: Value = serde_json::from_str(&hashed).unwrap();
+    assert_eq!(serde_json::to_string(&reparsed).unwrap(), hashed, "the hashed text is canonical");
+    assert_eq!(reparsed["target"], "lab");
+    assert_eq!(reparsed["requests"][1]["ms"], 7);
+    let key = load_or_create_key(&default_key_file(&path)).unwrap();
+    assert!(matches!(verify(text.as_bytes(), &key, None), Verdict::Intact { .. }));
+}
