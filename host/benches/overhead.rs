@@ -394,7 +394,7 @@ async fn main() {
         let r = c.call_tool(CallToolRequestParams::new(tool)).await.unwrap();
         assert_ne!(r.is_error, Some(true));
     };
-    let (noop_url, _noop_child) = noop_http(&uri).await;
+    let (noop_url, noop_child) = noop_http(&uri).await;
     let floor_http =
         Arc::new(().serve(rmcp::transport::StreamableHttpClientTransport::from_uri(noop_url.clone())).await.unwrap());
 
@@ -557,7 +557,7 @@ async fn main() {
         work.path(),
         &cache,
         &noop_url,
-        _noop_child.id().unwrap(),
+        noop_child.id().unwrap(),
         (default_tools.len(), default_list),
     )
     .await;
@@ -672,9 +672,8 @@ impl Load {
 /// each, measured in turns (`THROUGHPUT_SLICES` slices of each, 3 s in
 /// all per server) so both meet the same machine: a shared host's quiet
 /// and busy spells would otherwise fall on one of them.
-async fn throughput_side_by_side(ours: Load, floor: Load) -> [(f64, Stats, Duration); 2] {
+async fn throughput_side_by_side(mut ours: Load, mut floor: Load) -> [(f64, Stats, Duration); 2] {
     let slice = Duration::from_secs(3) / THROUGHPUT_SLICES;
-    let (mut ours, mut floor) = (ours, floor);
     for _ in 0..THROUGHPUT_SLICES {
         ours.run(slice).await;
         floor.run(slice).await;
