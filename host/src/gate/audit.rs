@@ -445,11 +445,20 @@ fn open_head(path: &Path) -> std::io::Result<std::fs::File> {
 /// the rest of the line); not synced per line, like the log itself.
 fn write_head(head: &std::fs::File, seq: u64, hash: &str) -> std::io::Result<()> {
     use std::os::unix::fs::FileExt;
-    let mut record = json!({"seq": seq, "hash": hash}).to_string();
+    head.write_all_at(head_record(seq, hash).as_bytes(), 0)
+}
+
+/// `{"hash":HASH,"seq":SEQ}` padded to `HEAD_BYTES`, written without a
+/// JSON map: it is built under the chain's lock for every line. The hash
+/// is hex, so it needs no escaping.
+fn head_record(seq: u64, hash: &str) -> String {
+    use std::fmt::Write as _;
+    let mut record = String::with_capacity(HEAD_BYTES);
+    let _ = write!(record, "{{\"hash\":\"{hash}\",\"seq\":{seq}}}");
     let pad = HEAD_BYTES.saturating_sub(record.len() + 1);
     record.extend(std::iter::repeat_n(' ', pad));
     record.push('\n');
-    head.write_all_at(record.as_bytes(), 0)
+    record
 }
 
 /// Arguments over [`MAX_ARGUMENT_BYTES`] become their size, keys and hash.

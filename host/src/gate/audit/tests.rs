@@ -266,3 +266,15 @@ fn a_line_with_every_member_is_written_in_canonical_order() {
     let key = load_or_create_key(&default_key_file(&path)).unwrap();
     assert!(matches!(verify(text.as_bytes(), &key, None), Verdict::Intact { .. }));
 }
+
+#[test]
+fn the_head_record_is_canonical_json_of_a_fixed_size() {
+    let hash = "ab".repeat(32);
+    for seq in [1, 4_294_967_296, u64::MAX] {
+        let record = head_record(seq, &hash);
+        assert_eq!(record.len(), HEAD_BYTES, "{record:?}");
+        assert!(record.ends_with('\n'));
+        let expected = json!({"seq": seq, "hash": hash}).to_string();
+        assert_eq!(record.trim_end(), expected, "the same text the JSON map gave");
+    }
+}
